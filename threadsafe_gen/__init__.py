@@ -1,0 +1,27 @@
+"""threadsafe_gen: make data loaders safe for workers>1, and find the problems before training.
+
+Wrappers make generators, Sequences and Keras 3 PyDatasets safe for worker threads and
+processes; ``check_loader()`` runs a bounded dry run that reports pickling, fork-safety,
+thread-safety, duplicate-data, randomness, coverage, structure, performance, resource,
+hang and crash problems; ``threadsafe-gen lint`` finds them statically.
+
+TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapters live in
+``threadsafe_gen.keras`` and import them lazily.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "REGISTRY",
+    "Category",
+    "Finding",
+    "LoaderReport",
+    "Severity",
+    "__version__",
+    "errors",
+]

@@ -1,0 +1,55 @@
+"""Exceptions and warnings raised by threadsafe_gen.
+
+Every class has one root, :class:`ThreadsafeGenError`, and also subclasses the builtin
+a user would naturally catch (``except TypeError`` still works for a pickling refusal).
+None of them subclasses :class:`AttributeError`: proxies raise from ``__getattr__`` and
+``hasattr`` would swallow such an error silently.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LoaderCheckError",
+    "PicklingRefusedError",
+    "ThreadsafeGenError",
+    "ThreadsafeGenWarning",
+    "WorkerError",
+]
+
+
+class ThreadsafeGenError(Exception):
+    """Root of every exception raised by threadsafe_gen."""
+
+
+class PicklingRefusedError(ThreadsafeGenError, TypeError):
+    """An object refused to be pickled because a copy would be wrong, not merely hard.
+
+    Raised for a started generator (a copy would restart it and duplicate data) and for a
+    lock proxy that is held at pickling time. It is a :class:`TypeError`, like the error
+    the standard pickler raises for objects it cannot pickle.
+    """
+
+
+class LoaderCheckError(ThreadsafeGenError, AssertionError):
+    """``LoaderReport.raise_for_errors()`` found error-severity findings.
+
+    It is an :class:`AssertionError` so that a pytest test can simply call
+    ``check_loader(loader).raise_for_errors()`` and get the readable report as the failure.
+    The report is available as ``.report``.
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class WorkerError(ThreadsafeGenError, RuntimeError):
+    """A worker started by threadsafe_gen failed: it raised, died, or did not answer in time.
+
+    The message names the worker id, and the original exception (when there is one) is
+    chained as ``__cause__``.
+    """
+
+
+class ThreadsafeGenWarning(ThreadsafeGenError, UserWarning):
+    """Base class of the warnings threadsafe_gen emits (rarely: risks are findings)."""
