@@ -17,10 +17,10 @@ from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "REGISTRY",
     "Category",
     "Finding",
     "LoaderReport",
+    "REGISTRY",
     "Severity",
     "__version__",
     "errors",
