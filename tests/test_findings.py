@@ -29,7 +29,9 @@ def test_registry_covers_every_category() -> None:
 
 def test_make_finding_appends_code_and_anchor() -> None:
     """A finding's message ends with its code and docs anchor; defaults come from the registry."""
-    f = make_finding("TSG101", path="loader.lock", message="loader.lock (_thread.lock) cannot be pickled")
+    f = make_finding(
+        "TSG101", path="loader.lock", message="loader.lock (_thread.lock) cannot be pickled"
+    )
     assert f.category is Category.PICKLING
     assert f.severity is Severity.ERROR
     assert f.message.endswith("(TSG101, see docs/checks.md#tsg101)")

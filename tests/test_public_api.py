@@ -24,5 +24,7 @@ def test_import_does_not_load_tensorflow_or_keras() -> None:
         "{'tensorflow', 'keras', 'tf_keras', 'hypothesis', 'jax', 'torch'})\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip() == ""
