@@ -18,7 +18,9 @@ def test_codes_are_well_formed_and_numbered_by_kind() -> None:
         assert re.fullmatch(r"TSG[1-8]\d\d", code), code
         assert check.code == code
         assert check.kind == ("lint" if int(code[-2:]) >= 50 else "check")
-        assert check.why and check.fix and check.title
+        assert check.why
+        assert check.fix
+        assert check.title
 
 
 def test_registry_covers_every_category() -> None:
