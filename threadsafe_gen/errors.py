@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "LoaderCheckError",
     "PicklingRefusedError",
+    "SharedArrayClosedError",
     "ThreadsafeGenError",
     "ThreadsafeGenWarning",
     "WorkerError",
@@ -53,3 +54,12 @@ class WorkerError(ThreadsafeGenError, RuntimeError):
 
 class ThreadsafeGenWarning(ThreadsafeGenError, UserWarning):
     """Base class of the warnings threadsafe_gen emits (rarely: risks are findings)."""
+
+
+class SharedArrayClosedError(ThreadsafeGenError, ValueError):
+    """A :class:`~threadsafe_gen.SharedArray` was used after its shared memory was freed.
+
+    Raised when a closed array is read or pickled, and when a worker unpickles a handle whose
+    owner has already closed it or exited. It is a :class:`ValueError`, like the error for an
+    operation on a closed file.
+    """
