@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import errors
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._shared import SharedArray
 
 __version__ = "0.1.0.dev0"
 
@@ -22,6 +23,7 @@ __all__ = [
     "LoaderReport",
     "REGISTRY",
     "Severity",
+    "SharedArray",
     "__version__",
     "errors",
 ]
