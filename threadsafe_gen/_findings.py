@@ -159,6 +159,18 @@ _CHECKS: tuple[Check, ...] = (
         "Keep big arrays out of the pickled state: threadsafe_gen.SharedArray, a numpy "
         "memmap, or a path opened lazily with per_process.",
     ),
+    _c(
+        "TSG104",
+        "fails-after-unpickling",
+        "The loader pickles, but fails or changes in a spawned worker",
+        _P,
+        _E,
+        "Spawn/forkserver workers train on the unpickled copy: a socket passed by file "
+        "descriptor, state dropped in __getstate__ or rebuilt in __setstate__ makes the "
+        "copy raise or serve other data, only once training has started.",
+        "Make the unpickled loader equivalent: keep what __getitem__ needs in the pickled "
+        "state, and reopen handles lazily per process with threadsafe_gen.per_process.",
+    ),
     # --- fork-safety ---------------------------------------------------------------------
     _c(
         "TSG201",
