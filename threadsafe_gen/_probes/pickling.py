@@ -1,0 +1,498 @@
+"""Pickling probe: can spawn/forkserver workers receive the loader, and what does it cost?
+
+Workers started with ``spawn`` (Windows, macOS) or ``forkserver`` (Linux from Python 3.14)
+receive the loader through ``multiprocessing.reduction.ForkingPickler``, so that is the pickler
+used here (never dill/cloudpickle: they accept things the real transport refuses, and the
+reverse holds for sockets, which ForkingPickler passes by duplicating the descriptor).
+
+When the loader does not pickle, :func:`find_unpicklable` walks the object graph the way pickle
+does (``__reduce_ex__``, ``__getstate__``, slots, dict and list items) and reports EVERY member
+that cannot be pickled, with its path from the loader (``loader.cfg['aug'].lock``) and its type.
+The walk is post-order: a subtree that pickles is never entered, and a node that does not
+pickle is reported only when none of its children explains the failure, so each report names
+the deepest culprit (Grain's ``_check_picklable`` does the same for the first culprit only).
+Objects whose type is known to be unpicklable (locks, files, connections, generators, ...) are
+reported as a whole with a specific hint instead of by their private internals.
+
+Severity rule (shared with the process probes): a problem that only affects spawn/forkserver
+workers is an error when the planned workers are processes started that way, a warning when
+they are processes started with fork ("fails on Windows, macOS, and on Linux from Python
+3.14"), and info when the planned workers are threads (pickling is not used at all then).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import pickle
+import sys
+import threading
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+from .._findings import Finding, Severity, make_finding
+from . import ProbeContext
+from ._batches import short_repr
+
+__all__ = [
+    "LARGE_PAYLOAD_BYTES",
+    "Unpicklable",
+    "find_unpicklable",
+    "pickled_size",
+    "probe_pickling",
+    "spawn_only_severity",
+]
+
+#: Above this many pickled bytes the loader gets a TSG103 finding. 128 MiB measured +6-7 s
+#: per epoch under spawn with 4 workers (failure-modes 2.0b), so 16 MiB costs about 1 s.
+LARGE_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+#: The walk stops after this many nodes or this depth; the report says so.
+MAX_NODES = 20_000
+MAX_DEPTH = 60
+
+_SPAWN_NOTE = "fails on Windows, macOS, and on Linux from Python 3.14"
+
+
+@dataclasses.dataclass(frozen=True)
+class Unpicklable:
+    """One member of the loader that cannot be pickled.
+
+    Attributes:
+        path: where it sits, e.g. ``loader.cfg['aug'].lock``.
+        type_name: its qualified type name, e.g. ``_thread.lock``.
+        error: what the pickler said (type and message).
+        hint: how to fix it, specific to the kind of object.
+        code: ``TSG101`` (unpicklable member) or ``TSG102`` (code that cannot be imported by name).
+    """
+
+    path: str
+    type_name: str
+    error: str
+    hint: str
+    code: str = "TSG101"
+
+
+def spawn_only_severity(ctx: ProbeContext) -> Severity:
+    """The severity of a problem that only spawn/forkserver workers have (see module docstring)."""
+    if not ctx.use_multiprocessing:
+        return Severity.INFO
+    if ctx.start_method in ("spawn", "forkserver"):
+        return Severity.ERROR
+    return Severity.WARNING
+
+
+class _CountingSink(io.RawIOBase):
+    """A write-only file that only counts bytes, so sizing a 1 GB loader costs no memory."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        self.size += n
+        return n
+
+
+def _dump(obj: Any) -> int:
+    """Pickle *obj* with multiprocessing's pickler into a counter; return the byte count."""
+    sink = _CountingSink()
+    with warnings.catch_warnings():
+        # itertools objects warn that their pickling support goes away in 3.14; the answer
+        # we want is whether it pickles today, not a DeprecationWarning turned into an error.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ForkingPickler(sink, pickle.HIGHEST_PROTOCOL).dump(obj)
+    return sink.size
+
+
+def pickled_size(obj: Any) -> int:
+    """Bytes that spawn/forkserver would send to each worker for *obj*.
+
+    Raises:
+        Exception: whatever the pickler raises when *obj* cannot be pickled.
+    """
+    return _dump(obj)
+
+
+# --- known unpicklable kinds: reported as a whole, with a specific hint ---------------------
+
+_LOCK_TYPES: tuple[type, ...] = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threading.Condition,
+    threading.Semaphore,
+    threading.Event,
+    threading.Barrier,
+)
+_LOCK_HINT = (
+    "Use threadsafe_gen.Lock / RLock / Condition / Semaphore / Event: they pickle to a fresh "
+    "lock in the worker (a lock protects this process's threads only anyway)."
+)
+_HANDLE_HINT = (
+    "Open it lazily in each worker with threadsafe_gen.per_process(factory) as a class "
+    "attribute, or drop it in __getstate__ and reopen it in __setstate__."
+)
+_GENERATOR_HINT = (
+    "Do not keep a generator on the loader: create the iterator inside __getitem__ from the "
+    "index, or pass a @threadsafe_generator function so each worker builds its own."
+)
+_LOCAL_HINT = (
+    "Spawned workers import code by its qualified name: define the function or class at "
+    "module level in an importable module (def, not lambda)."
+)
+_LOCAL_THREAD_HINT = "Use threadsafe_gen.per_thread(factory) instead of threading.local."
+_THREAD_HINT = (
+    "Start the thread inside the worker (lazily, with threadsafe_gen.per_process) or stop it "
+    "and drop it in __getstate__."
+)
+_MODULE_HINT = "Import the module at the top of your module and refer to it by name."
+_GENERIC_HINT = (
+    "Create it lazily in each worker (threadsafe_gen.per_process), or give its class "
+    "__getstate__/__setstate__ (or __reduce__) that drops and re-creates it."
+)
+
+
+def _type_name(obj: Any) -> str:
+    if isinstance(obj, (type, types.FunctionType)):
+        kind = "class" if isinstance(obj, type) else "function"
+        return f"{kind} {obj.__module__}.{obj.__qualname__}"
+    t = type(obj)
+    mod = t.__module__
+    return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
+
+
+def _known_kind(obj: Any) -> tuple[str, str] | None:
+    """(code, hint) for objects we report as a whole without descending, else None."""
+    if isinstance(obj, _LOCK_TYPES):
+        return "TSG101", _LOCK_HINT
+    if isinstance(obj, (types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType)):
+        return "TSG101", _GENERATOR_HINT
+    if isinstance(obj, threading.local):
+        return "TSG101", _LOCAL_THREAD_HINT
+    if isinstance(obj, threading.Thread):
+        return "TSG101", _THREAD_HINT
+    if isinstance(obj, types.ModuleType):
+        return "TSG101", _MODULE_HINT
+    if isinstance(obj, (io.IOBase,)) or _type_name(obj) in _HANDLE_TYPE_NAMES:
+        return "TSG101", _HANDLE_HINT
+    if isinstance(obj, (types.FunctionType, type)) and _is_local(obj):
+        return "TSG102", _LOCAL_HINT
+    return None
+
+
+_HANDLE_TYPE_NAMES = frozenset(
+    {
+        "sqlite3.Connection",
+        "sqlite3.Cursor",
+        "socket.socket",
+        "mmap.mmap",
+        "_io.BufferedReader",
+        "_io.BufferedWriter",
+        "_io.TextIOWrapper",
+        "_io.FileIO",
+        "select.epoll",
+        "selectors.DefaultSelector",
+    }
+)
+
+
+def _is_local(obj: Any) -> bool:
+    qualname = getattr(obj, "__qualname__", "")
+    return "<locals>" in qualname or "<lambda>" in qualname
+
+
+# --- the walk --------------------------------------------------------------------------------
+
+# Types pickle handles natively and that contain nothing else: never worth entering.
+_ATOMIC = (type(None), bool, int, float, complex, str, bytes, bytearray, range, slice)
+
+
+@dataclasses.dataclass
+class _Walk:
+    found: list[Unpicklable] = dataclasses.field(default_factory=list)
+    seen: set[int] = dataclasses.field(default_factory=set)
+    keep: list[Any] = dataclasses.field(default_factory=list)  # keeps ids in `seen` unique
+    nodes: int = 0
+    truncated: bool = False
+
+
+def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
+    """Every member of *obj* that multiprocessing's pickler refuses, with its path and type.
+
+    Use it when ``pickle.dumps(loader)`` fails with a message that names a type but not the
+    attribute: this walks the object graph post-order and returns each deepest culprit.
+
+    Args:
+        obj: the object to inspect (usually a loader).
+        root: the name used for *obj* at the start of each path.
+
+    Returns:
+        One :class:`Unpicklable` per culprit, in the order pickle would meet them; an empty
+        list when *obj* pickles. A final entry with ``type_name == "..."`` says the walk was
+        cut short by its size or depth limit.
+
+    >>> import threading
+    >>> class Loader:
+    ...     def __init__(self):
+    ...         self.lock = threading.Lock()
+    ...         self.cfg = {"aug": [1, 2, lambda x: x]}
+    >>> [(u.path, u.type_name) for u in find_unpicklable(Loader())]  # doctest: +NORMALIZE_WHITESPACE
+    [('loader.lock', '_thread.lock'), ("loader.cfg['aug'][2]", 'function __main__.<lambda>')]
+    """
+    walk = _Walk()
+    _visit(obj, root, 0, walk)
+    if walk.truncated:
+        walk.found.append(
+            Unpicklable(
+                path=root,
+                type_name="...",
+                error=f"walk stopped after {walk.nodes} objects or depth {MAX_DEPTH}",
+                hint="Some members were not inspected; pickle parts of the loader to narrow it down.",
+            )
+        )
+    return walk.found
+
+
+def _pickle_error(obj: Any) -> BaseException | None:
+    try:
+        _dump(obj)
+    except RecursionError as exc:
+        return exc
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _visit(obj: Any, path: str, depth: int, walk: _Walk) -> bool:
+    """Return True when the subtree at *obj* fails to pickle (culprits appended to walk)."""
+    if isinstance(obj, _ATOMIC) or id(obj) in walk.seen:
+        return False
+    walk.nodes += 1
+    if walk.nodes > MAX_NODES or depth > MAX_DEPTH:
+        walk.truncated = True
+        return False
+    walk.seen.add(id(obj))
+    walk.keep.append(obj)
+    error = _pickle_error(obj)
+    if error is None:
+        return False
+    known = _known_kind(obj)
+    if known is None:
+        failed_child = False
+        for child_path, child in _children(obj, path):
+            failed_child |= _visit(child, child_path, depth + 1, walk)
+        if failed_child:
+            return True
+    if known is not None:
+        code, hint = known
+    elif _is_local(obj):
+        code, hint = "TSG102", _LOCAL_HINT
+    else:
+        code, hint = "TSG101", _GENERIC_HINT
+    walk.found.append(
+        Unpicklable(
+            path=path,
+            type_name=_type_name(obj),
+            error=f"{type(error).__name__}: {error}",
+            hint=hint,
+            code=code,
+        )
+    )
+    return True
+
+
+def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """What pickle would pickle inside *obj*, each with a readable path."""
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            if not isinstance(key, _ATOMIC):
+                yield f"{path}<key {short_repr(key, 40)}>", key
+            yield f"{path}[{short_repr(key, 60)}]", value
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, value in enumerate(list(obj)):
+            yield f"{path}[{i}]", value
+        return
+    if isinstance(obj, (set, frozenset)):
+        for i, value in enumerate(list(obj)):
+            yield f"{path}<item {i}>", value
+        return
+    reduce_ex: Callable[[int], Any] | None = getattr(obj, "__reduce_ex__", None)
+    if reduce_ex is None:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            reduced = reduce_ex(pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return  # the object itself refuses: it is the culprit
+    if isinstance(reduced, str) or not isinstance(reduced, tuple):
+        return  # pickled by name (a global); the name lookup is what fails
+    func, args = reduced[0], reduced[1] if len(reduced) > 1 else ()
+    state = reduced[2] if len(reduced) > 2 else None
+    # copyreg.__newobj__(cls, *args): the class is pickled by name; show it as the type.
+    for i, arg in enumerate(args or ()):
+        if i == 0 and isinstance(arg, type) and arg is type(obj):
+            yield f"{path}.__class__", arg
+            continue
+        yield f"{path}.__reduce__()[1][{i}]", arg
+    if not isinstance(func, type) or func is not type(obj):
+        yield f"{path}.__reduce__()[0]", func
+    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+        inst_dict, slots = state
+        if isinstance(inst_dict, dict):
+            yield from ((f"{path}.{k}", v) for k, v in inst_dict.items())
+        yield from ((f"{path}.{k}", v) for k, v in slots.items())
+    elif isinstance(state, dict) and all(isinstance(k, str) for k in state):
+        yield from ((f"{path}.{k}", v) for k, v in state.items())
+    elif state is not None:
+        yield f"{path}.__getstate__()", state
+    if len(reduced) > 3 and reduced[3] is not None:
+        for i, item in enumerate(list(reduced[3])):
+            yield f"{path}[{i}]", item
+    if len(reduced) > 4 and reduced[4] is not None:
+        for key, value in list(reduced[4]):
+            yield f"{path}[{short_repr(key, 60)}]", value
+
+
+# --- the probe -------------------------------------------------------------------------------
+
+
+def _main_module_problem(cls: type) -> str | None:
+    """Why spawned workers cannot import *cls* from ``__main__``, or None if they can."""
+    if cls.__module__ != "__main__":
+        return None
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file is None:
+        return (
+            f"the loader's class {cls.__qualname__} is defined in an interactive __main__ "
+            "(a notebook, the REPL or python -c): spawned workers cannot import it by name"
+        )
+    try:
+        with open(main_file, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=main_file)
+    except (OSError, SyntaxError, ValueError):
+        return None  # cannot tell; the spawn dry run will
+    if _has_main_guard(tree):
+        return None
+    return (
+        f"the loader's class {cls.__qualname__} is defined in {main_file}, which has no "
+        '`if __name__ == "__main__":` guard: every spawned worker re-runs the script and starts '
+        "workers again, and fit() hangs"
+    )
+
+
+def _has_main_guard(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = [node.test.left, *node.test.comparators]
+            texts = {ast.unparse(n) for n in names}
+            if "__name__" in texts and ("'__main__'" in texts or '"__main__"' in texts):
+                return True
+    return False
+
+
+def probe_pickling(ctx: ProbeContext) -> list[Finding]:
+    """TSG101/TSG102/TSG103: the loader through multiprocessing's pickler, post-order walk."""
+    loader = ctx.loader
+    severity = spawn_only_severity(ctx)
+    when = _when(ctx)
+    findings: list[Finding] = []
+    target = loader
+    cls = target if isinstance(target, (type, types.FunctionType)) else type(target)
+    problem = _main_module_problem(cls) if isinstance(cls, type) else None
+    if problem is None and isinstance(cls, types.FunctionType):
+        problem = _main_module_problem_func(cls)
+    if problem is not None:
+        findings.append(
+            make_finding(
+                "TSG102",
+                path="loader",
+                message=f"{problem}; this {when}",
+                severity=severity,
+            )
+        )
+    try:
+        size = _dump(target)
+    except Exception as exc:
+        culprits = find_unpicklable(target)
+        ctx.shared["unpicklable"] = culprits
+        if not culprits:  # the loader itself refuses (its own __reduce__ raised)
+            culprits = [
+                Unpicklable(
+                    "loader",
+                    _type_name(target),
+                    f"{type(exc).__name__}: {exc}",
+                    _GENERIC_HINT,
+                )
+            ]
+        for u in culprits:
+            findings.append(
+                make_finding(
+                    u.code,
+                    path=u.path,
+                    message=(
+                        f"{u.path} ({u.type_name}) cannot be pickled ({short_repr(u.error, 160)}), "
+                        f"so workers started with 'spawn' or 'forkserver' cannot receive this "
+                        f"loader; this {when}"
+                    ),
+                    hint=u.hint,
+                    severity=severity,
+                    details={"type": u.type_name, "error": u.error},
+                )
+            )
+        return findings
+    ctx.shared["pickled_bytes"] = size
+    if size >= LARGE_PAYLOAD_BYTES:
+        per_epoch = size * ctx.workers
+        sev = (
+            Severity.WARNING
+            if ctx.use_multiprocessing and ctx.start_method != "fork"
+            else Severity.INFO
+        )
+        findings.append(
+            make_finding(
+                "TSG103",
+                path="loader",
+                message=(
+                    f"the pickled loader is {_mib(size)}; spawn/forkserver workers receive a "
+                    f"copy each, and Keras rebuilds its pool every epoch: {ctx.workers} workers "
+                    f"x {_mib(size)} = {_mib(per_epoch)} pickled, sent and unpickled per epoch"
+                ),
+                severity=sev,
+                details={"bytes": size, "workers": ctx.workers, "bytes_per_epoch": per_epoch},
+            )
+        )
+    return findings
+
+
+def _main_module_problem_func(func: types.FunctionType) -> str | None:
+    if func.__module__ != "__main__":
+        return None
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) is None:
+        return (
+            f"the generator function {func.__qualname__} is defined in an interactive "
+            "__main__: spawned workers cannot import it by name"
+        )
+    return None
+
+
+def _when(ctx: ProbeContext) -> str:
+    if not ctx.use_multiprocessing:
+        return "does not matter for worker threads (use_multiprocessing=False), only if you switch to processes"
+    if ctx.start_method in ("spawn", "forkserver"):
+        return f"stops training with the planned start method {ctx.start_method!r}"
+    return f"works with 'fork' but {_SPAWN_NOTE}"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
