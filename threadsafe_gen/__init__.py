@@ -12,6 +12,7 @@ TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapte
 from __future__ import annotations
 
 from . import errors
+from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
 from ._shared import SharedArray
 
@@ -25,5 +26,6 @@ __all__ = [
     "Severity",
     "SharedArray",
     "__version__",
+    "check_loader",
     "errors",
 ]
