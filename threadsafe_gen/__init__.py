@@ -14,15 +14,22 @@ from __future__ import annotations
 from . import errors
 from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._shared import SharedArray
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BoundedSemaphore",
     "Category",
+    "Condition",
+    "Event",
     "Finding",
     "LoaderReport",
+    "Lock",
     "REGISTRY",
+    "RLock",
+    "Semaphore",
     "Severity",
     "SharedArray",
     "__version__",

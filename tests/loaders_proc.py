@@ -1,0 +1,286 @@
+"""Module-level loaders for tests/test_probes_processes.py.
+
+Spawned children import this module by name to unpickle the loaders, so every class and
+function here lives at module scope. Loaders that crash or hang do so only in a child
+process (their pid differs from the creating process's), so a bug in a probe can never
+take the test process down with them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+N_BATCHES = 8
+BATCH = 4
+
+
+def batch_for(index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pure batch of *index*: ids in column 0, labels are the ids."""
+    ids = np.arange(index * BATCH, (index + 1) * BATCH, dtype=np.float32)
+    x = np.stack([ids, ids * 0.5], axis=1)
+    return x, ids.copy()
+
+
+class PureSeq:
+    """A duck-typed Sequence whose batches are a pure function of the index."""
+
+    def __init__(self, n: int = N_BATCHES) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return batch_for(index)
+
+
+class GlobalRandomSeq(PureSeq):
+    """Augments with numpy's global RNG: forked workers replay the same noise."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        return x + np.random.normal(size=x.shape).astype(np.float32), y
+
+
+class RngOnSelfSeq(PureSeq):
+    """Stores a numpy Generator on the loader (copied into every worker)."""
+
+    def __init__(self, n: int = N_BATCHES) -> None:
+        super().__init__(n)
+        self.aug = {"rng": np.random.default_rng(0)}
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        return x + self.aug["rng"].normal(size=x.shape).astype(np.float32), y
+
+
+class StdlibRandomSeq(PureSeq):
+    """Augments with stdlib random, which CPython reseeds in a forked child."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        return x + np.float32(random.random()), y
+
+
+class IndexSeededSeq(PureSeq):
+    """Random augmentation keyed on the index: the same everywhere, by design."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        rng = np.random.default_rng([1234, index])
+        return x + rng.normal(size=x.shape).astype(np.float32), y
+
+
+def make_db(path: str, rows: int = N_BATCHES * BATCH) -> str:
+    """Create a SQLite file with *rows* ids and return its path."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT OR IGNORE INTO t VALUES (?)", [(i,) for i in range(rows)])
+    conn.close()
+    return path
+
+
+class _SqliteBase(PureSeq):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _rows(self, conn: sqlite3.Connection, index: int) -> tuple[np.ndarray, np.ndarray]:
+        cur = conn.execute(
+            "SELECT id FROM t WHERE id >= ? AND id < ? ORDER BY id",
+            (index * BATCH, (index + 1) * BATCH),
+        )
+        ids = np.array([r[0] for r in cur.fetchall()], dtype=np.float32)
+        return np.stack([ids, ids * 0.5], axis=1), ids
+
+
+class SqliteInInitSeq(_SqliteBase):
+    """sqlite3.connect() in __init__ (failure-modes 2b)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.conn = sqlite3.connect(path)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._rows(self.conn, index)
+
+
+class LazySqliteSeq(_SqliteBase):
+    """Opens the connection on first use, without a pid check (failure-modes 2b')."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.conn: sqlite3.Connection | None = None
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.conn is None:
+            self.conn = sqlite3.connect(self.path)
+        return self._rows(self.conn, index)
+
+
+class PidSqliteSeq(_SqliteBase):
+    """Opens the connection lazily per process and drops it when pickled: fork- and spawn-safe."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "n": self.n, "_conn": None, "_pid": -1}
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = sqlite3.connect(self.path, check_same_thread=False)
+            self._pid = os.getpid()
+        return self._rows(self._conn, index)
+
+
+class _ChildOnly(PureSeq):
+    """Misbehaves at index >= bad, but only in a process other than its creator."""
+
+    def __init__(self, bad: int = 2) -> None:
+        super().__init__()
+        self.bad = bad
+        self.creator = os.getpid()
+
+    def misbehave(self) -> None:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index >= self.bad and os.getpid() != self.creator:
+            self.misbehave()
+        return batch_for(index)
+
+
+class ExitInWorkerSeq(_ChildOnly):
+    """Calls os._exit(13) in a worker (failure-modes 2f')."""
+
+    def misbehave(self) -> None:
+        os._exit(13)
+
+
+class SegfaultInWorkerSeq(_ChildOnly):
+    """Kills its own worker with SIGSEGV, as a crash in native code would."""
+
+    def misbehave(self) -> None:
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+class HangInWorkerSeq(_ChildOnly):
+    """Never returns in a worker (failure-modes 2f'')."""
+
+    def misbehave(self) -> None:
+        time.sleep(3600)
+
+
+class LockedSeq(PureSeq):
+    """Holds a raw threading.Lock, which a background thread takes now and then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def refresh_forever(self) -> None:
+        while not self.stop.wait(0.005):
+            with self.lock:
+                time.sleep(0.005)
+
+
+class OwnLockSeq(PureSeq):
+    """Holds one of threadsafe_gen's lock proxies (re-created in forked children)."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__()
+        self.lock = lock
+
+
+class HandlesSeq(PureSeq):
+    """Holds an open file and a connected socket pair in nested containers."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.files = [open(path, "rb")]  # noqa: SIM115 - the test closes it
+        a, b = socket.socketpair()
+        self.net = {"sock": a, "peer": b}
+
+    def close(self) -> None:
+        self.files[0].close()
+        self.net["sock"].close()
+        self.net["peer"].close()
+
+
+class DropsStateSeq(PureSeq):
+    """Pickles without its lookup table: works in the parent, raises in a spawned worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = {i: batch_for(i) for i in range(self.n)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.table[index]
+
+
+class ReshuffledOnUnpickleSeq(PureSeq):
+    """Rebuilds its permutation from fresh entropy when unpickled: other data in workers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.perm = np.arange(self.n * BATCH)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.perm = np.random.default_rng().permutation(self.n * BATCH)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.perm[index * BATCH : (index + 1) * BATCH].astype(np.float32)
+        return np.stack([ids, ids], axis=1), ids
+
+
+def gen_batches(n: int = N_BATCHES) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A generator function of pure batches."""
+    for i in range(n):
+        yield batch_for(i)
+
+
+def make_local_class_loader() -> PureSeq:
+    """A loader whose class is defined inside a function (cannot be pickled by name)."""
+
+    class LocalSeq(PureSeq):
+        pass
+
+    return LocalSeq()
+
+
+# --- Keras 3 PyDataset and tf_keras loaders (import TensorFlow only when called) -----------
+
+
+def keras_pure(workers: int = 2, use_multiprocessing: bool = True) -> Any:
+    """A pure Keras 3 PyDataset."""
+    from loaders_proc_keras import PurePyDataset
+
+    return PurePyDataset(workers=workers, use_multiprocessing=use_multiprocessing)
+
+
+def keras_global_random(workers: int = 2, use_multiprocessing: bool = True) -> Any:
+    """A Keras 3 PyDataset augmenting with numpy's global RNG."""
+    from loaders_proc_keras import RandomPyDataset
+
+    return RandomPyDataset(workers=workers, use_multiprocessing=use_multiprocessing)

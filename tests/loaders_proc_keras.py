@@ -1,0 +1,30 @@
+"""Keras 3 PyDatasets for tests/test_probes_processes.py (imports keras: load lazily)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from loaders_proc import N_BATCHES, batch_for
+
+
+class PurePyDataset(keras.utils.PyDataset):
+    """Batches are a pure function of the index."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def __len__(self) -> int:
+        return N_BATCHES
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return batch_for(index)
+
+
+class RandomPyDataset(PurePyDataset):
+    """Augments with numpy's global RNG (failure-modes 2d)."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        return x + np.random.normal(size=x.shape).astype(np.float32), y
