@@ -656,17 +656,18 @@ class _ParentPass:
     inline: bool = False  # computed on the calling thread (else on a helper thread)
 
 
+def _call(loader: Any, index: int) -> _Call:
+    t = time.perf_counter()
+    try:
+        call = _Call(index, digest=fingerprint(loader[index]))
+    except Exception as exc:
+        call = _Call(index, error=exc_info(exc))
+    call.seconds = time.perf_counter() - t
+    return call
+
+
 def _run_inline(ctx: ProbeContext, indices: list[int]) -> _ParentPass:
-    result = _ParentPass(inline=True)
-    for i in indices:
-        t = time.perf_counter()
-        try:
-            call = _Call(i, digest=fingerprint(ctx.loader[i]))
-        except Exception as exc:
-            call = _Call(i, error=exc_info(exc))
-        call.seconds = time.perf_counter() - t
-        result.calls.append(call)
-    return result
+    return _ParentPass(calls=[_call(ctx.loader, i) for i in indices], inline=True)
 
 
 def _has_more(calls: list[_Call], n: int) -> bool:
@@ -684,12 +685,7 @@ def _run_in_parent(ctx: ProbeContext, indices: list[int]) -> _ParentPass:
 
     def run() -> None:
         for i in indices:
-            t = time.perf_counter()
-            try:
-                call = _Call(i, digest=fingerprint(ctx.loader[i]))
-            except Exception as exc:
-                call = _Call(i, error=exc_info(exc))
-            call.seconds = time.perf_counter() - t
+            call = _call(ctx.loader, i)
             with cond:
                 result.calls.append(call)
                 cond.notify()
