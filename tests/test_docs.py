@@ -1,0 +1,377 @@
+"""The documentation site: it builds strictly, every example runs, checks.md matches the registry.
+
+Conventions for ```python blocks in docs/*.md (see docs/index.md, "Reading the examples"):
+
+* every block is a complete script, run on its own in a fresh interpreter in an empty
+  temporary directory (so `if __name__ == "__main__":` guards and spawn workers behave as in a
+  user's script);
+* a block that shows an error on purpose contains a visible line
+  ``# raises: <ExceptionType>: <message start>``: the test asserts that the script DOES fail
+  with that text in its traceback;
+* a block that cannot run here (it needs a server we do not have) contains
+  ``# not run: <reason>``; it is still compiled, and the number of such blocks is capped;
+* ``>>>`` blocks are run with doctest.
+
+docs/checks.md is generated (docs/gen_checks.py); its examples are compiled, not run: they are
+lint inputs and loader fragments whose behaviour the linter's and checker's own tests assert.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import html.parser
+import importlib.util
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import threadsafe_gen
+from threadsafe_gen._findings import REGISTRY, make_finding
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+GENERATED = {"checks.md"}
+MAX_NOT_RUN = 3  # blocks marked `# not run:`; keep the docs honest
+EXAMPLE_TIMEOUT = 240.0  # seconds; a TensorFlow import alone takes several on 2 busy cores
+
+_FENCE_OPEN = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)(?P<rest>.*)$"
+)
+_RAISES = re.compile(r"^[ \t]*# raises: (?P<text>.+?)\s*$", re.MULTILINE)
+_NOT_RUN = re.compile(r"^[ \t]*# not run: (?P<reason>.+?)\s*$", re.MULTILINE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One fenced Python block of a docs page."""
+
+    page: str  # path relative to docs/
+    line: int  # 1-based line of the opening fence
+    source: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def raises(self) -> str | None:
+        m = _RAISES.search(self.source)
+        return m.group("text") if m else None
+
+    @property
+    def not_run(self) -> str | None:
+        m = _NOT_RUN.search(self.source)
+        return m.group("reason") if m else None
+
+    @property
+    def is_doctest(self) -> bool:
+        return self.source.lstrip().startswith(">>>")
+
+
+def iter_blocks(path: Path) -> Iterator[Block]:
+    """Yield the ```python / ```py / ```pycon blocks of one Markdown file (indented ones too)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    page = path.relative_to(DOCS).as_posix()
+    i = 0
+    while i < len(lines):
+        m = _FENCE_OPEN.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, fence, lang = m.group("indent"), m.group("fence"), m.group("lang").lower()
+        close = re.compile(rf"^{re.escape(indent)}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        start = i
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and not close.match(lines[i]):
+            body.append(lines[i])
+            i += 1
+        i += 1  # skip the closing fence
+        if lang in {"python", "py", "pycon"}:
+            text = "\n".join(ln[len(indent) :] if ln.startswith(indent) else ln for ln in body)
+            yield Block(page, start + 1, textwrap.dedent(text) + "\n")
+
+
+def doc_pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if p.relative_to(DOCS).as_posix() not in GENERATED)
+
+
+ALL_BLOCKS = [b for p in doc_pages() for b in iter_blocks(p)]
+
+
+# --- which API a block needs (so examples for APIs still being written wait for them) ------
+
+_ATTR_USE = re.compile(r"\b(?:tsg|threadsafe_gen)\.(\w+)")
+_FROM_IMPORT = re.compile(
+    r"^\s*from (threadsafe_gen(?:\.\w+)*) import \(?([\w, \n]+)\)?", re.MULTILINE
+)
+_MODULE_USE = re.compile(r"\bthreadsafe_gen\.(keras|testing|errors)\.(\w+)")
+
+
+def _module_names(module: str) -> set[str] | None:
+    """Top-level names a submodule defines, read from its source (no import: keras is heavy)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def missing_api(source: str) -> list[str]:
+    """Names of threadsafe_gen's API that *source* uses and that do not exist yet."""
+    missing: list[str] = []
+    for name in _ATTR_USE.findall(source):
+        if name in {"keras", "testing", "errors"}:
+            if importlib.util.find_spec(f"threadsafe_gen.{name}") is None:
+                missing.append(f"threadsafe_gen.{name}")
+        elif not hasattr(threadsafe_gen, name):
+            missing.append(f"threadsafe_gen.{name}")
+    uses = [(f"threadsafe_gen.{m}", n) for m, n in _MODULE_USE.findall(source)]
+    for module, names in _FROM_IMPORT.findall(source):
+        uses += [(module, n.strip()) for n in names.replace("\n", ",").split(",") if n.strip()]
+    for module, name in uses:
+        if module == "threadsafe_gen":
+            if not hasattr(threadsafe_gen, name):
+                missing.append(f"threadsafe_gen.{name}")
+            continue
+        defined = _module_names(module)
+        if defined is None or name not in defined:
+            missing.append(f"{module}.{name}")
+    return sorted(set(missing))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        KERAS_BACKEND="tensorflow",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONHASHSEED="0",
+        NO_MKDOCS_2_WARNING="1",
+    )
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def _run_script(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "example.py"
+    script.write_text(source, encoding="utf-8")
+    try:
+        return subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=EXAMPLE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # subprocess.run kills the child on timeout
+        pytest.fail(f"example did not finish within {EXAMPLE_TIMEOUT} s:\n{source}\n{exc}")
+
+
+def _run_doctest(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "example.txt").write_text(source, encoding="utf-8")
+    code = (
+        "import doctest, sys\n"
+        "r = doctest.testfile('example.txt', module_relative=False,"
+        " optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)\n"
+        "sys.exit(1 if r.failed or not r.attempted else 0)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT,
+        check=False,
+    )
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_docs_have_examples() -> None:
+    """The docs contain runnable Python examples, and few are exempt from running."""
+    not_run = [b.id for b in ALL_BLOCKS if b.not_run]
+    assert len(ALL_BLOCKS) >= 20, [b.id for b in ALL_BLOCKS]
+    assert len(not_run) <= MAX_NOT_RUN, not_run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.id for b in ALL_BLOCKS])
+def test_example_runs(block: Block, tmp_path: Path) -> None:
+    """A docs example runs as a script (or raises exactly the error it says it raises)."""
+    compile(block.source if not block.is_doctest else "", block.id, "exec")
+    if block.not_run:
+        pytest.skip(f"marked `# not run: {block.not_run}` (compiled only)")
+    missing = missing_api(block.source)
+    if missing:
+        pytest.skip(f"waiting for API not landed yet: {', '.join(missing)}")
+    if block.is_doctest:
+        out = _run_doctest(block.source, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return
+    out = _run_script(block.source, tmp_path)
+    expected = block.raises
+    if expected is None:
+        assert out.returncode == 0, f"{block.id} failed:\n{out.stdout}\n{out.stderr}"
+    else:
+        assert out.returncode != 0, f"{block.id} should raise {expected!r} but exited 0"
+        assert expected in out.stderr, f"{block.id}: expected {expected!r} in:\n{out.stderr}"
+
+
+def test_checks_page_is_generated_from_registry() -> None:
+    """docs/checks.md is exactly what docs/gen_checks.py renders from REGISTRY (regenerate it)."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        import gen_checks
+    finally:
+        sys.path.remove(str(DOCS))
+    expected = gen_checks.render()
+    actual = (DOCS / "checks.md").read_text(encoding="utf-8")
+    assert expected == actual, "docs/checks.md is stale: run `python docs/gen_checks.py`"
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_registry_examples_compile(code: str) -> None:
+    """The failing and fixed examples of a registry code are valid Python."""
+    check = REGISTRY[code]
+    for label, source in (("example", check.example), ("fixed", check.fixed)):
+        compile(source, f"{code}.{label}", "exec")
+
+
+class _Ids(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key == "id" and value:
+                self.ids.add(value)
+            if key == "href" and value:
+                self.hrefs.add(value)
+
+
+def _parse(path: Path) -> _Ids:
+    parser = _Ids()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built once with `mkdocs build --strict` into a temporary directory."""
+    out_dir = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--quiet",
+            "--site-dir",
+            str(out_dir),
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out_dir
+
+
+@pytest.mark.slow
+def test_mkdocs_build_strict(site: Path) -> None:
+    """`mkdocs build --strict` succeeds and produces every page of the nav."""
+    for page in (
+        "index.html",
+        "quickstart/index.html",
+        "guide/index.html",
+        "checks/index.html",
+        "api/index.html",
+        "changelog/index.html",
+        "known-issues/index.html",
+    ):
+        assert (site / page).is_file(), page
+
+
+@pytest.mark.slow
+def test_every_code_has_its_anchor_on_the_site(site: Path) -> None:
+    """Each registry code has the anchor its findings link to (`checks/#tsg101`)."""
+    ids = _parse(site / "checks" / "index.html").ids
+    missing = sorted(code for code in REGISTRY if code.lower() not in ids)
+    assert missing == []
+
+
+@pytest.mark.slow
+def test_finding_messages_link_to_existing_anchors(site: Path) -> None:
+    """Every finding message ends with `(CODE, see docs/checks.md#code)` and that anchor exists."""
+    ids = _parse(site / "checks" / "index.html").ids
+    for code in REGISTRY:
+        message = make_finding(code, path="loader", message="x").message
+        anchor = f"docs/checks.md#{code.lower()}"
+        assert message.endswith(f"({code}, see {anchor})")
+        assert anchor.split("#", 1)[1] in ids
+
+
+@pytest.mark.slow
+def test_changelog_page_includes_changelog_md(site: Path) -> None:
+    """The changelog page shows CHANGELOG.md's Unreleased section."""
+    text = (site / "changelog" / "index.html").read_text(encoding="utf-8")
+    assert "Unreleased" in text
+    assert "--8&lt;--" not in text
+
+
+def _package_modules() -> list[str]:
+    names = ["threadsafe_gen"]
+    for info in pkgutil.walk_packages(threadsafe_gen.__path__, "threadsafe_gen."):
+        names.append(info.name)
+    return sorted(names)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", _package_modules())
+def test_module_doctests(module: str, tmp_path: Path) -> None:
+    """The `>>>` examples in a module's docstrings pass (run in a fresh interpreter)."""
+    code = (
+        "import doctest, importlib, sys\n"
+        f"m = importlib.import_module({module!r})\n"
+        "r = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)\n"
+        "print(f'{r.attempted} attempted, {r.failed} failed')\n"
+        "sys.exit(1 if r.failed else 0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
