@@ -14,8 +14,10 @@ from __future__ import annotations
 from . import errors
 from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._iterators import threadsafe_generator, threadsafe_iter
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._shared import SharedArray
+from ._workers import WorkerInfo, shard, worker_info
 
 __version__ = "0.1.0.dev0"
 
@@ -32,7 +34,12 @@ __all__ = [
     "Semaphore",
     "Severity",
     "SharedArray",
+    "WorkerInfo",
     "__version__",
     "check_loader",
     "errors",
+    "shard",
+    "threadsafe_generator",
+    "threadsafe_iter",
+    "worker_info",
 ]

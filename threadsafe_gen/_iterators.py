@@ -1,0 +1,488 @@
+"""Thread-safe iterators: :class:`threadsafe_iter` and the :func:`threadsafe_generator` decorator.
+
+# NOTE [ Sticky outcome ]
+# A generator that raised is finished: the next next() on it raises StopIteration. With
+# several consumer threads, the thread that comes second would then see a clean "end of
+# data" although the data source crashed. So the first exception (StopIteration included)
+# is remembered: `_it` is swapped, under the lock, for a `_Failed` object that re-raises it
+# on every later next()/send()/throw(). The swap keeps the hot path (`__next__`) exactly as
+# lean as more_itertools.serialize: one `with lock` and one `next()`; `try` is free in
+# CPython >= 3.11 until something raises. BaseExceptions that are not Exceptions
+# (KeyboardInterrupt, SystemExit, GeneratorExit) are not remembered: they are about the
+# caller, not the data.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import threading
+import types
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from ._workers import auto_shard, current_worker_info
+from .errors import PicklingRefusedError
+
+__all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _replay(exc: Exception) -> Exception:
+    # A fresh copy for each later caller: raising one shared instance from several threads
+    # would make them overwrite each other's __traceback__. The original is chained as the
+    # cause, so its traceback (where the data source failed) is still printed.
+    if isinstance(exc, StopIteration):
+        return StopIteration(*exc.args)
+    try:
+        dup = copy.copy(exc)
+    except Exception:  # an exception class copy cannot rebuild
+        return exc
+    if type(dup) is not type(exc):  # pragma: no cover - odd __reduce__
+        return exc
+    dup.__cause__ = exc
+    dup.__traceback__ = None
+    if hasattr(dup, "add_note"):  # Python >= 3.11
+        notes = [
+            *getattr(exc, "__notes__", ()),
+            "threadsafe_gen: the iterator raised this earlier (see the cause above); "
+            "every later call re-raises it.",
+        ]
+        setattr(dup, "__notes__", notes)  # noqa: B010 - mypy does not know __notes__ on 3.10
+    return dup
+
+
+class _Failed:
+    """Stands in for the iterator after it raised; see NOTE [ Sticky outcome ]."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def __iter__(self) -> _Failed:
+        return self
+
+    def __next__(self) -> Any:
+        raise _replay(self.exc)
+
+
+class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wraps
+    """Wrap an iterator so several threads can share it: each item goes to exactly one thread.
+
+    Use it when worker threads (tf_keras ``fit(workers=4)``, a thread pool, your own
+    threads) pull from one generator or iterator. One non-reentrant :class:`threading.Lock`
+    serialises ``__next__``, ``send``, ``throw`` and ``close``. Other attributes are
+    forwarded to the wrapped object (``it.gi_frame``, your iterator's own attributes).
+
+    Like :func:`more_itertools.serialize` (and CPython 3.15's
+    ``threading.serialize_iterator``), plus:
+
+    - **Sticky errors.** Once the wrapped iterator raises (``StopIteration`` included),
+      every later call raises the same outcome: a copy of the exception, chained to the
+      original (``__cause__``). ``serialize`` passes each call through, so after a generator
+      crashed in one thread the other threads see ``StopIteration`` and silently treat the
+      crash as the end of the data. The price: an iterator that could recover from an error
+      cannot be retried through this wrapper.
+    - **repr** shows how it was built, ``threadsafe_iter(<generator object ...>)``;
+      ``serialize`` shows its default object repr.
+    - **Pickling is refused** with :class:`~threadsafe_gen.errors.PicklingRefusedError`
+      and a way out; ``serialize`` fails with pickle's generic ``cannot pickle 'generator'``
+      (or ``'_thread.lock'``) error. Neither can be copied, because the position in a live
+      iterator cannot be. Calls of :func:`threadsafe_generator` functions can.
+    - :meth:`as_generator` for APIs that only accept real generator objects (Keras 3 ``fit``).
+
+    ``send``/``throw``/``close`` raise :class:`AttributeError` when the wrapped iterator
+    lacks them, as in ``serialize``. Per item it costs the same as ``serialize``: one lock
+    acquire and release.
+
+    Args:
+        iterable: any iterable; ``iter()`` is called on it once.
+
+    Raises:
+        TypeError: ``iterable`` is not iterable.
+
+    >>> import threading
+    >>> it = threadsafe_iter(x * x for x in range(100))
+    >>> out = []
+    >>> threads = [threading.Thread(target=lambda: out.extend(it)) for _ in range(4)]
+    >>> for t in threads: t.start()
+    >>> for t in threads: t.join()
+    >>> sorted(out) == [x * x for x in range(100)]
+    True
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("__weakref__", "_it", "_lock", "_obj", "_src")
+
+    _it: Iterator[T]  # what __next__ pulls from; swapped on failure or start
+    _src: Iterator[T] | None  # the real iterator (send/throw/close go here)
+    _obj: object  # what the user passed (repr and attribute forwarding)
+    _lock: threading.Lock
+
+    def __init__(self, iterable: Iterable[T]) -> None:
+        try:
+            src = iter(iterable)
+        except TypeError:
+            msg = (
+                f"threadsafe_iter() expected an iterable, got {iterable!r} "
+                f"(type={type(iterable).__name__})."
+            )
+            if callable(iterable) and inspect.isgeneratorfunction(iterable):
+                msg += (
+                    " This is a generator function: call it first, threadsafe_iter(gen()), "
+                    "or decorate it with @threadsafe_generator."
+                )
+            raise TypeError(msg) from None
+        self._obj = iterable
+        self._src = src
+        self._it = src
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> threadsafe_iter[T]:
+        return self
+
+    def __next__(self) -> T:
+        with self._lock:
+            try:
+                return next(self._it)
+            except Exception as exc:
+                # See NOTE [ Sticky outcome ].
+                if type(self._it) is not _Failed:
+                    self._it = _Failed(exc)
+                raise
+
+    def _source(self) -> Iterator[T]:
+        # Called with the lock held: the iterator that send/throw/close act on.
+        assert self._src is not None
+        return self._src
+
+    def _call(self, name: str, *args: Any) -> Any:
+        with self._lock:
+            it = self._it
+            if type(it) is _Failed:
+                raise _replay(it.exc)
+            method = getattr(self._source(), name)  # AttributeError, as in serialize
+            try:
+                return method(*args)
+            except Exception as exc:
+                if type(self._it) is not _Failed:
+                    self._it = _Failed(exc)
+                raise
+
+    def send(self, value: Any, /) -> T:
+        """Send ``value`` into the wrapped generator (under the lock); returns the next item.
+
+        Raises:
+            AttributeError: the wrapped iterator has no ``send``.
+        """
+        return self._call("send", value)  # type: ignore[no-any-return]
+
+    def throw(self, *args: Any) -> T:
+        """Raise an exception inside the wrapped generator (under the lock).
+
+        Raises:
+            AttributeError: the wrapped iterator has no ``throw``.
+        """
+        return self._call("throw", *args)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close the wrapped generator (under the lock); later ``next()`` raises StopIteration.
+
+        Raises:
+            AttributeError: the wrapped iterator has no ``close``.
+        """
+        with self._lock:
+            self._source().close()  # type: ignore[attr-defined]
+
+    def as_generator(self) -> Generator[T, None, None]:
+        """Return a real generator that yields the remaining items of this iterator.
+
+        Keras 3 ``fit()`` (and other code that checks ``inspect.isgenerator``) accepts only
+        generator objects. The returned generator is not shared-safe itself (Keras 3 pulls
+        from one thread at a time); closing it does not close this iterator, so several
+        ``as_generator()`` views can drain it in turn.
+
+        >>> it = threadsafe_iter(iter([1, 2, 3]))
+        >>> gen = it.as_generator()
+        >>> type(gen).__name__, list(gen)
+        ('generator', [1, 2, 3])
+        """
+        return _drain(self)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: forward to the wrapped object. Guard
+        # against the slots themselves (unset during a failed __init__) to avoid recursion.
+        if name in threadsafe_iter.__slots__ or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def _target(self) -> object:
+        return self._obj
+
+    def __repr__(self) -> str:
+        return f"threadsafe_iter({self._obj!r})"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        msg = (
+            f"{self!r} cannot be pickled: it holds a live iterator, and a copy in another "
+            "process would restart or duplicate the data instead of continuing it. "
+            "Make the generator with a @threadsafe_generator function and pickle an "
+            "unstarted call (it travels as function + arguments), or create the iterator "
+            "inside the worker."
+        )
+        raise PicklingRefusedError(msg)
+
+    def __copy__(self) -> threadsafe_iter[T]:
+        return self.__reduce_ex__(2)  # type: ignore[no-any-return]  # refuses
+
+    def __deepcopy__(self, memo: Any) -> threadsafe_iter[T]:
+        return self.__reduce_ex__(2)  # type: ignore[no-any-return]  # refuses
+
+
+def _drain(it: Iterator[T]) -> Generator[T, None, None]:
+    # A plain loop, not `yield from`: closing this generator must not close the source.
+    for item in it:  # noqa: UP028 - see the comment above
+        yield item
+
+
+class _Unstarted:
+    """Stands in for the iterator of a call that was not started yet."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: GeneratorCall[Any]) -> None:
+        self.call = call
+
+    def __iter__(self) -> _Unstarted:
+        return self
+
+    def __next__(self) -> Any:
+        # Runs under the call's lock, once: afterwards `_it` is the real iterator.
+        return next(self.call._start())
+
+
+class GeneratorCall(threadsafe_iter[T]):
+    """A call of a :func:`threadsafe_generator` function: a thread-safe iterator that
+    remembers ``(function, args, kwargs)``.
+
+    The generator is created when the first item is requested, in the thread (and worker)
+    that requests it: inside one of threadsafe_gen's workers it then yields only that
+    worker's shard (see :func:`threadsafe_gen.shard`). An unstarted call pickles as
+    function + arguments and is re-created on the other side; a started one refuses.
+    """
+
+    __slots__ = ("_args", "_auto_shard", "_factory", "_func", "_kwargs")
+
+    def __init__(
+        self,
+        factory: Callable[..., GeneratorCall[T]],
+        func: Callable[..., Iterable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        auto_shard: bool = True,
+    ) -> None:
+        self._factory = factory
+        self._func = func
+        self._args = args
+        self._kwargs = kwargs
+        self._auto_shard = auto_shard
+        self._obj = None
+        self._src = None
+        self._it = _Unstarted(self)
+        self._lock = threading.Lock()
+
+    @property
+    def func(self) -> Callable[..., Iterable[T]]:
+        """The decorated function (as decorated, so it pickles by reference)."""
+        return self._factory
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """Positional arguments of the call."""
+        return self._args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the call (a copy)."""
+        return dict(self._kwargs)
+
+    @property
+    def started(self) -> bool:
+        """True once an item was requested (or ``send``/``throw``/``close`` was called)."""
+        return type(self._it) is not _Unstarted
+
+    def fresh(self) -> GeneratorCall[T]:
+        """Return a new, unstarted call with the same function and arguments.
+
+        >>> @threadsafe_generator
+        ... def count(n):
+        ...     yield from range(n)
+        >>> c = count(3)
+        >>> next(c), list(c.fresh())
+        (0, [0, 1, 2])
+        """
+        return GeneratorCall(
+            self._factory, self._func, self._args, self._kwargs, auto_shard=self._auto_shard
+        )
+
+    def _start(self) -> Iterator[T]:
+        # Called with the lock held. See NOTE [ Auto-sharding rule ] in _workers.py.
+        info = current_worker_info() if self._auto_shard else None
+        src = auto_shard(functools.partial(self._func, *self._args, **self._kwargs), info)
+        self._src = src
+        self._obj = src
+        self._it = src
+        return src
+
+    def _source(self) -> Iterator[T]:
+        if self._src is None:
+            return self._start()
+        return self._src
+
+    def close(self) -> None:
+        """Close the generator; a call that was never started is marked finished."""
+        with self._lock:
+            if self._src is None:
+                self._it = iter(())
+                self._src = self._it
+                return
+            self._src.close()  # type: ignore[attr-defined]
+
+    def _target(self) -> object:
+        if self._src is None:
+            msg = (
+                f"{self!r} was not started yet, so it has no generator to read attributes "
+                "from. Call next() on it first."
+            )
+            raise AttributeError(msg)
+        return self._obj
+
+    def describe(self) -> str:
+        """The call as code, ``module.function(args)``: for messages and reprs."""
+        name = f"{getattr(self._factory, '__module__', '?')}.{self._factory.__qualname__}"
+        parts = [repr(a) for a in self._args]
+        parts += [f"{k}={v!r}" for k, v in self._kwargs.items()]
+        return f"{name}({', '.join(parts)})"
+
+    def __repr__(self) -> str:
+        state = "started" if self.started else "unstarted"
+        return f"<threadsafe_generator call {self.describe()}, {state}>"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.started:
+            msg = (
+                f"{self!r} cannot be pickled: next() was already called on it, and a copy "
+                "would restart the generator from its first item, duplicating the data "
+                "already consumed. Pickle an unstarted call instead (call.fresh(), or call "
+                "the function again) and let each worker make its own; inside "
+                "threadsafe_gen's workers each copy yields only its own shard."
+            )
+            raise PicklingRefusedError(msg)
+        return (_rebuild_call, (self._factory, self._args, self._kwargs))
+
+    def __copy__(self) -> GeneratorCall[T]:
+        if self.started:
+            return self.__reduce_ex__(2)  # type: ignore[no-any-return]  # refuses
+        return self.fresh()
+
+    def __deepcopy__(self, memo: Any) -> GeneratorCall[T]:
+        if self.started:
+            return self.__reduce_ex__(2)  # type: ignore[no-any-return]  # refuses
+        return GeneratorCall(
+            self._factory,
+            self._func,
+            copy.deepcopy(self._args, memo),
+            copy.deepcopy(self._kwargs, memo),
+            auto_shard=self._auto_shard,
+        )
+
+
+def _rebuild_call(
+    factory: Callable[..., GeneratorCall[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GeneratorCall[T]:
+    return factory(*args, **kwargs)
+
+
+@overload
+def threadsafe_generator(func: Callable[P, Iterable[T]], /) -> Callable[P, GeneratorCall[T]]: ...
+
+
+@overload
+def threadsafe_generator(
+    *, auto_shard: bool = True
+) -> Callable[[Callable[P, Iterable[T]]], Callable[P, GeneratorCall[T]]]: ...
+
+
+def threadsafe_generator(
+    func: Callable[P, Iterable[T]] | None = None, /, *, auto_shard: bool = True
+) -> Any:
+    """Make a generator function return thread-safe, picklable, shardable iterators.
+
+    Decorate a generator function (or method) when its generators are consumed by several
+    threads (tf_keras ``fit(gen, workers=4)``) or must travel to worker processes. Each
+    call returns a :class:`threadsafe_iter` that also remembers ``(function, args, kwargs)``:
+
+    - **threads:** ``next()`` is serialised; errors are sticky (see :class:`threadsafe_iter`).
+    - **processes:** an unstarted call pickles as function + arguments; a started call
+      refuses (:class:`~threadsafe_gen.errors.PicklingRefusedError`), because a copy would
+      restart the generator and duplicate data.
+    - **sharding:** run inside threadsafe_gen's workers, the call yields only the items at
+      positions ``k % num_workers == id``, unless its body calls :func:`shard` or
+      :func:`worker_info` before its first ``yield`` (then it splits the data itself).
+      ``auto_shard=False`` turns this off.
+    - **Keras 3** ``fit()`` accepts only real generators: pass ``call.as_generator()``.
+
+    The decorated function keeps its name, docstring and signature and pickles by
+    reference when importable (defined at module level).
+
+    Args:
+        func: the generator function (or any function returning an iterable).
+        auto_shard: keyword-only, for ``@threadsafe_generator(auto_shard=False)``.
+
+    Returns:
+        The decorated function.
+
+    Raises:
+        TypeError: ``func`` is not callable (e.g. a generator object).
+
+    >>> @threadsafe_generator
+    ... def numbers(n):
+    ...     "Yield 0..n-1."
+    ...     yield from range(n)
+    >>> it = numbers(3)
+    >>> it
+    <threadsafe_generator call threadsafe_gen._iterators.numbers(3), unstarted>
+    >>> list(it), numbers.__doc__
+    ([0, 1, 2], 'Yield 0..n-1.')
+
+    .. versionadded:: 0.1
+    """
+    if func is None:
+        return functools.partial(_decorate, auto_shard=auto_shard)
+    return _decorate(func, auto_shard=auto_shard)
+
+
+def _decorate(func: Any, *, auto_shard: bool) -> Any:
+    if not callable(func):
+        msg = (
+            f"@threadsafe_generator expected a generator function, got {func!r} "
+            f"(type={type(func).__name__})."
+        )
+        if isinstance(func, types.GeneratorType):
+            msg += (
+                " This is a generator object (the result of calling the function): decorate "
+                "the function itself, or wrap this object with threadsafe_iter()."
+            )
+        raise TypeError(msg)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> GeneratorCall[Any]:
+        return GeneratorCall(wrapper, func, args, kwargs, auto_shard=auto_shard)
+
+    return wrapper

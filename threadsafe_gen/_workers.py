@@ -1,0 +1,748 @@
+"""Worker identity, sharding, and the engine that runs N shards in threads or processes.
+
+Public: :class:`WorkerInfo`, :func:`worker_info`, :func:`shard`. Internal (used by
+``threadsafe_gen.keras`` and the probes): :func:`use_worker_info`, :func:`current_worker_info`
+and :func:`parallel_iter`.
+
+# NOTE [ Auto-sharding rule ]
+# A call of a @threadsafe_generator function (or a callable run by parallel_iter) that runs
+# inside one of our workers is sharded automatically: worker `id` of `n` keeps the items at
+# positions k with k % n == id. UNLESS the body shards itself: if it calls worker_info() or
+# shard() before producing its first item, it is "self-sharded" and every item it produces
+# is kept. The decision is made once, when the first item is produced, by comparing a
+# per-thread counter of worker_info()/shard() calls before and after. Internal code that
+# needs the info without counting as "consulted" uses current_worker_info().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import queue
+import random
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+
+from .errors import PicklingRefusedError, WorkerError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+__all__ = [
+    "WorkerInfo",
+    "current_worker_info",
+    "parallel_iter",
+    "shard",
+    "use_worker_info",
+    "worker_info",
+]
+
+T = TypeVar("T")
+
+WorkerKind = Literal["thread", "process"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerInfo:
+    """Who am I? The identity of the worker running the current code.
+
+    Returned by :func:`worker_info` inside a worker started by threadsafe_gen (a thread or a
+    process). Use it to split work by hand (``id`` of ``num_workers``), to seed randomness
+    per worker, or to open one resource per worker. Like PyTorch's ``get_worker_info()``,
+    but it also works in worker threads.
+
+    Args:
+        id: this worker's index, ``0 <= id < num_workers``.
+        num_workers: how many workers share the data.
+        seed: a seed that differs per worker and per epoch (derived from the run's base
+            seed, the epoch and the id).
+        epoch: the epoch this worker is producing data for (0-based).
+        kind: ``"thread"`` or ``"process"``.
+
+    Raises:
+        ValueError: ``id`` is out of range, ``num_workers < 1`` or ``kind`` is unknown.
+
+    >>> info = WorkerInfo(id=1, num_workers=4, seed=7)
+    >>> info.id, info.num_workers, info.epoch, info.kind
+    (1, 4, 0, 'thread')
+    """
+
+    id: int
+    num_workers: int
+    seed: int
+    epoch: int = 0
+    kind: WorkerKind = "thread"
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 1:
+            msg = f"WorkerInfo expected num_workers >= 1, got num_workers={self.num_workers!r}."
+            raise ValueError(msg)
+        if not 0 <= self.id < self.num_workers:
+            msg = (
+                f"WorkerInfo expected 0 <= id < num_workers, got id={self.id!r} "
+                f"with num_workers={self.num_workers!r}."
+            )
+            raise ValueError(msg)
+        if self.kind not in ("thread", "process"):
+            msg = f"WorkerInfo expected kind 'thread' or 'process', got kind={self.kind!r}."
+            raise ValueError(msg)
+
+
+# --- the current worker ---------------------------------------------------------------------
+
+_UNSET: Any = object()
+
+
+class _State(threading.local):
+    # A threading.local subclass so every thread starts with these defaults.
+    info: WorkerInfo | None = _UNSET
+    consulted: int = 0
+
+
+_local = _State()
+# Set once in a worker process by _process_main; threads set _local.info instead.
+_process_info: WorkerInfo | None = None
+
+
+def current_worker_info() -> WorkerInfo | None:
+    """Internal: the current worker's info without counting as 'consulted'.
+
+    See NOTE [ Auto-sharding rule ]: library code (adapters, probes, rng helpers) must call
+    this, not :func:`worker_info`, or it would switch off auto-sharding for the user's body.
+    """
+    info = _local.info
+    return _process_info if info is _UNSET else info
+
+
+def _consulted() -> int:
+    return _local.consulted
+
+
+def worker_info() -> WorkerInfo | None:
+    """Return the identity of the worker running this code, or None outside workers.
+
+    Valid in threads and in processes started by threadsafe_gen (``parallel_iter``, the
+    ``threadsafe_gen.keras`` adapters, ``check_loader`` probes). A thread's own info wins over
+    its process's. Calling it from a ``@threadsafe_generator`` body before the first
+    ``yield`` marks the body as self-sharded: it is then trusted to split the data itself and
+    is not auto-sharded (see :func:`shard`).
+
+    Returns:
+        The current :class:`WorkerInfo`, or None in the main program.
+
+    >>> worker_info() is None
+    True
+    >>> with use_worker_info(WorkerInfo(id=0, num_workers=2, seed=1)):
+    ...     worker_info().num_workers
+    2
+    """
+    _local.consulted += 1
+    return current_worker_info()
+
+
+@contextlib.contextmanager
+def use_worker_info(info: WorkerInfo | None) -> Iterator[WorkerInfo | None]:
+    """Internal: make ``info`` the current thread's worker info for the ``with`` block.
+
+    ``None`` means "not a worker" and hides the process-wide info too. The previous value is
+    restored on exit, so scopes nest.
+    """
+    previous = _local.info
+    _local.info = info
+    try:
+        yield info
+    finally:
+        _local.info = previous
+
+
+def shard(iterable: Iterable[T]) -> Iterator[T]:
+    """Keep only the current worker's share of ``iterable``: every ``num_workers``-th item.
+
+    Inside worker ``id`` of ``n``, yields the items at positions ``id, id + n, id + 2n, ...``;
+    outside workers it yields everything. Use it in a generator body to split the *cheap*
+    part (e.g. a list of file names) before the expensive part, so each worker only does its
+    own work. A body that calls ``shard()`` (or :func:`worker_info`) before its first
+    ``yield`` is self-sharded and is not auto-sharded again.
+
+    Args:
+        iterable: any iterable; a ``range`` is sliced without iterating.
+
+    Returns:
+        An iterator over this worker's items.
+
+    Raises:
+        TypeError: ``iterable`` is not iterable.
+
+    >>> list(shard(range(5)))
+    [0, 1, 2, 3, 4]
+    >>> with use_worker_info(WorkerInfo(id=1, num_workers=2, seed=0)):
+    ...     list(shard(range(5)))
+    [1, 3]
+    """
+    info = worker_info()
+    try:
+        it = iter(iterable)
+    except TypeError:
+        msg = (
+            f"shard() expected an iterable, got {iterable!r} (type={type(iterable).__name__}). "
+            "Pass the sequence of items (or file names, indices...) to split between workers."
+        )
+        raise TypeError(msg) from None
+    if info is None or info.num_workers == 1:
+        return it
+    if isinstance(iterable, range):
+        return cast(Iterator[T], iter(iterable[info.id :: info.num_workers]))
+    return itertools.islice(it, info.id, None, info.num_workers)
+
+
+def auto_shard(make: Callable[[], Iterable[T]], info: WorkerInfo | None) -> Iterator[T]:
+    """Internal: call ``make()`` and keep this worker's share unless the body self-shards.
+
+    See NOTE [ Auto-sharding rule ].
+    """
+    if info is None or info.num_workers == 1:
+        return iter(make())
+    before = _consulted()
+    return _auto_shard_gen(make, info, before)
+
+
+def _auto_shard_gen(make: Callable[[], Iterable[T]], info: WorkerInfo, before: int) -> Iterator[T]:
+    it = iter(make())
+    try:
+        first = next(it)
+    except StopIteration:
+        return
+    if _consulted() != before:
+        # Self-sharded: the body asked who it is, so it already yields only its share.
+        yield first
+        yield from it
+        return
+    if info.id == 0:
+        yield first
+    # Position 0 is consumed; the next wanted position is id (or n for worker 0).
+    yield from itertools.islice(it, (info.id - 1) % info.num_workers, None, info.num_workers)
+
+
+def derive_seed(base: int, epoch: int, worker_id: int) -> int:
+    """Internal: a 63-bit seed that depends on (base, epoch, worker_id) and nothing else."""
+    digest = hashlib.blake2b(f"{base}:{epoch}:{worker_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+# Message kinds sent from a worker to the consumer.
+_ITEM, _DONE, _ERROR = 0, 1, 2
+
+# How often a blocked thread worker re-checks the stop flag, and how long close() waits.
+_POLL_S = 0.05
+_JOIN_S = 2.0
+
+
+def _describe(call: object) -> str:
+    describe = getattr(type(call), "describe", None)
+    if describe is not None:
+        return str(describe(call))
+    name = getattr(call, "__qualname__", None)
+    if name is not None:
+        return f"{getattr(call, '__module__', '?')}.{name}"
+    return repr(call)
+
+
+def _check_call(call: object) -> None:
+    from ._iterators import GeneratorCall, threadsafe_iter
+
+    if isinstance(call, GeneratorCall):
+        if call.started:
+            msg = (
+                f"parallel_iter() needs an unstarted call, but {call!r} was already started "
+                "(next() was called on it). Every worker re-creates the call from its "
+                "function and arguments, so items already taken would be produced again. "
+                "Pass a fresh call, e.g. call.fresh()."
+            )
+            raise ValueError(msg)
+        return
+    if isinstance(call, (threadsafe_iter, Iterator)):
+        msg = (
+            f"parallel_iter() expected an unstarted @threadsafe_generator call or a zero-argument "
+            f"callable returning an iterable, got the iterator {call!r} "
+            f"(type={type(call).__name__}). A live iterator cannot be restarted in N workers. "
+            "Did you mean to pass the generator function's call, e.g. "
+            "threadsafe_generator(gen)(*args)?"
+        )
+        raise TypeError(msg)
+    if not callable(call):
+        msg = (
+            f"parallel_iter() expected an unstarted @threadsafe_generator call or a zero-argument "
+            f"callable returning an iterable, got {call!r} (type={type(call).__name__})."
+        )
+        raise TypeError(msg)
+
+
+def _open_shard(call: Any, info: WorkerInfo) -> Iterator[Any]:
+    # Runs inside the worker with `info` current. A @threadsafe_generator call is re-created
+    # (fresh) and shards itself on start; a plain callable gets the same rule here.
+    from ._iterators import GeneratorCall
+
+    if isinstance(call, GeneratorCall):
+        return iter(call.fresh())
+    return auto_shard(call, info)
+
+
+class _Stopped(Exception):
+    """Internal: the consumer closed the iterator; the worker should end quietly."""
+
+
+def _thread_put(q: queue.Queue[Any], msg: tuple[Any, ...], stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            q.put(msg, timeout=_POLL_S)
+        except queue.Full:
+            continue
+        return
+
+
+def _thread_main(call: Any, info: WorkerInfo, q: queue.Queue[Any], stop: threading.Event) -> None:
+    # Module-level and holding no reference to the iterator object, so that dropping the
+    # iterator lets it be garbage-collected (and closed) while the threads still run.
+    with use_worker_info(info):
+        try:
+            for item in _open_shard(call, info):
+                _thread_put(q, (_ITEM, info.id, item), stop)
+            _thread_put(q, (_DONE, info.id, None), stop)
+        except _Stopped:
+            return
+        except BaseException as exc:  # reported to the consumer, not lost
+            with contextlib.suppress(_Stopped):
+                _thread_put(q, (_ERROR, info.id, (exc, traceback.format_exc())), stop)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    # Orphan watchdog: a worker whose parent died exits instead of blocking forever on a
+    # full pipe. Under forkserver the OS parent is the fork server, so probe the pid too.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() == parent_pid:
+            continue
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # pragma: no cover - pid reused by another user's process
+            os._exit(0)
+
+
+def _reseed_globals(seed: int) -> None:
+    # Forked workers share the parent's random state (failure-modes 2d): give each worker
+    # its own. numpy is only seeded when already imported, so a worker stays light.
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+
+
+def _error_payload(exc: BaseException) -> tuple[bytes | None, str, str]:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    data: bytes | None
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)  # our own bytes; proves the parent can load them
+    except Exception:  # fall back to the traceback text
+        data = None
+    return data, text, f"{type(exc).__name__}: {exc}"
+
+
+def _process_main(
+    conn: Connection, call: Any, info: WorkerInfo, parent_pid: int
+) -> None:  # pragma: no cover - runs in the worker process (covered by the engine tests)
+    global _process_info
+    _process_info = info
+    _local.info = _UNSET
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    _reseed_globals(info.seed)
+    try:
+        try:
+            it = _open_shard(call, info)
+            for index, item in enumerate(it):
+                try:
+                    conn.send((_ITEM, item))
+                except (BrokenPipeError, ConnectionResetError, EOFError):
+                    return  # the consumer closed the iterator
+                except Exception as exc:
+                    msg = (
+                        f"item #{index} of worker {info.id} could not be sent to the parent "
+                        f"process: {type(exc).__name__}: {exc}. Items travel between processes "
+                        "by pickling; yield picklable values (numpy arrays, tuples, dicts)."
+                    )
+                    raise TypeError(msg) from exc
+        except BaseException as exc:  # reported to the consumer
+            with contextlib.suppress(OSError):
+                conn.send((_ERROR, _error_payload(exc)))
+            return
+        with contextlib.suppress(OSError):
+            conn.send((_DONE, None))
+    finally:
+        conn.close()
+
+
+def _exit_description(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "stopped answering (it is still running)"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was killed by {name}"
+    return f"exited with code {exitcode}"
+
+
+class ParallelIterator(Generic[T]):
+    """Internal: the iterator returned by :func:`parallel_iter`.
+
+    Iterate it once; ``close()`` (also on ``with`` exit and garbage collection) stops and
+    reaps every worker. Not thread-safe: consume it from one thread (wrap it in
+    ``threadsafe_iter`` to share it).
+    """
+
+    def __init__(
+        self,
+        call: Any,
+        *,
+        workers: int,
+        processes: bool,
+        start_method: str | None,
+        epoch: int,
+        seed: int,
+        timeout: float | None,
+    ) -> None:
+        self._closed = False
+        self._call_desc = _describe(call)
+        self.workers = workers
+        self.processes = processes
+        self.epoch = epoch
+        self.seed = seed
+        self._timeout = timeout
+        self._buffer: list[T] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
+        self._procs: dict[int, BaseProcess] = {}
+        self._conns: dict[int, Connection] = {}
+        self._live: set[int] = set(range(workers))
+        self.start_method: str | None = None
+        infos = [
+            WorkerInfo(
+                id=i,
+                num_workers=workers,
+                seed=derive_seed(seed, epoch, i),
+                epoch=epoch,
+                kind="process" if processes else "thread",
+            )
+            for i in range(workers)
+        ]
+        try:
+            if processes:
+                self._start_processes(call, infos, start_method)
+            else:
+                self._start_threads(call, infos)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- start ---------------------------------------------------------------------------
+
+    def _start_threads(self, call: Any, infos: list[WorkerInfo]) -> None:
+        for info in infos:
+            t = threading.Thread(
+                target=_thread_main,
+                args=(call, info, self._q, self._stop),
+                name=f"threadsafe_gen-worker-{info.id}",
+                daemon=True,
+            )
+            self._threads.append(t)
+            t.start()
+
+    def _start_processes(
+        self, call: Any, infos: list[WorkerInfo], start_method: str | None
+    ) -> None:
+        ctx: Any = multiprocessing.get_context(start_method)
+        self.start_method = ctx.get_start_method()
+        if self.start_method != "fork":
+            _check_picklable(call, self.start_method)
+        for info in infos:
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_process_main,
+                args=(writer, call, info, os.getpid()),
+                name=f"threadsafe_gen-worker-{info.id}",
+                daemon=True,
+            )
+            self._procs[info.id] = proc
+            self._conns[info.id] = reader
+            try:
+                proc.start()
+            finally:
+                # Only the child may hold the write end: then its death shows as EOF here.
+                writer.close()
+
+    # -- iterate -------------------------------------------------------------------------
+
+    def __iter__(self) -> ParallelIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        while not self._buffer:
+            if self._closed or not self._live:
+                self.close()
+                raise StopIteration
+            try:
+                if self.processes:
+                    self._receive_processes()
+                else:
+                    self._receive_thread()
+            except BaseException:
+                self.close()
+                raise
+        return self._buffer.pop(0)
+
+    def _timeout_error(self) -> WorkerError:
+        pending = ", ".join(str(w) for w in sorted(self._live))
+        msg = (
+            f"No item arrived from the workers of {self._call_desc} within timeout="
+            f"{self._timeout} s (workers still running: {pending}). A worker is stuck or too "
+            "slow: look for a blocking call (network, lock, queue) in the generator, or raise "
+            "the timeout. The workers were stopped."
+        )
+        return WorkerError(msg)
+
+    def _worker_raised(self, wid: int, text: str, cause: BaseException | None) -> WorkerError:
+        where = "process" if self.processes else "thread"
+        msg = (
+            f"Worker {wid} of {self.workers} ({where}) running {self._call_desc} raised "
+            f"{text.strip().splitlines()[-1] if text else type(cause).__name__}. "
+            "The other workers were stopped; fix the error in the generator (its traceback "
+            f"follows).\n\nWorker {wid} traceback:\n{text}"
+        )
+        err = WorkerError(msg)
+        err.__cause__ = cause
+        return err
+
+    def _receive_thread(self) -> None:
+        try:
+            kind, wid, payload = self._q.get(timeout=self._timeout)
+        except queue.Empty:
+            raise self._timeout_error() from None
+        if kind == _ITEM:
+            self._buffer.append(payload)
+        elif kind == _DONE:
+            self._live.discard(wid)
+        else:
+            exc, text = payload
+            raise self._worker_raised(wid, text, exc)
+
+    def _receive_processes(self) -> None:
+        conns: dict[Any, int] = {self._conns[w]: w for w in self._live}
+        sentinels: dict[Any, int] = {self._procs[w].sentinel: w for w in self._live}
+        ready = multiprocessing.connection.wait([*conns, *sentinels], timeout=self._timeout)
+        if not ready:
+            raise self._timeout_error()
+        for obj in ready:
+            wid = conns.get(obj)
+            if wid is None or wid not in self._live:
+                continue
+            try:
+                kind, payload = self._conns[wid].recv()
+            except EOFError:
+                raise self._died(wid) from None
+            if kind == _ITEM:
+                self._buffer.append(payload)
+            elif kind == _DONE:
+                self._finish(wid)
+            else:
+                data, text, _summary = payload
+                cause = pickle.loads(data) if data is not None else None
+                raise self._worker_raised(wid, text, cause)
+        for obj in ready:
+            wid = sentinels.get(obj)
+            if wid is None or wid not in self._live:
+                continue
+            # The process ended; anything it sent is already in the pipe, so read that first.
+            if not self._conns[wid].poll():
+                raise self._died(wid)
+
+    def _finish(self, wid: int) -> None:
+        self._live.discard(wid)
+        self._conns[wid].close()
+        proc = self._procs[wid]
+        proc.join(_JOIN_S)
+
+    def _died(self, wid: int) -> WorkerError:
+        proc = self._procs[wid]
+        proc.join(_JOIN_S)
+        msg = (
+            f"Worker process {wid} of {self.workers} (pid {proc.pid}, start method "
+            f"{self.start_method!r}) running {self._call_desc} "
+            f"{_exit_description(proc.exitcode)} before finishing its shard; its remaining "
+            "items are lost, so the run was stopped instead of continuing with missing data. "
+            "This happens when the code calls os._exit() or sys.exit() in a worker, is killed "
+            "(out of memory?) or crashes in C code. Run with processes=False to see the "
+            "error in-process."
+        )
+        return WorkerError(msg)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop and reap every worker. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._live.clear()
+        self._stop.set()
+        # Free thread workers blocked on a full queue, then wait briefly for them.
+        deadline = time.monotonic() + _JOIN_S
+        for t in self._threads:
+            while t.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    self._q.get_nowait()
+                t.join(_POLL_S)
+        for conn in self._conns.values():
+            conn.close()
+        for proc in self._procs.values():
+            if proc.pid is None:  # never started
+                continue
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self._procs.values():
+            if proc.pid is None:
+                continue
+            proc.join(_JOIN_S)
+            if proc.is_alive():  # pragma: no cover - ignored SIGTERM
+                proc.kill()
+                proc.join()
+            proc.close()
+
+    def __enter__(self) -> ParallelIterator[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __repr__(self) -> str:
+        kind = f"processes ({self.start_method})" if self.processes else "threads"
+        return (
+            f"<parallel_iter {self._call_desc} workers={self.workers} {kind} "
+            f"epoch={self.epoch} {'closed' if self._closed else 'open'}>"
+        )
+
+
+def _check_picklable(call: Any, start_method: str) -> None:
+    from multiprocessing.reduction import ForkingPickler
+
+    try:
+        ForkingPickler.dumps(call)
+    except PicklingRefusedError:
+        raise
+    except Exception as exc:
+        msg = (
+            f"parallel_iter(processes=True) with start method {start_method!r} must pickle "
+            f"{_describe(call)} to send it to each worker, and that failed: "
+            f"{type(exc).__name__}: {exc}. Define the generator function at module level "
+            "(not inside a function, not a lambda) and pass picklable arguments, or use "
+            "start_method='fork' or threads."
+        )
+        raise TypeError(msg) from exc
+
+
+def parallel_iter(
+    call: Any,
+    *,
+    workers: int,
+    processes: bool = False,
+    start_method: str | None = None,
+    epoch: int = 0,
+    seed: int | None = None,
+    timeout: float | None = None,
+) -> ParallelIterator[Any]:
+    """Internal: run ``workers`` shards of ``call`` in parallel and yield every item once.
+
+    Each worker (a thread, or a process when ``processes=True``) sets its
+    :class:`WorkerInfo`, re-creates the call and runs its own shard (see NOTE
+    [ Auto-sharding rule ]); items flow back to the caller as they are produced, so items of
+    different shards interleave in arrival order (within one shard, order is kept).
+
+    Args:
+        call: an unstarted ``@threadsafe_generator`` call, or a zero-argument callable
+            returning an iterable (picklable for spawn/forkserver: a module-level function,
+            ``functools.partial`` of one, or a call of a module-level decorated function).
+        workers: number of workers (>= 1).
+        processes: processes instead of threads.
+        start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"`` (processes only); None is
+            multiprocessing's default.
+        epoch: recorded in each worker's info and mixed into its seed.
+        seed: base seed; None draws a random one (``.seed`` on the result tells which).
+        timeout: seconds to wait for the next item before raising WorkerError; None waits
+            for ever (a worker process that dies is still detected at once).
+
+    Returns:
+        A :class:`ParallelIterator`; ``close()`` it (or use ``with``) to stop early.
+
+    Raises:
+        WorkerError: while iterating, when a worker raised, died, or timed out.
+        TypeError: ``call`` is not a callable/unstarted call, or cannot be pickled for the
+            start method.
+        ValueError: bad ``workers``, ``start_method`` or ``timeout``.
+
+    >>> sorted(parallel_iter(lambda: range(6), workers=2))
+    [0, 1, 2, 3, 4, 5]
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"parallel_iter() expected workers to be an int >= 1, got workers={workers!r}."
+        raise ValueError(msg)
+    if start_method is not None:
+        if not processes:
+            msg = (
+                f"parallel_iter() got start_method={start_method!r} with processes=False; a "
+                "start method only applies to worker processes. Pass processes=True."
+            )
+            raise ValueError(msg)
+        methods = multiprocessing.get_all_start_methods()
+        if start_method not in methods:
+            msg = (
+                f"parallel_iter() expected start_method to be one of {methods}, "
+                f"got start_method={start_method!r}."
+            )
+            raise ValueError(msg)
+    if timeout is not None and not timeout > 0:
+        msg = f"parallel_iter() expected timeout > 0 seconds or None, got timeout={timeout!r}."
+        raise ValueError(msg)
+    _check_call(call)
+    return ParallelIterator(
+        call,
+        workers=workers,
+        processes=processes,
+        start_method=start_method,
+        epoch=epoch,
+        seed=secrets.randbits(63) if seed is None else seed,
+        timeout=timeout,
+    )
