@@ -420,9 +420,13 @@ def _spread(length: int | None, max_batches: int) -> list[int]:
         return list(range(max_batches))  # num_batches None: an infinite PyDataset
     if length <= max_batches:
         return list(range(length))
-    picked = {0, 1, length - 2, length - 1}
-    picked.update(round(float(v)) for v in np.linspace(0, length - 1, max_batches - 4))
-    return sorted(picked)[:max_batches] if len(picked) > max_batches else sorted(picked)
+    ends = [0, length - 1, 1, length - 2]
+    if max_batches <= len(ends):
+        return sorted(ends[:max_batches])
+    # length > max_batches, so the step between middle points is >= 1 and rounding keeps
+    # them distinct.
+    middle = np.linspace(2, length - 3, max_batches - len(ends))
+    return sorted(set(ends) | {round(float(v)) for v in middle})
 
 
 def _short(obj: Any) -> str:

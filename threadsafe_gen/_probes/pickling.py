@@ -239,12 +239,9 @@ def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
         cut short by its size or depth limit.
 
     >>> import threading
-    >>> class Loader:
-    ...     def __init__(self):
-    ...         self.lock = threading.Lock()
-    ...         self.cfg = {"aug": [1, 2, lambda x: x]}
-    >>> [(u.path, u.type_name) for u in find_unpicklable(Loader())]  # doctest: +NORMALIZE_WHITESPACE
-    [('loader.lock', '_thread.lock'), ("loader.cfg['aug'][2]", 'function __main__.<lambda>')]
+    >>> state = {"lock": threading.Lock(), "aug": [1, 2, threading.local()]}
+    >>> [(u.path, u.type_name) for u in find_unpicklable(state, root="cfg")]
+    [("cfg['lock']", '_thread.lock'), ("cfg['aug'][2]", '_thread._local')]
     """
     walk = _Walk()
     _visit(obj, root, 0, walk)
@@ -345,7 +342,12 @@ def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
         yield f"{path}.__reduce__()[1][{i}]", arg
     if not isinstance(func, type) or func is not type(obj):
         yield f"{path}.__reduce__()[0]", func
-    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+    if (
+        isinstance(state, tuple)
+        and len(state) == 2
+        and isinstance(state[0], (dict, type(None)))
+        and isinstance(state[1], dict)
+    ):  # (instance dict, slots dict): what object.__reduce_ex__ gives for __slots__
         inst_dict, slots = state
         if isinstance(inst_dict, dict):
             yield from ((f"{path}.{k}", v) for k, v in inst_dict.items())
