@@ -503,6 +503,26 @@ _CHECKS: tuple[Check, ...] = (
         "Stored in __init__ of a Sequence/PyDataset, it makes the loader unpicklable for "
         "spawn/forkserver workers.",
         "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
+        example=(
+            "import threading\n"
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __init__(self, x, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.x = x\n"
+            "        self.lock = threading.Lock()  # cannot be pickled\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __init__(self, x, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.x = x\n"
+            "        self.lock = threadsafe_gen.Lock()  # pickles; re-created in each worker\n"
+        ),
     ),
     _c(
         "TSG251",
@@ -512,6 +532,28 @@ _CHECKS: tuple[Check, ...] = (
         _W,
         "Forked workers share it; spawned workers cannot receive it.",
         "Use threadsafe_gen.per_process(factory) as a class attribute.",
+        example=(
+            "import sqlite3\n"
+            "import keras\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.conn = sqlite3.connect(path)  # shared by forked workers\n"
+        ),
+        fixed=(
+            "import sqlite3\n"
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "def _connect(path):\n"
+            "    return sqlite3.connect(path)\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.conn = threadsafe_gen.per_thread(_connect, path)  # one per worker\n"
+        ),
     ),
     _c(
         "TSG351",
@@ -522,6 +564,28 @@ _CHECKS: tuple[Check, ...] = (
         "The popular threadsafe_iter recipe with the `with self.lock:` forgotten is not "
         "thread-safe at all.",
         "Hold the lock in __next__, or use threadsafe_gen.threadsafe_iter.",
+        example=(
+            "import threading\n"
+            "\n"
+            "class threadsafe_iter:\n"
+            "    def __init__(self, it):\n"
+            "        self.it = it\n"
+            "        self.lock = threading.Lock()\n"
+            "\n"
+            "    def __iter__(self):\n"
+            "        return self\n"
+            "\n"
+            "    def __next__(self):\n"
+            "        return next(self.it)  # the lock is never taken\n"
+        ),
+        fixed=(
+            "import threadsafe_gen\n"
+            "\n"
+            "def batches():\n"
+            "    yield from range(10)\n"
+            "\n"
+            "it = threadsafe_gen.threadsafe_iter(batches())  # next() under a lock\n"
+        ),
     ),
     _c(
         "TSG352",
@@ -532,6 +596,22 @@ _CHECKS: tuple[Check, ...] = (
         "Worker threads race on the attribute, and worker processes never see each "
         "other's changes.",
         "Use local variables; cache per worker with per_thread/per_process.",
+        example=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        self.last = self.x[idx]  # shared by all worker threads\n"
+            "        return self.last\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        batch = self.x[idx]  # a local variable\n"
+            "        return batch\n"
+        ),
     ),
     _c(
         "TSG353",
@@ -542,6 +622,22 @@ _CHECKS: tuple[Check, ...] = (
         "A loader that does not read its index serves whatever its cursor points at: with "
         "workers>1 batches are duplicated and skipped.",
         "Compute the batch from the index.",
+        example=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        batch = self.x[self.cursor : self.cursor + 8]  # idx is never read\n"
+            "        self.cursor += 8\n"
+            "        return batch\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        return self.x[idx * 8 : (idx + 1) * 8]\n"
+        ),
     ),
     _c(
         "TSG451",
@@ -552,6 +648,21 @@ _CHECKS: tuple[Check, ...] = (
         "tf_keras copies the generator into every process (duplicates) or shares it "
         "between threads (needs a lock); Keras 3 rejects these arguments.",
         "Use a PyDataset, or threadsafe_gen.keras.GeneratorDataset.",
+        example=(
+            "def batches():\n"
+            "    while True:\n"
+            "        yield next_batch()\n"
+            "\n"
+            "model.fit(batches(), steps_per_epoch=100, workers=4, use_multiprocessing=True)\n"
+        ),
+        fixed=(
+            "from threadsafe_gen.keras import GeneratorDataset\n"
+            "\n"
+            "def batches(shard=0, num_shards=1):\n"
+            "    ...\n"
+            "\n"
+            "model.fit(GeneratorDataset(batches, workers=4), epochs=3)\n"
+        ),
     ),
     _c(
         "TSG551",
@@ -561,6 +672,24 @@ _CHECKS: tuple[Check, ...] = (
         _W,
         "Forked workers share numpy's global RNG state and replay the same numbers.",
         "Use threadsafe_gen.rng_for(index, epoch=...).",
+        example=(
+            "import numpy as np\n"
+            "import keras\n"
+            "\n"
+            "class Augment(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        noise = np.random.normal(size=(8, 4))  # same stream in every forked worker\n"
+            "        return self.x[idx] + noise\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Augment(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, idx):\n"
+            "        rng = threadsafe_gen.rng_for(idx, epoch=self.epoch)\n"
+            "        return self.x[idx] + rng.normal(size=(8, 4))\n"
+        ),
     ),
     _c(
         "TSG651",
@@ -571,6 +700,21 @@ _CHECKS: tuple[Check, ...] = (
         "workers, use_multiprocessing and max_queue_size are then ignored and the loader "
         "runs with one worker.",
         "Accept **kwargs and call super().__init__(**kwargs).",
+        example=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __init__(self, x):\n"
+            "        self.x = x  # workers=... is now ignored\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    def __init__(self, x, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.x = x\n"
+        ),
     ),
     _c(
         "TSG652",
@@ -580,6 +724,20 @@ _CHECKS: tuple[Check, ...] = (
         _W,
         "These were removed in Keras 3 and deprecated in tf_keras.",
         "Call fit()/evaluate()/predict() with a PyDataset.",
+        example=("model.fit_generator(gen(), steps_per_epoch=100, epochs=3)\n"),
+        fixed=("model.fit(Loader(x, y, batch_size=32), epochs=3)  # a keras.utils.PyDataset\n"),
+    ),
+    _c(
+        "TSG653",
+        "unused-suppression",
+        "A `# threadsafe-gen: ignore` comment suppresses nothing",
+        _S,
+        _W,
+        "A stale suppression hides the next real finding on that line, and an unknown code "
+        "in it is usually a typo.",
+        "Delete the comment, or correct the code in it. Reported with --report-unused-ignores.",
+        example=("def load(i):\n    return i * 2  # threadsafe-gen: ignore[TSG351]\n"),
+        fixed=("def load(i):\n    return i * 2\n"),
     ),
     _c(
         "TSG751",
@@ -589,6 +747,27 @@ _CHECKS: tuple[Check, ...] = (
         _W,
         "Serialises all worker threads: workers>1 gives no speed-up.",
         "Lock only the shared part, or make __getitem__ lock-free.",
+        example=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    lock = threadsafe_gen.Lock()\n"
+            "\n"
+            "    def __getitem__(self, idx):\n"
+            "        with self.lock:  # one worker at a time\n"
+            "            return load(self.files[idx])\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Loader(keras.utils.PyDataset):\n"
+            "    reader = threadsafe_gen.per_thread(open_reader)  # one reader per worker\n"
+            "\n"
+            "    def __getitem__(self, idx):\n"
+            "        return self.reader.load(self.files[idx])\n"
+        ),
     ),
     _c(
         "TSG851",
@@ -599,6 +778,35 @@ _CHECKS: tuple[Check, ...] = (
         "Under spawn/forkserver each worker re-runs the script, which starts workers again; "
         "fit() hangs (measured: 66 worker processes, killed after 90 s).",
         'Put the training code under `if __name__ == "__main__":`.',
+        example=(
+            "import keras\n"
+            "\n"
+            "model = build_model()\n"
+            "model.fit(Loader(x, workers=4, use_multiprocessing=True), epochs=3)\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "\n"
+            "def main():\n"
+            "    model = build_model()\n"
+            "    model.fit(Loader(x, workers=4, use_multiprocessing=True), epochs=3)\n"
+            "\n"
+            'if __name__ == "__main__":\n'
+            "    main()\n"
+        ),
+    ),
+    _c(
+        "TSG852",
+        "syntax-error",
+        "A file could not be parsed, so it was not linted",
+        _X,
+        _E,
+        "The linter reads files with Python's own parser; a file it cannot parse is not "
+        "checked at all, and Python will not import it either.",
+        "Fix the syntax error at the reported line, or exclude the file (exclude= in "
+        "[tool.threadsafe_gen]).",
+        example="def load(i)\n    return i\n",
+        fixed="def load(i):\n    return i\n",
     ),
 )
 
