@@ -12,6 +12,7 @@ __all__ = [
     "LoaderCheckError",
     "PicklingRefusedError",
     "SharedArrayClosedError",
+    "SharedStateError",
     "ThreadsafeGenError",
     "ThreadsafeGenWarning",
     "WorkerError",
@@ -62,4 +63,13 @@ class SharedArrayClosedError(ThreadsafeGenError, ValueError):
     Raised when a closed array is read or pickled, and when a worker unpickles a handle whose
     owner has already closed it or exited. It is a :class:`ValueError`, like the error for an
     operation on a closed file.
+    """
+
+
+class SharedStateError(ThreadsafeGenError, RuntimeError):
+    """``__getitem__`` of a guarded dataset wrote to the dataset (debug mode only).
+
+    Raised by :func:`threadsafe_gen.keras.guard` with ``debug=True`` (or
+    ``THREADSAFE_GEN_DEBUG=1``) when ``__getitem__`` assigns to or deletes one of the dataset's
+    attributes: with worker threads the write races, with worker processes it is lost.
     """

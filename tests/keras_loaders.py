@@ -1,0 +1,108 @@
+"""Module-level loaders for tests/test_keras.py: spawn and forkserver workers import them by name.
+
+The generators import nothing heavy, so spawn workers that only run them start in a fraction of a
+second. The Keras classes are built on first access (module ``__getattr__``), so only the
+processes that need Keras (the trainer, and Keras' own spawn workers unpickling a PyDataset)
+import it.
+
+Every batch is ``(x, y)`` with ``x[:, 0]`` the sample id and ``x[:, 1]`` a draw from numpy's
+global RNG (the "augmentation"), so a model that records ``x`` shows both exactly-once delivery
+and whether workers repeated each other's random stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from threadsafe_gen import threadsafe_generator
+from threadsafe_gen.keras import guard
+
+N_SAMPLES = 64
+BATCH = 8
+
+
+def make_batch(index: int, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Batch *index*: ids in column 0, one np.random draw per sample in column 1."""
+    ids = np.arange(index * batch, (index + 1) * batch, dtype="float32")
+    noise = np.random.random(batch).astype("float32")
+    return np.stack([ids, noise], axis=1), np.zeros((batch, 1), dtype="float32")
+
+
+@threadsafe_generator
+def id_batches(n: int = N_SAMPLES, batch: int = BATCH) -> Any:
+    """All batches of samples 0..n-1; auto-sharded inside threadsafe_gen's workers."""
+    for index in range(n // batch):
+        yield make_batch(index, batch)
+
+
+@threadsafe_generator
+def short_then_long(n: int = N_SAMPLES, batch: int = BATCH) -> Any:
+    """Like id_batches, but one batch more in every epoch after the first (an error)."""
+    from threadsafe_gen._workers import current_worker_info
+
+    info = current_worker_info()
+    extra = 1 if info is not None and info.epoch > 0 else 0
+    for index in range(n // batch + extra):
+        yield make_batch(index % (n // batch), batch)
+
+
+def slow_getitem(args: tuple[Any, int]) -> Any:
+    """ds[i] after 50 ms, so that a pool spreads the indices over all its workers."""
+    import time
+
+    ds, index = args
+    time.sleep(0.05)
+    return ds[index]
+
+
+class AugSequence:
+    """A pure function of the index, except for np.random (the augmentation)."""
+
+    def __init__(self, n: int = N_SAMPLES, batch: int = BATCH, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n, self.batch = n, batch
+        self.epochs_ended = 0
+
+    def __len__(self) -> int:
+        return self.n // self.batch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return make_batch(index, self.batch)
+
+    def on_epoch_end(self) -> None:
+        self.epochs_ended += 1
+
+
+@guard(seed=1234)
+class GuardedAugSequence(AugSequence):
+    """AugSequence with the guard: duck-typed, no Keras."""
+
+
+_lazy: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # Keras classes, built on first use so that importing this module stays light.
+    if name in _lazy:
+        return _lazy[name]
+    if name in ("AugDataset", "GuardedAugDataset"):
+        import keras
+
+        cls: type = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})
+        if name == "GuardedAugDataset":
+            cls = guard(seed=99)(cls)
+    elif name in ("TfkAugSequence", "GuardedTfkAugSequence"):
+        import tf_keras
+
+        cls = type(name, (AugSequence, tf_keras.utils.Sequence), {"__module__": __name__})
+        if name == "GuardedTfkAugSequence":
+            cls = guard(seed=7)(cls)
+    else:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    _lazy[name] = cls
+    return cls
