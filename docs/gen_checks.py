@@ -59,6 +59,20 @@ _CATEGORY_TITLES = {
     "crash": "Crashes",
 }
 
+#: The how-to page that walks from this category's symptoms to a fix.
+_HOW_TO = {
+    "pickling": ("Locks that pickle", "how-to/pickling-locks.md"),
+    "fork-safety": ("Database connections in workers", "how-to/database-connections.md"),
+    "thread-safety": ("Thread-safe generators", "how-to/thread-safe-generators.md"),
+    "duplicate-data": ("Duplicated data", "how-to/duplicated-data.md"),
+    "randomness": ("Random augmentation in workers", "how-to/random-augmentation.md"),
+    "coverage": ("Duplicated data", "how-to/duplicated-data.md"),
+    "performance": ("GPU idle with workers=8", "how-to/gpu-idle.md"),
+    "resources": ("Database connections in workers", "how-to/database-connections.md"),
+    "hang": ("Hangs and crashed workers", "how-to/hangs-and-crashes.md"),
+    "crash": ("Hangs and crashed workers", "how-to/hangs-and-crashes.md"),
+}
+
 # Identifiers with an underscore or a dot (`__getitem__`, `threadsafe_gen.per_process`,
 # `np.random`) and calls (`pickle.dumps()`): Markdown would turn `__x__` into bold.
 _IDENT = re.compile(
@@ -135,6 +149,9 @@ def _section(check: Any) -> list[str]:
     if check.fixed:
         out += ["**Fixed:**", "", _fence(check.fixed), ""]
     out += [*_suppression(check), ""]
+    how_to = _HOW_TO.get(check.category.value)
+    if how_to is not None:
+        out += [f"**Step by step:** [{how_to[0]}]({how_to[1]}).", ""]
     return out
 
 
