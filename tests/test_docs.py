@@ -390,3 +390,13 @@ def test_api_reference_lists_every_public_name() -> None:
     own_pages = {"__version__", "errors", "keras", "testing"}
     missing = sorted(set(threadsafe_gen.__all__) - documented - own_pages)
     assert missing == []
+
+
+@pytest.mark.parametrize("page", sorted((DOCS / "how-to").glob("*.md")), ids=lambda p: p.name)
+def test_how_to_pages_start_from_the_symptom(page: Path) -> None:
+    """Each how-to opens with its symptom (users arrive with an error text) and shows a fix."""
+    text = page.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    assert headings, page.name
+    assert headings[0].startswith("Symptom"), headings
+    assert any(h.startswith(("Fix", "Step")) for h in headings), headings
