@@ -16,6 +16,8 @@ from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
 from ._iterators import threadsafe_generator, threadsafe_iter
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
+from ._random import rng_for, set_seed
+from ._resources import PerProcess, PerThread, per_process, per_thread
 from ._shared import SharedArray
 from ._workers import WorkerInfo, shard, worker_info
 
@@ -29,6 +31,8 @@ __all__ = [
     "Finding",
     "LoaderReport",
     "Lock",
+    "PerProcess",
+    "PerThread",
     "REGISTRY",
     "RLock",
     "Semaphore",
@@ -38,6 +42,10 @@ __all__ = [
     "__version__",
     "check_loader",
     "errors",
+    "per_process",
+    "per_thread",
+    "rng_for",
+    "set_seed",
     "shard",
     "threadsafe_generator",
     "threadsafe_iter",
