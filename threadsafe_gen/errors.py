@@ -9,6 +9,7 @@ None of them subclasses :class:`AttributeError`: proxies raise from ``__getattr_
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "LoaderCheckError",
     "PicklingRefusedError",
     "SharedArrayClosedError",
@@ -72,4 +73,12 @@ class SharedStateError(ThreadsafeGenError, RuntimeError):
     Raised by :func:`threadsafe_gen.keras.guard` with ``debug=True`` (or
     ``THREADSAFE_GEN_DEBUG=1``) when ``__getitem__`` assigns to or deletes one of the dataset's
     attributes: with worker threads the write races, with worker processes it is lost.
+    """
+
+
+class ConfigError(ThreadsafeGenError, ValueError):
+    """``[tool.threadsafe_gen]`` in pyproject.toml has an unknown key or a wrong value.
+
+    The message names the file, the key, what was expected and, for a misspelt key, the
+    closest valid one. The CLI turns it into a usage error (exit code 2).
     """

@@ -1,0 +1,335 @@
+"""Output formats shared by ``threadsafe-gen lint`` and ``threadsafe-gen check``.
+
+``text`` is for people (not a stable surface: do not parse it); ``json`` and ``sarif`` are
+stable machine formats; ``github`` prints GitHub Actions workflow commands. All four take
+the same list of :class:`~threadsafe_gen._findings.Finding` plus a :class:`RunInfo`.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ._findings import REGISTRY, Finding, LoaderReport, Severity, render_text, summary_line
+
+__all__ = [
+    "FORMATS",
+    "GITHUB_ANNOTATIONS_PER_LEVEL",
+    "JSON_SCHEMA_VERSION",
+    "RunInfo",
+    "exit_code",
+    "render",
+    "use_color",
+]
+
+FORMATS = ("text", "json", "sarif", "github")
+#: Bumped only for incompatible changes to the ``json`` output.
+JSON_SCHEMA_VERSION = 1
+#: GitHub shows at most 10 error, 10 warning and 10 notice annotations per step.
+GITHUB_ANNOTATIONS_PER_LEVEL = 10
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+_TOOL_NAME = "threadsafe-gen"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What the findings came from, for headers, summaries and SARIF.
+
+    Attributes:
+        command: ``"lint"`` or ``"check"``.
+        files: files linted (lint).
+        seconds: wall time of the run.
+        report: the :class:`LoaderReport` (check).
+        target_file: for check findings, which have no file position: the target's source
+            file, relative to *root* with ``/``, used by SARIF and GitHub annotations.
+        root: the folder relative paths start from (SARIF ``%SRCROOT%``).
+    """
+
+    command: Literal["lint", "check"]
+    files: int = 0
+    seconds: float = 0.0
+    report: LoaderReport | None = None
+    target_file: str | None = None
+    root: str = "."
+
+
+def exit_code(findings: Sequence[Finding], fail_on: Severity | str) -> int:
+    """1 if any finding is at or above *fail_on*, else 0 (the CLI's documented exit codes)."""
+    threshold = Severity(fail_on).rank
+    return 1 if any(f.severity.rank >= threshold for f in findings) else 0
+
+
+def use_color(stream: Any) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def render(
+    findings: Sequence[Finding], info: RunInfo, fmt: str = "text", *, color: bool = False
+) -> str:
+    """Render *findings* in format *fmt* (one of :data:`FORMATS`).
+
+    Raises:
+        ValueError: *fmt* is not a known format.
+    """
+    if fmt == "text":
+        return _text(findings, info, color)
+    if fmt == "json":
+        return json.dumps(_json(findings, info), indent=2)
+    if fmt == "sarif":
+        return json.dumps(_sarif(findings, info), indent=2)
+    if fmt == "github":
+        return _github(findings, info)
+    msg = f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}"
+    raise ValueError(msg)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+_COLORS = {"error": "31", "warning": "33", "info": "36"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def _text(findings: Sequence[Finding], info: RunInfo, color: bool) -> str:
+    if info.command == "check" and info.report is not None:
+        lines = render_text(info.report).splitlines()
+        if color:
+            lines = [_color_check_line(line) for line in lines]
+        return "\n".join(lines)
+    out: list[str] = []
+    for f in findings:
+        where = str(f.location) if f.location else f.path
+        sev = _paint(str(f.severity), _COLORS[f.severity.value], color)
+        out.append(f"{_paint(where, '1', color)}: {_paint(f.code, '1', color)} [{sev}] {f.message}")
+        out.append(f"    fix: {f.hint}")
+    files_with = len({f.location.file for f in findings if f.location})
+    noun = "file" if info.files == 1 else "files"
+    if findings:
+        problems = "problem" if len(findings) == 1 else "problems"
+        summary = (
+            f"Found {len(findings)} {problems} in {files_with} of {info.files} {noun} "
+            f"({summary_line(findings)}) in {info.seconds:.2f} s."
+        )
+        out.append("")
+    else:
+        summary = f"No problems found in {info.files} {noun} ({info.seconds:.2f} s)."
+    out.append(_paint(summary, "1", color))
+    return "\n".join(out)
+
+
+_CHECK_LINE = re.compile(r"^(TSG\d{3}) \[(error|warning|info)\]")
+
+
+def _color_check_line(line: str) -> str:
+    m = _CHECK_LINE.match(line)
+    if m:
+        code, sev = m.groups()
+        rest = line[m.end() :]
+        return f"{_paint(code, '1', True)} [{_paint(sev, _COLORS[sev], True)}]{rest}"
+    if line.startswith(("OK:", "FAILED:")):
+        return _paint(line, "1", True)
+    return line
+
+
+# --- json ---------------------------------------------------------------------------------
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    d = f.to_dict()
+    check = REGISTRY[f.code]
+    d["title"] = check.title
+    d["name"] = check.name
+    d["docs"] = check.anchor
+    return d
+
+
+def _json(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
+    from . import __version__
+
+    counts = collections.Counter(f.severity.value for f in findings)
+    out: dict[str, Any] = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "tool": {"name": _TOOL_NAME, "version": __version__},
+        "command": info.command,
+        "summary": {
+            "files": info.files,
+            "findings": len(findings),
+            "errors": counts["error"],
+            "warnings": counts["warning"],
+            "info": counts["info"],
+            "seconds": round(info.seconds, 3),
+        },
+        "findings": [_finding_dict(f) for f in findings],
+    }
+    if info.report is not None:
+        rep = info.report.to_dict()
+        out["loader"] = rep["loader"]
+        out["settings"] = rep["settings"]
+        out["probes"] = rep["probes"]
+    return out
+
+
+# --- sarif --------------------------------------------------------------------------------
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _fingerprint(f: Finding, file: str | None) -> str:
+    # Stable across runs and unrelated edits: no line numbers, only what the finding is
+    # about (code, file, the qualified name of the code and the first sentence).
+    first = f.message.split(": ", 1)[0]
+    text = "\x00".join((f.code, file or "", f.path, first))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
+    from . import __version__
+
+    codes = sorted({f.code for f in findings})
+    rule_index = {code: i for i, code in enumerate(codes)}
+    rules = []
+    for code in codes:
+        check = REGISTRY[code]
+        rules.append(
+            {
+                "id": code,
+                "name": "".join(part.capitalize() for part in check.name.split("-")),
+                "shortDescription": {"text": check.title},
+                "fullDescription": {"text": check.why},
+                "help": {
+                    "text": f"{check.fix} See {check.anchor}.",
+                    "markdown": f"{check.fix}\n\nSee [{code}]({check.anchor}).",
+                },
+                "helpUri": check.anchor,
+                "defaultConfiguration": {"level": _SARIF_LEVEL[check.severity.value]},
+                "properties": {"tags": [check.category.value, check.kind]},
+            }
+        )
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.code,
+            "ruleIndex": rule_index[f.code],
+            "level": _SARIF_LEVEL[f.severity.value],
+            "message": {"text": f"{f.message}\nfix: {f.hint}"},
+        }
+        file = f.location.file if f.location else info.target_file
+        if file is not None:
+            region: dict[str, int] = {"startLine": 1}
+            if f.location is not None:
+                region = {"startLine": f.location.line, "startColumn": f.location.column}
+                if f.location.end_line is not None:
+                    region["endLine"] = f.location.end_line
+                if f.location.end_column is not None:
+                    region["endColumn"] = f.location.end_column
+            physical: dict[str, Any] = {"artifactLocation": {"uri": file}, "region": region}
+            if not Path(file).is_absolute():
+                physical["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+            result["locations"] = [
+                {
+                    "physicalLocation": physical,
+                    "logicalLocations": [{"fullyQualifiedName": f.path}],
+                }
+            ]
+        result["partialFingerprints"] = {"threadsafeGenFinding/v1": _fingerprint(f, file)}
+        if f.details:
+            result["properties"] = {"details": f.to_dict()["details"]}
+        results.append(result)
+    root_uri = Path(info.root).resolve().as_uri().rstrip("/") + "/"
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": _TOOL_NAME,
+                "version": __version__,
+                "informationUri": "https://pypi.org/project/threadsafe-gen/",
+                "rules": rules,
+            }
+        },
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+    }
+    return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+# --- github -------------------------------------------------------------------------------
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(level: str, f: Finding, file: str | None) -> str:
+    props: list[str] = []
+    if file is not None:
+        props.append(f"file={_escape_property(file)}")
+        if f.location is not None:
+            props.append(f"line={f.location.line}")
+            props.append(f"col={f.location.column}")
+            if f.location.end_line is not None:
+                props.append(f"endLine={f.location.end_line}")
+            if f.location.end_column is not None and f.location.end_line == f.location.line:
+                props.append(f"endColumn={f.location.end_column}")
+        else:
+            props.append("line=1")
+    props.append(f"title={_escape_property(f'{f.code} {REGISTRY[f.code].title}')}")
+    return f"::{level} {','.join(props)}::{_escape_data(f'{f.message} Fix: {f.hint}')}"
+
+
+def _github(findings: Sequence[Finding], info: RunInfo) -> str:
+    # NOTE [ GitHub annotation caps ]
+    # GitHub keeps only 10 error, 10 warning and 10 notice annotations per step; the rest
+    # are dropped silently. Per level we print the 9 best-ranked findings and one summary
+    # annotation for the remainder, so nothing disappears without a trace. Ranking takes
+    # the first finding of each code before the second of any code, so one noisy rule
+    # cannot hide the others.
+    out: list[str] = []
+    cap = GITHUB_ANNOTATIONS_PER_LEVEL
+    for sev in ("error", "warning", "info"):
+        level = _GITHUB_LEVEL[sev]
+        group = [f for f in findings if f.severity.value == sev]
+        if not group:
+            continue
+        seen: collections.Counter[str] = collections.Counter()
+        ranked: list[tuple[int, int, Finding]] = []
+        for i, f in enumerate(group):
+            ranked.append((seen[f.code], i, f))
+            seen[f.code] += 1
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        shown = ranked if len(ranked) <= cap else ranked[: cap - 1]
+        for _, _, f in shown:
+            file = f.location.file if f.location else info.target_file
+            out.append(_annotation(level, f, file))
+        rest = [f for _, _, f in ranked[len(shown) :]]
+        if rest:
+            by_code = collections.Counter(f.code for f in rest)
+            listed = ", ".join(f"{code} x{n}" for code, n in sorted(by_code.items()))
+            title = _escape_property(f"and {len(rest)} more {sev} findings")
+            body = _escape_data(
+                f"{len(rest)} more {sev} findings not annotated (GitHub shows {cap} per "
+                f"step): {listed}. Run `threadsafe-gen {info.command} --format text` "
+                "locally, or upload --format sarif to code scanning, to see them all."
+            )
+            out.append(f"::{level} title={title}::{body}")
+    files = f" in {info.files} files" if info.command == "lint" else ""
+    out.append(f"threadsafe-gen {info.command}: {summary_line(findings)}{files}.")
+    return "\n".join(out)
