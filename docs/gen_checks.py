@@ -244,6 +244,10 @@ def _object_exists(path: str) -> bool:
             continue
         obj: Any = importlib.import_module(module)
         for name in parts[cut:]:
+            if name in getattr(obj, "__all__", ()):
+                # Exported; maybe served lazily by a module __getattr__ (keras.GeneratorDataset
+                # would import Keras): trust __all__ instead of calling it.
+                return True
             if not hasattr(obj, name):
                 return False
             obj = getattr(obj, name)
