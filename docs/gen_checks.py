@@ -114,7 +114,7 @@ def _suppression(check: Any) -> list[str]:
             f'- in Python: `check_loader(loader, ignore=["{code}"])` or '
             f'`assert_loader_safe(loader, ignore=["{code}"])`;',
             f'- for `threadsafe-gen check` in CI: `ignore = ["{code}"]` under '
-            "`[tool.threadsafe_gen]` in pyproject.toml, or `--ignore {code}`.",
+            f"`[tool.threadsafe_gen.check]` in pyproject.toml, or `--ignore {code}`.",
         ]
     else:
         lines += [
@@ -184,8 +184,8 @@ def render(registry: Mapping[str, Any] | None = None) -> str:
         "  warning when your workers fork and an error when they spawn.",
         "",
         "Codes are never renumbered or reused. To silence one, see the **Suppress** line of its",
-        "entry: `check_loader(..., ignore=[...])` for the dry run, and",
-        "`# threadsafe-gen: ignore[CODE]` or `[tool.threadsafe_gen]` for the linter.",
+        "entry: `check_loader(..., ignore=[...])` or `[tool.threadsafe_gen.check]` for the dry",
+        "run, and `# threadsafe-gen: ignore[CODE]` or `[tool.threadsafe_gen]` for the linter.",
         "",
         "## All codes",
         "",
