@@ -1,0 +1,337 @@
+"""The threadsafe-gen command line: lint and check, exit codes, config, target resolution."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from threadsafe_gen._cli import UsageError, build_parser, main, resolve_target
+
+BAD = "model.fit_generator(g)\n"  # one TSG652 (warning)
+WORSE = "import threading\nclass It:\n    def __init__(self):\n        self.lock = threading.Lock()\n    def __next__(self):\n        return 1\n"
+
+TARGETS = """
+import threading
+import numpy as np
+
+class Good:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if not 0 <= i < 4:
+            raise IndexError(i)
+        return np.arange(6, dtype=np.float32).reshape(2, 3) + 10 * i, np.zeros((2, 1), dtype=np.float32)
+
+class Cursor(Good):
+    def __init__(self):
+        self.cursor = 0
+
+    def __getitem__(self, i):
+        if not 0 <= i < 4:
+            raise IndexError(i)
+        self.cursor += 1
+        return np.arange(6, dtype=np.float32).reshape(2, 3) + 10 * self.cursor, np.zeros((2, 1), dtype=np.float32)
+
+def make_good():
+    return Good()
+
+def make_with_args(path):
+    return Good()
+
+def broken_factory():
+    raise RuntimeError("no data here")
+
+good = Good()
+"""
+
+
+def run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m threadsafe_gen ARGS` in *cwd* (a fresh process, as users run it)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "threadsafe_gen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder with a warning-only file and an error file."""
+    (tmp_path / "warn.py").write_text(BAD)
+    (tmp_path / "err.py").write_text(WORSE)
+    return tmp_path
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run in-process in tmp_path; restore sys.path and drop modules imported from it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        mod = sys.modules.get(name)
+        if str(getattr(mod, "__file__", "") or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+
+
+# --- lint -------------------------------------------------------------------------------
+
+
+def test_lint_exit_1_on_errors_and_summary_last(project: Path) -> None:
+    """An error finding exits 1; text output ends with the summary line."""
+    out = run(["lint", "."], project)
+    assert (
+        out.returncode,
+        out.stdout.splitlines()[-1].startswith("Found 2 problems in 2 of 2 files"),
+    ) == (1, True)
+
+
+def test_lint_fail_on_controls_exit_code(project: Path) -> None:
+    """Warnings alone exit 0 by default and 1 with --fail-on warning."""
+    assert main(["lint", str(project / "warn.py")]) == 0
+    assert main(["lint", str(project / "warn.py"), "--fail-on", "warning"]) == 1
+
+
+def test_lint_select_and_ignore_flags(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--select and --ignore take comma-separated selectors."""
+    assert main(["lint", str(project), "--ignore", "TSG351", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["code"] for f in data["findings"]] == ["TSG652"]
+    assert main(["lint", str(project), "--select", "thread-safety,TSG1", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [f["code"] for f in data["findings"]] == ["TSG351"]
+
+
+def test_lint_bad_selector_is_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A selector matching nothing exits 2 with a message naming it."""
+    assert main(["lint", str(project), "--select", "TSG999"]) == 2
+    assert "select 'TSG999' matches no lint code" in capsys.readouterr().err
+
+
+def test_lint_missing_path_is_usage_error(tmp_path: Path) -> None:
+    """A path that does not exist exits 2 and says so on stderr."""
+    out = run(["lint", "nope.py"], tmp_path)
+    assert (out.returncode, out.stderr.strip()) == (
+        2,
+        "threadsafe-gen: error: path 'nope.py' does not exist; pass Python files or folders to lint",
+    )
+
+
+def test_lint_reads_pyproject_config(project: Path) -> None:
+    """[tool.threadsafe_gen] ignore and fail-on apply; flags override them."""
+    (project / "pyproject.toml").write_text(
+        '[tool.threadsafe_gen]\nignore = ["TSG351"]\nfail-on = "warning"\n'
+    )
+    assert run(["lint", "."], project).returncode == 1  # the TSG652 warning fails
+    assert run(["lint", ".", "--fail-on", "error"], project).returncode == 0
+
+
+def test_lint_bad_config_is_usage_error(project: Path) -> None:
+    """A config error exits 2 with the ConfigError message."""
+    (project / "pyproject.toml").write_text("[tool.threadsafe_gen]\nselcet = ['TSG3']\n")
+    out = run(["lint", "."], project)
+    assert (out.returncode, "Did you mean 'select'?" in out.stderr) == (2, True)
+
+
+def test_lint_per_file_ignores_from_config(project: Path) -> None:
+    """per-file-ignores globs (relative to the pyproject.toml) drop codes for matching files."""
+    (project / "pyproject.toml").write_text(
+        '[tool.threadsafe_gen.per-file-ignores]\n"err.py" = ["TSG351"]\n'
+    )
+    out = run(["lint", ".", "--format", "json"], project)
+    assert [f["code"] for f in json.loads(out.stdout)["findings"]] == ["TSG652"]
+
+
+def test_lint_output_file(project: Path) -> None:
+    """-o writes the report to a file and nothing to stdout."""
+    out = run(["lint", ".", "--format", "sarif", "-o", "out.sarif"], project)
+    sarif = json.loads((project / "out.sarif").read_text())
+    assert (out.stdout, sarif["version"], len(sarif["runs"][0]["results"])) == ("", "2.1.0", 2)
+
+
+def test_report_unused_ignores_flag(tmp_path: Path) -> None:
+    """--report-unused-ignores turns a stale suppression into TSG653."""
+    (tmp_path / "m.py").write_text("x = 1  # threadsafe-gen: ignore[TSG351]\n")
+    assert main(["lint", str(tmp_path / "m.py"), "--fail-on", "warning"]) == 0
+    assert (
+        main(["lint", str(tmp_path / "m.py"), "--report-unused-ignores", "--fail-on", "warning"])
+        == 1
+    )
+
+
+def test_help_documents_exit_codes() -> None:
+    """--help's epilog lists the three exit codes."""
+    text = build_parser().format_help()
+    assert "0  no finding at or above --fail-on" in text
+    assert "2  usage error" in text
+
+
+def test_console_script_runs() -> None:
+    """The `threadsafe-gen` console script is installed and prints its version."""
+    from threadsafe_gen import __version__
+
+    exe = Path(sys.executable).with_name("threadsafe-gen")
+    out = subprocess.run(
+        [str(exe), "--version"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == f"threadsafe-gen {__version__}"
+
+
+def test_no_subcommand_is_usage_error(tmp_path: Path) -> None:
+    """Without a subcommand argparse exits 2 with usage."""
+    out = run([], tmp_path)
+    assert (out.returncode, "usage: threadsafe-gen" in out.stderr) == (2, True)
+
+
+# --- check: target resolution (in-process, nothing is checked) ---------------------------------
+
+
+def test_resolve_module_attr(in_tmp: Path) -> None:
+    """module:attr imports from the current directory and returns the object."""
+    (in_tmp / "tsg_targets_a.py").write_text(TARGETS)
+    loader, module_file = resolve_target("tsg_targets_a:good")
+    assert (type(loader).__name__, module_file) == ("Good", str(in_tmp / "tsg_targets_a.py"))
+
+
+def test_resolve_zero_arg_factory_and_class(in_tmp: Path) -> None:
+    """A zero-argument function or class is called to build the loader."""
+    (in_tmp / "tsg_targets_b.py").write_text(TARGETS)
+    assert type(resolve_target("tsg_targets_b:make_good")[0]).__name__ == "Good"
+    assert type(resolve_target("tsg_targets_b:Cursor")[0]).__name__ == "Cursor"
+
+
+def test_resolve_file_path_target(in_tmp: Path) -> None:
+    """path/to/file.py:attr imports the file by module name."""
+    (in_tmp / "sub").mkdir()
+    (in_tmp / "sub" / "tsg_targets_c.py").write_text(TARGETS)
+    loader, _ = resolve_target("sub/tsg_targets_c.py:good")
+    assert type(loader).__module__ == "tsg_targets_c"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tsg_targets_d", "target 'tsg_targets_d' has no ':'; expected MODULE:NAME"),
+        (
+            "tsg_targets_d.py",
+            "target 'tsg_targets_d.py' names a file but no object in it; add ':NAME', e.g. 'tsg_targets_d.py:Good'",
+        ),
+        (
+            "tsg_targets_d:gooood",
+            "'tsg_targets_d' has no attribute 'gooood'. Did you mean 'good' or 'Good'?",
+        ),
+        (
+            "tsg_targetz_d:good",
+            "cannot import module 'tsg_targetz_d': no module named 'tsg_targetz_d'. Did you mean 'tsg_targets_d'?",
+        ),
+        ("tsg_targets_d:make_with_args", "'tsg_targets_d:make_with_args' needs arguments (path)"),
+        (
+            "tsg_targets_d:broken_factory",
+            "calling 'tsg_targets_d:broken_factory'() to build the loader raised RuntimeError: no data here",
+        ),
+        ("missing_dir/x.py:good", "target file 'missing_dir/x.py' does not exist"),
+        ("tsg_targets_d.py:", "must be MODULE:NAME with both parts"),
+    ],
+)
+def test_resolve_errors_are_helpful(in_tmp: Path, spec: str, message: str) -> None:
+    """Wrong targets give usage errors with close matches and the common slips named."""
+    (in_tmp / "tsg_targets_d.py").write_text(TARGETS)
+    with pytest.raises(UsageError) as info:
+        resolve_target(spec)
+    assert message in str(info.value)
+
+
+def test_import_error_in_target_is_reported(in_tmp: Path) -> None:
+    """An exception while importing the target is a usage error naming it and where it happened."""
+    (in_tmp / "tsg_targets_e.py").write_text("x = 1\nraise ValueError('bad config')\n")
+    with pytest.raises(
+        UsageError,
+        match=r"importing 'tsg_targets_e' raised ValueError: bad config \(at .*tsg_targets_e.py:2\)",
+    ):
+        resolve_target("tsg_targets_e:x")
+
+
+def test_target_calling_sys_exit_is_reported(in_tmp: Path) -> None:
+    """A script that calls sys.exit at import time gets the __main__ guard hint."""
+    (in_tmp / "tsg_targets_f.py").write_text("import sys\nsys.exit(3)\n")
+    with pytest.raises(UsageError, match=r"called sys.exit\(3\).*__name__ == \"__main__\""):
+        resolve_target("tsg_targets_f:x")
+
+
+# --- check: end to end (real check_loader in a fresh process) ----------------------------------------
+
+
+@pytest.mark.slow
+def test_check_clean_loader_exits_0(tmp_path: Path) -> None:
+    """A pure loader checked with 2 threads exits 0 and ends with OK."""
+    (tmp_path / "targets.py").write_text(TARGETS)
+    out = run(["check", "targets:make_good", "--workers", "2", "--max-batches", "4"], tmp_path)
+    assert (out.returncode, out.stdout.splitlines()[-1]) == (
+        0,
+        "OK: 0 errors, 0 warnings, 0 info",
+    ), out.stderr
+
+
+@pytest.mark.slow
+def test_check_stateful_loader_exits_1_with_sarif(tmp_path: Path) -> None:
+    """A cursor-based loader fails --fail-on warning; SARIF points at targets.py, relative."""
+    (tmp_path / "targets.py").write_text(TARGETS)
+    args = [
+        "check",
+        "targets:Cursor",
+        "--workers",
+        "4",
+        "--format",
+        "sarif",
+        "--fail-on",
+        "warning",
+    ]
+    out = run(args, tmp_path)
+    sarif = json.loads(out.stdout)
+    results = sarif["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert (out.returncode, uris) == (1, {"targets.py"}), out.stderr
+    assert "TSG303" in {r["ruleId"] for r in results}
+
+
+@pytest.mark.slow
+def test_check_uses_config_defaults(tmp_path: Path) -> None:
+    """[tool.threadsafe_gen.check] workers is used when --workers is not given."""
+    (tmp_path / "targets.py").write_text(TARGETS)
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [tool.threadsafe_gen.check]
+            workers = 3
+            max-batches = 4
+            """
+        )
+    )
+    out = run(["check", "targets:good", "--format", "json"], tmp_path)
+    assert json.loads(out.stdout)["settings"]["workers"] == 3, out.stderr
+
+
+def test_check_bad_target_exits_2(tmp_path: Path) -> None:
+    """A wrong target exits 2 with the close match on stderr."""
+    (tmp_path / "targets.py").write_text(TARGETS)
+    out = run(["check", "targets:god"], tmp_path)
+    assert (out.returncode, out.stderr.strip()) == (
+        2,
+        "threadsafe-gen: error: 'targets' has no attribute 'god'. Did you mean 'good'?",
+    )
