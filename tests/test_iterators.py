@@ -253,6 +253,14 @@ def test_attributes_are_forwarded_to_the_wrapped_object() -> None:
     assert (threadsafe_iter(Reader()).batch_size, threadsafe_iter(gen).gi_running) == (32, False)
 
 
+def test_builtin_iterators_get_the_class_without_getattr_hook() -> None:
+    """Generators keep the lean class (no __getattr__ slowing every attribute load)."""
+    lean = threadsafe_iter(i for i in range(1))
+    forwarding = threadsafe_iter(Source(0).items(1))  # a GeneratorCall is a user-class object
+    assert (type(lean) is threadsafe_iter, hasattr(type(lean), "__getattr__")) == (True, False)
+    assert isinstance(forwarding, threadsafe_iter) is True
+
+
 def test_missing_attribute_is_an_attribute_error() -> None:
     """A missing attribute raises AttributeError naming it (hasattr works)."""
     it = threadsafe_iter(iter([1]))
