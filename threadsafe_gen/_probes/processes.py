@@ -71,6 +71,9 @@ PARENT_KEY = "processes.parent"
 #: ``ctx.shared`` key the pickling probe sets when the loader does not pickle (it then
 #: reports TSG101/TSG102 with paths), so the spawn dry run does not report it twice.
 PICKLING_KEYS = ("unpicklable",)
+#: ``ctx.shared`` key check_loader sets when calling the loader in this process is unsafe
+#: (a call hung or killed the canary); the probes then call it only in child processes.
+INPROCESS_UNSAFE_KEY = "inprocess_unsafe"
 #: ``ctx.shared`` key where these probes leave notes (why something was skipped).
 NOTES_KEY = "processes.notes"
 #: ``ctx.shared`` key: (code, path) pairs already reported, so a crash seen by the fork dry
@@ -84,7 +87,9 @@ _MAX_CONTAINER_ITEMS = 1_000
 #: Extra indices (besides Keras' two peek indices) computed by forked and spawned workers.
 _EXTRA_INDICES = 3
 #: Under fork, a spawn start cost is reported (as info) only from this many seconds.
-_NOTABLE_START_SECONDS = 1.0
+_NOTABLE_START_SECONDS = 2.0
+#: Exit code of a spawned child that re-ran an unguarded main script up to check_loader().
+_BOOTSTRAP_EXIT = 86
 #: Items drawn per forked copy of a generator loader.
 _GENERATOR_DRAWS = 4
 #: Grace for a child to exit after it said "done", and for terminate/kill to work.
@@ -126,6 +131,20 @@ def _sev(planned: bool) -> Severity:
 
 def _note(ctx: ProbeContext, text: str) -> None:
     ctx.shared.setdefault(NOTES_KEY, []).append(text)
+
+
+def _exit_if_bootstrapping() -> None:
+    """End a spawned child that is re-running the user's unguarded main script.
+
+    A spawn/forkserver child imports the parent's main script as ``__mp_main__``; without an
+    ``if __name__ == "__main__":`` guard it runs check_loader() (and then training) again.
+    Keras would hang there (failure-modes 2g'); this child exits with a code the parent
+    recognises and reports as a missing guard.
+    """
+    # multiprocessing sets _inheriting on a spawned child only while it prepares (imports
+    # the main module) and unpickles its Process object; parent_process() is still None.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        os._exit(_BOOTSTRAP_EXIT)
 
 
 def _dedupe(ctx: ProbeContext, findings: list[Finding]) -> list[Finding]:
@@ -343,6 +362,7 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
     multi-threaded process about to fork, TSG503 RNG objects, TSG402 a generator loader
     copied into every worker process. No child process except for TSG402's measurement.
     """
+    _exit_if_bootstrapping()
     findings: list[Finding] = []
     if ctx.kind == "generator":
         findings += _generator_copies(ctx)
@@ -731,6 +751,12 @@ def _parent(ctx: ProbeContext) -> _ParentPass:
     cached = ctx.shared.get(PARENT_KEY)
     if isinstance(cached, _ParentPass):
         return cached
+    if ctx.shared.get(INPROCESS_UNSAFE_KEY):
+        # check_loader already saw the loader hang or kill its process: do not call it
+        # here again; the workers still run, in children that can be killed.
+        _note(ctx, f"parent calls skipped: {ctx.shared[INPROCESS_UNSAFE_KEY]}")
+        ctx.shared[PARENT_KEY] = _ParentPass()
+        return ctx.shared[PARENT_KEY]  # type: ignore[no-any-return]
     peek, _ = _plan(ctx)
     result: _ParentPass | None = None
     if "fork" in multiprocessing.get_all_start_methods():
@@ -816,6 +842,7 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     Skipped for generator loaders (see ``process_inspection``), where fork is not
     available, and when no budget is left.
     """
+    _exit_if_bootstrapping()
     if ctx.kind != "sequence" or not ctx.indices:
         return []
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -982,19 +1009,13 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
     Runs even on fork hosts (as warnings), because macOS and Windows use spawn and Linux
     uses forkserver from Python 3.14.
     """
+    _exit_if_bootstrapping()
     if ctx.kind != "sequence" or not ctx.indices:
         return []
     method = ctx.start_method if ctx.start_method in _SPAWN_LIKE else "spawn"
     if method not in multiprocessing.get_all_start_methods():
         _note(ctx, f"spawn_dry_run: skipped, {method} is not available on this platform")
         return []
-    if multiprocessing.parent_process() is not None and getattr(
-        multiprocessing.current_process(), "_inheriting", False
-    ):
-        # We are a spawned child re-running an unguarded main module: starting a process
-        # here raises multiprocessing's bootstrapping RuntimeError, which is the finding.
-        msg = "spawn_dry_run started while this process is still bootstrapping (missing __main__ guard)"
-        raise RuntimeError(msg)
     parent = _parent(ctx)
     stop = _parent_findings(ctx, parent, "spawn_dry_run")
     if stop:
@@ -1025,6 +1046,8 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
         batch_timeout=ctx.batch_timeout,
         deadline=ctx.deadline,
     )
+    if worker.outcome == "died" and worker.exitcode == _BOOTSTRAP_EXIT and not worker.ready_at:
+        return _dedupe(ctx, [_unguarded_main_finding(method, sev, elsewhere)])
     findings = _death_findings(ctx, [worker], method)
     if worker.ready_at is None:  # died or hung while starting: a spawn-only problem
         findings = [dataclasses.replace(f, severity=sev) for f in findings]
@@ -1037,6 +1060,24 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
         startup = worker.ready_at - t0 + first.seconds
         findings += _start_cost(ctx, method, startup, worker)
     return _dedupe(ctx, findings)
+
+
+def _unguarded_main_finding(method: str, sev: Severity, elsewhere: str) -> Finding:
+    main = sys.modules.get("__main__")
+    where = getattr(main, "__file__", None) or "the main script"
+    return make_finding(
+        "TSG102",
+        path="__main__",
+        severity=sev,
+        message=(
+            f"A {method} worker{elsewhere} re-ran {where} while starting and reached "
+            'check_loader() again: the script has no `if __name__ == "__main__":` guard. '
+            "Every Keras worker would re-run the training script and fit() hangs "
+            "(measured: 66 worker processes, killed after 90 s)"
+        ),
+        hint='Put the code that builds the loader and trains under `if __name__ == "__main__":`.',
+        details={"start_method": method, "main": str(where)},
+    )
 
 
 def _spawn_pickling_finding(
