@@ -30,6 +30,8 @@ class PureDataset(keras.utils.PyDataset):
         return N // BS
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
         return batch_for(index)
 
 
@@ -66,6 +68,8 @@ class LegacySequence(tf_keras.utils.Sequence):
         return N // BS
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
         return batch_for(index)
 
 

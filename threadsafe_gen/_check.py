@@ -169,14 +169,14 @@ def check_loader(
     results: list[ProbeResult] = []
     skipped: list[str] = []
     for name, probe, in_process in selected:
+        if ctx.remaining() <= 0:
+            skipped.append(name)
+            results.append(ProbeResult(name, "skipped", 0.0, "time budget exhausted"))
+            continue
         if in_process and ctx.shared.get("inprocess_unsafe"):
             results.append(
                 ProbeResult(name, "skipped", 0.0, f"not run: {ctx.shared['inprocess_unsafe']}")
             )
-            continue
-        if ctx.remaining() <= 0:
-            skipped.append(name)
-            results.append(ProbeResult(name, "skipped", 0.0, "time budget exhausted"))
             continue
         t0 = time.perf_counter()
         try:
@@ -200,16 +200,17 @@ def check_loader(
             ProbeResult(name, "timeout" if timed_out else "ran", seconds, _note(name, ctx))
         )
         findings.extend(found)
-    if skipped:
+    cut_short = ctx.shared.get("cut_short")
+    if skipped or cut_short:
+        parts = [f"{cut_short}"] if cut_short else []
+        if skipped:
+            parts.append(f"{len(skipped)} probes could not start: {', '.join(skipped)}")
         findings.append(
             make_finding(
                 "TSG802",
                 path="check_loader",
-                message=(
-                    f"the budget of timeout={timeout:g} s ran out before {len(skipped)} probes "
-                    f"could run: {', '.join(skipped)}"
-                ),
-                details={"skipped": skipped, "timeout": timeout},
+                message=f"the budget of timeout={timeout:g} s ran out: {'; '.join(parts)}",
+                details={"skipped": skipped, "cut_short": cut_short, "timeout": timeout},
             )
         )
     findings = _dedupe(f for f in findings if f.code not in ignored)
