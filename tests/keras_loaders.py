@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from threadsafe_gen import threadsafe_generator
-from threadsafe_gen.keras import guard
+from threadsafe_gen import per_process, rng_for, threadsafe_generator
+from threadsafe_gen.keras import current_epoch, guard
 
 N_SAMPLES = 64
 BATCH = 8
+RNG_SEED = 2026
 
 
 def make_batch(index: int, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +83,30 @@ class GuardedAugSequence(AugSequence):
     """AugSequence with the guard: duck-typed, no Keras."""
 
 
+def _open_handle() -> dict[str, int]:
+    """Stands in for a connection: remembers the process that opened it."""
+    import os
+
+    return {"pid": os.getpid()}
+
+
+class RngResourceSequence(AugSequence):
+    """Augmentation from rng_for(index, epoch) and a per-process handle checked on every call."""
+
+    handle = per_process(_open_handle)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        import os
+
+        if self.handle["pid"] != os.getpid():
+            msg = f"handle opened in pid {self.handle['pid']} used in pid {os.getpid()}"
+            raise RuntimeError(msg)
+        x, y = make_batch(index, self.batch)
+        rng = rng_for(index, epoch=current_epoch(self), seed=RNG_SEED)
+        x[:, 1] = rng.random(self.batch, dtype="float32")
+        return x, y
+
+
 _lazy: dict[str, type] = {}
 
 
@@ -89,7 +114,13 @@ def __getattr__(name: str) -> Any:
     # Keras classes, built on first use so that importing this module stays light.
     if name in _lazy:
         return _lazy[name]
-    if name in ("AugDataset", "GuardedAugDataset"):
+    if name == "RngResourceDataset":
+        import keras
+
+        cls = guard(debug=True)(
+            type(name, (RngResourceSequence, keras.utils.PyDataset), {"__module__": __name__})
+        )
+    elif name in ("AugDataset", "GuardedAugDataset"):
         import keras
 
         cls: type = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})

@@ -322,6 +322,26 @@ def test_keras3_guard_fork_workers_distinct_augmentations() -> None:
 
 
 @pytest.mark.slow
+def test_keras3_guard_with_per_process_and_rng_for() -> None:
+    """Guard (debug mode) + per_process handle + rng_for(index, current_epoch): forked workers reproduce exact draws."""
+    from threadsafe_gen import rng_for
+
+    rows = fit_keras3(kl.RngResourceDataset(workers=2, use_multiprocessing=True), epochs=2)
+    assert [ids(r) for r in rows] == [ALL_IDS, ALL_IDS]
+    # Keras 3 calls on_epoch_end once before training (EpochIterator.reset), so training epoch
+    # e runs with current_epoch() == e + 1 in the parent and in that epoch's forked workers.
+    for e, epoch_rows in enumerate(rows):
+        order = np.argsort(epoch_rows[:, 0])
+        expected = np.concatenate(
+            [
+                rng_for(i, epoch=e + 1, seed=kl.RNG_SEED).random(kl.BATCH, dtype="float32")
+                for i in range(8)
+            ]
+        )
+        assert epoch_rows[order, 1].tolist() == expected.tolist()
+
+
+@pytest.mark.slow
 def test_keras3_guard_threads() -> None:
     """Keras 3 PyDataset, 4 worker threads: every id once per epoch and distinct draws."""
     rows = fit_keras3(kl.GuardedAugDataset(workers=4), epochs=2)
