@@ -326,6 +326,16 @@ def test_parallel_threads_worker_error_names_the_worker() -> None:
     assert (type(cause), str(cause)) == (ValueError, "boom at 3")
 
 
+def test_parallel_iter_error_is_sticky() -> None:
+    """After a WorkerError, later next() calls raise it again instead of a clean StopIteration."""
+    it = parallel_iter(raises_at(10, 3), workers=2)
+    with pytest.raises(WorkerError) as first:
+        list(it)
+    with pytest.raises(WorkerError) as second:
+        next(it)
+    assert second.value is first.value
+
+
 def test_parallel_threads_timeout() -> None:
     """No item within `timeout` seconds raises WorkerError instead of waiting for ever."""
     it = parallel_iter(stuck(2), workers=2, timeout=0.5)

@@ -16,6 +16,7 @@ and :func:`parallel_iter`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -249,6 +250,8 @@ _ITEM, _DONE, _ERROR = 0, 1, 2
 
 # How often a blocked thread worker re-checks the stop flag, and how long close() waits.
 _POLL_S = 0.05
+# Most messages read from one worker's pipe per wake-up.
+_MAX_READS = 64
 _JOIN_S = 2.0
 
 
@@ -438,7 +441,8 @@ class ParallelIterator(Generic[T]):
         self.epoch = epoch
         self.seed = seed
         self._timeout = timeout
-        self._buffer: list[T] = []
+        self._buffer: collections.deque[T] = collections.deque()
+        self._error: WorkerError | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._q: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
@@ -508,6 +512,9 @@ class ParallelIterator(Generic[T]):
 
     def __next__(self) -> T:
         while not self._buffer:
+            if self._error is not None:
+                # Sticky, like threadsafe_iter: a failed run never looks like a finished one.
+                raise self._error
             if self._closed or not self._live:
                 self.close()
                 raise StopIteration
@@ -516,10 +523,14 @@ class ParallelIterator(Generic[T]):
                     self._receive_processes()
                 else:
                     self._receive_thread()
+            except WorkerError as exc:
+                self._error = exc
+                self.close()
+                raise
             except BaseException:
                 self.close()
                 raise
-        return self._buffer.pop(0)
+        return self._buffer.popleft()
 
     def _timeout_error(self) -> WorkerError:
         pending = ", ".join(str(w) for w in sorted(self._live))
@@ -566,18 +577,25 @@ class ParallelIterator(Generic[T]):
             wid = conns.get(obj)
             if wid is None or wid not in self._live:
                 continue
-            try:
-                kind, payload = self._conns[wid].recv()
-            except EOFError:
-                raise self._died(wid) from None
-            if kind == _ITEM:
-                self._buffer.append(payload)
-            elif kind == _DONE:
-                self._finish(wid)
-            else:
-                data, text, _summary = payload
-                cause = pickle.loads(data) if data is not None else None
-                raise self._worker_raised(wid, text, cause)
+            conn = self._conns[wid]
+            # Read what is already there (bounded, so one fast worker cannot starve the
+            # others): fewer wait() calls per item.
+            for _ in range(_MAX_READS):
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:
+                    raise self._died(wid) from None
+                if kind == _ITEM:
+                    self._buffer.append(payload)
+                elif kind == _DONE:
+                    self._finish(wid)
+                    break
+                else:
+                    data, text, _summary = payload
+                    cause = pickle.loads(data) if data is not None else None
+                    raise self._worker_raised(wid, text, cause)
+                if not conn.poll():
+                    break
         for obj in ready:
             wid = sentinels.get(obj)
             if wid is None or wid not in self._live:
