@@ -8,6 +8,7 @@ take the test process down with them.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
 import signal
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+import threadsafe_gen
 
 N_BATCHES = 8
 BATCH = 4
@@ -177,6 +180,7 @@ class SegfaultInWorkerSeq(_ChildOnly):
     """Kills its own worker with SIGSEGV, as a crash in native code would."""
 
     def misbehave(self) -> None:
+        faulthandler.disable()  # pytest's handler would print this expected crash
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
@@ -284,3 +288,30 @@ def keras_global_random(workers: int = 2, use_multiprocessing: bool = True) -> A
     from loaders_proc_keras import RandomPyDataset
 
     return RandomPyDataset(workers=workers, use_multiprocessing=use_multiprocessing)
+
+
+def _connect_owner(owner: PerProcessSqliteSeq) -> sqlite3.Connection:
+    return sqlite3.connect(owner.path, check_same_thread=False)
+
+
+class PerProcessSqliteSeq(_SqliteBase):
+    """The recommended fix: one connection per process through threadsafe_gen.per_process."""
+
+    conn = threadsafe_gen.per_process(_connect_owner, close=sqlite3.Connection.close)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._rows(self.conn, index)
+
+
+class RngForSeq(PureSeq):
+    """The recommended fix for random augmentation: threadsafe_gen.rng_for(index, epoch)."""
+
+    def __init__(self, n: int = N_BATCHES) -> None:
+        super().__init__(n)
+        self.epoch = 0
+        self.lock = threadsafe_gen.Lock()
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch_for(index)
+        rng = threadsafe_gen.rng_for(index, epoch=self.epoch, seed=7)
+        return x + rng.normal(size=x.shape).astype(np.float32), y

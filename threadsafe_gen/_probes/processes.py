@@ -199,6 +199,13 @@ if hasattr(_thread, "RLock"):
     _LOCK_TYPES += (_thread.RLock,)
 
 
+_SIGNAL_TYPES: tuple[type, ...] = (
+    threading.Event,
+    threading.Semaphore,
+    threading.Barrier,
+)
+
+
 def _is_held(lock: Any) -> bool:
     locked = getattr(lock, "locked", None)
     if callable(locked):  # Lock, and RLock from Python 3.14
@@ -309,6 +316,12 @@ def _walk(root: Any, root_path: str = "loader") -> _Walk:
         if isinstance(obj, _LOCK_TYPES):
             found.locks.append((path, obj, _is_held(obj)))
             continue
+        if isinstance(obj, threading.Condition):
+            inner = getattr(obj, "_lock", None)
+            found.locks.append((path, obj, inner is not None and _is_held(inner)))
+            continue
+        if isinstance(obj, _SIGNAL_TYPES):
+            continue  # their internal lock is held only for an instant, never across calls
         if isinstance(obj, threading.Thread):
             if obj.is_alive():
                 found.threads.append((path, obj))
@@ -884,11 +897,13 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
             workers += later
     # The parent computes the extra indices only now, after forking, as Keras' parent
     # never computes them before its pool exists.
-    if extras and ctx.remaining() > 0:
-        more = _run_in_parent(ctx, extras)
-        parent_calls = parent.calls + more.calls
-    else:
-        parent_calls = list(parent.calls)
+    # Only indices every forked copy finished are called here (see NOTE [ Peek on the
+    # calling thread ]): one that killed or hung a worker would do the same to us.
+    finished = [{c.index for c in w.calls.values()} for w in pair]
+    safe = [i for i in extras if all(i in f for f in finished)]
+    parent_calls = list(parent.calls)
+    if safe and parent.inline and ctx.remaining() > 0:
+        parent_calls += _run_inline(ctx, safe).calls
     findings = _death_findings(ctx, workers, "forked")
     findings += _fork_failures(ctx, workers, parent_calls)
     findings += _fork_randomness(ctx, workers)
