@@ -80,26 +80,27 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     serialises ``__next__``, ``send``, ``throw`` and ``close``. Other attributes are
     forwarded to the wrapped object (``it.gi_frame``, your iterator's own attributes).
 
-    Like :func:`more_itertools.serialize` (and CPython 3.15's
-    ``threading.serialize_iterator``), plus:
+    Same locking as :func:`more_itertools.serialize` and CPython 3.15's
+    ``threading.serialize_iterator``; how they differ (more-itertools 11.2 measured, the
+    3.15 class from its documentation):
 
-    - **Sticky errors.** Once the wrapped iterator raises (``StopIteration`` included),
-      every later call raises the same outcome: a copy of the exception, chained to the
-      original (``__cause__``). ``serialize`` passes each call through, so after a generator
-      crashed in one thread the other threads see ``StopIteration`` and silently treat the
-      crash as the end of the data. The price: an iterator that could recover from an error
-      cannot be retried through this wrapper.
-    - **repr** shows how it was built, ``threadsafe_iter(<generator object ...>)``;
-      ``serialize`` shows its default object repr.
-    - **Pickling is refused** with :class:`~threadsafe_gen.errors.PicklingRefusedError`
-      and a way out; ``serialize`` fails with pickle's generic ``cannot pickle 'generator'``
-      (or ``'_thread.lock'``) error. Neither can be copied, because the position in a live
-      iterator cannot be. Calls of :func:`threadsafe_generator` functions can.
-    - :meth:`as_generator` for APIs that only accept real generator objects (Keras 3 ``fit``).
+    | | `threadsafe_iter` | `more_itertools.serialize` | 3.15 stdlib |
+    |---|---|---|---|
+    | sticky errors | yes: later calls re-raise a copy chained to the original | no: calls pass through, so a crashed generator reads as the end | no (a lock wrapper) |
+    | pickle / copy | refused, `PicklingRefusedError` saying what to do | `TypeError: cannot pickle 'generator'` (or `'_thread.lock'`) | not picklable |
+    | repr | `threadsafe_iter(<generator object g at 0x...>)` | `<more_itertools.more.serialize object at 0x...>` | default |
+    | other attributes | forwarded to the wrapped object | not forwarded | not forwarded |
 
+    Sticky errors are the reason to prefer this class: after a generator raises in one
+    thread, other threads would otherwise get ``StopIteration`` and treat the crash as the
+    end of the data. The price: an iterator that could recover from an error cannot be
+    retried through this wrapper. ``KeyboardInterrupt``/``SystemExit`` are not remembered.
     ``send``/``throw``/``close`` raise :class:`AttributeError` when the wrapped iterator
-    lacks them, as in ``serialize``. Per item it costs the same as ``serialize``: one lock
-    acquire and release.
+    lacks them, as in ``serialize``. Per item it costs what ``serialize`` costs (one lock
+    acquire/release; measured 0.98x alone and 1.02x with 4 threads on CPython 3.11), and
+    1.17x for objects of user-defined classes, whose attribute forwarding needs
+    ``__getattr__``. :meth:`as_generator` serves APIs that accept only real generators
+    (Keras 3 ``fit``).
 
     Args:
         iterable: any iterable; ``iter()`` is called on it once.
