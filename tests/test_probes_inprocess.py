@@ -8,7 +8,7 @@ from typing import Any
 import loaders as L
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadsafe_gen import check_loader, threadsafe_generator
@@ -102,6 +102,13 @@ def test_clean_loaders_have_no_findings(loader: Any, workers: int) -> None:
     report = check(loader, workers=workers)
     assert set() == report.codes(), str(report)
     assert [p.status for p in report.probes] == ["ran"] * len(INPROCESS)
+
+
+@settings(max_examples=12)
+@given(st.integers(1, 12), st.integers(1, 4))
+def test_any_pure_sequence_is_clean(n_batches: int, workers: int) -> None:
+    """For any length and worker count, a pure sequence gets no finding from any in-process probe."""
+    assert set() == check(L.CleanSeq(n_batches=n_batches), workers=workers).codes()
 
 
 def test_sequential_results_are_stored_for_later_probes() -> None:

@@ -69,6 +69,10 @@ __all__ = [
 #: Threads used by the concurrency probe: the planned workers, at least 2, at most this.
 MAX_PROBE_THREADS = 8
 
+#: Batches are kept (to see whether a later call changes an earlier result, TSG304) until
+#: they add up to this many bytes; a shared buffer shows up in the first few anyway.
+KEEP_RESULTS_BYTES = 256 * 2**20
+
 
 # --- records ---------------------------------------------------------------------------------
 
@@ -104,6 +108,7 @@ class PassRecord:
     fds: list[int] = dataclasses.field(default_factory=list)
     threads: list[int] = dataclasses.field(default_factory=list)
     results: dict[int, Any] = dataclasses.field(default_factory=dict)  # kept for TSG304
+    kept_bytes: int = 0
     wall: float = 0.0
 
     def by_index(self) -> dict[int, CallRecord]:
@@ -189,9 +194,14 @@ def _record(index: int, out: _Outcome, *, keep: PassRecord | None = None) -> Cal
         rec.info = batch_info(out.value)
     except InvalidBatchError as exc:
         rec.invalid = str(exc)
-    if keep is not None:
+    if keep is not None and keep.kept_bytes < KEEP_RESULTS_BYTES:
         keep.results[index] = out.value
+        keep.kept_bytes += _nbytes(out.value)
     return rec
+
+
+def _nbytes(batch: Any) -> int:
+    return sum(a.nbytes for a in _leaf_arrays(batch))
 
 
 def _unsafe(ctx: ProbeContext) -> str | None:
@@ -992,6 +1002,7 @@ def _concurrent(
     it_box: list[Iterator[Any]] = []
     stop = threading.Event()
     inflight: dict[int, int] = {}  # thread ident -> index being computed
+    kept = [0]  # bytes of results kept
 
     def worker() -> None:
         try:
@@ -1026,8 +1037,9 @@ def _concurrent(
             with take:
                 inflight.pop(threading.get_ident(), None)
                 calls.append(rec)
-                if out.error is None:
+                if out.error is None and kept[0] < KEEP_RESULTS_BYTES:
                     results[index] = out.value
+                    kept[0] += _nbytes(out.value)
 
     if ctx.kind == "generator":
         it_box.append(ctx.make_iterator() if ctx.make_iterator is not None else iter(ctx.loader))
@@ -1086,9 +1098,9 @@ def probe_threads(ctx: ProbeContext) -> list[Finding]:
     ctx.shared["threads"] = run1
     # The second run is the timed one: normal switch interval, twice the indices (reversed)
     # so that thread start-up is a small part of the wall time.
-    work = order[::-1] * 2
-    # One thread, then n threads, back to back over the same work: the ratio of the two wall
-    # times is the speed-up, measured under the same machine load.
+    work = order[::-1][: max(16, 4 * n)]
+    # One thread, then n threads, back to back over the same (bounded) work: the ratio of the
+    # two wall times is the speed-up, measured under the same machine load.
     base = _concurrent(ctx, work, 1, stress=False, sample_locks=False)
     if base.hung:
         return _hang_finding(ctx, base.inflight, "one thread")
