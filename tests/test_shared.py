@@ -225,7 +225,7 @@ def test_owner_writes_after_attach_are_visible_to_spawned_worker() -> None:
         assert proc.exitcode == 42
 
 
-def run_script(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run_script(code: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
     """Run `code` as a script file in a fresh interpreter (spawn workers re-import it)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "script.py")

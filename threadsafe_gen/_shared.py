@@ -193,7 +193,8 @@ def _release(segment: _Segment) -> None:
             with contextlib.suppress(FileNotFoundError):
                 _posixshmem.shm_unlink(segment.name)
             with _lock:
-                if _reaper_owner == os.getpid():
+                # Only tell a running reaper; never start one (or restart it at exit) for this.
+                if _reaper_fd is not None and _reaper_owner == os.getpid():
                     _reaper_send(f"-{segment.name}")
         elif segment.handle is not None:  # pragma: no cover - Windows
             with contextlib.suppress(FileNotFoundError):
