@@ -354,6 +354,44 @@ def test_parallel_threads_close_early_stops_workers() -> None:
     assert (len(first), len(it._threads), alive) == (20, 3, [])
 
 
+def _close_while_blocked(processes: bool) -> list[str]:
+    """Block a consumer thread in next() on a silent worker, close from here; report its end."""
+    kwargs: dict[str, Any] = {"processes": True, "start_method": "fork"} if processes else {}
+    it = parallel_iter(stuck(0), workers=1, **kwargs)
+    endings: list[str] = []
+    waiting = threading.Event()
+
+    def consume() -> None:
+        waiting.set()
+        try:
+            next(it)
+            endings.append("item")
+        except StopIteration:
+            endings.append("StopIteration")
+        except Exception as exc:
+            endings.append(type(exc).__name__)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    waiting.wait()
+    time.sleep(0.2)  # let it block in the engine's wait
+    it.close()
+    consumer.join(10)
+    return endings
+
+
+def test_close_from_another_thread_ends_a_blocked_next() -> None:
+    """close() from another thread makes a next() blocked on thread workers end with StopIteration."""
+    assert _close_while_blocked(processes=False) == ["StopIteration"]
+
+
+@pytest.mark.slow
+def test_close_from_another_thread_ends_a_blocked_next_processes() -> None:
+    """close() from another thread makes a next() blocked on worker processes end cleanly."""
+    assert _close_while_blocked(processes=True) == ["StopIteration"]
+    assert multiprocessing.active_children() == []
+
+
 # --- parallel_iter: processes ----------------------------------------------------------------
 
 

@@ -435,6 +435,7 @@ class ParallelIterator(Generic[T]):
         timeout: float | None,
     ) -> None:
         self._closed = False
+        self._close_lock = threading.Lock()
         self._call_desc = _describe(call)
         self.workers = workers
         self.processes = processes
@@ -525,6 +526,12 @@ class ParallelIterator(Generic[T]):
                     self._receive_thread()
             except WorkerError as exc:
                 self._error = exc
+                self.close()
+                raise
+            except Exception:
+                if self._closed:
+                    # close() from another thread pulled the pipes away mid-wait.
+                    raise StopIteration from None
                 self.close()
                 raise
             except BaseException:
@@ -627,10 +634,17 @@ class ParallelIterator(Generic[T]):
     # -- stop ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop and reap every worker. Safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop and reap every worker. Safe to call more than once, from any thread.
+
+        A ``next()`` blocked in another thread then ends with StopIteration.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close()
+
+    def _close(self) -> None:
         self._live.clear()
         self._stop.set()
         # Free thread workers blocked on a full queue, then wait briefly for them.
@@ -655,6 +669,9 @@ class ParallelIterator(Generic[T]):
                 proc.kill()
                 proc.join()
             proc.close()
+        # Wake a consumer blocked in get() on another thread (it then sees _closed).
+        with contextlib.suppress(queue.Full):
+            self._q.put_nowait((_DONE, -1, None))
 
     def __enter__(self) -> ParallelIterator[T]:
         return self
