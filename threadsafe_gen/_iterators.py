@@ -210,6 +210,11 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         from one thread at a time); closing it does not close this iterator, so several
         ``as_generator()`` views can drain it in turn.
 
+        With Keras 3, give ``fit`` an endless generator and ``steps_per_epoch``: a finite
+        one runs out after the first epoch and Keras then replays its 2 peeked batches in
+        every later epoch. For finite data per epoch, use
+        ``threadsafe_gen.keras.GeneratorDataset``.
+
         >>> it = threadsafe_iter(iter([1, 2, 3]))
         >>> gen = it.as_generator()
         >>> type(gen).__name__, list(gen)

@@ -725,6 +725,10 @@ def parallel_iter(
     :class:`WorkerInfo`, re-creates the call and runs its own shard (see NOTE
     [ Auto-sharding rule ]); items flow back to the caller as they are produced, so items of
     different shards interleave in arrival order (within one shard, order is kept).
+    Worker processes are daemonic (they die with the parent, and so cannot start processes
+    of their own), reseed ``random`` and, if imported, numpy's global RNG from their
+    ``WorkerInfo.seed``, and exit by themselves if the parent dies. Thread workers leave
+    global RNGs alone.
 
     Args:
         call: an unstarted ``@threadsafe_generator`` call, or a zero-argument callable
