@@ -278,16 +278,31 @@ def test_normal_exit_without_close_frees_everything() -> None:
     result = run_script(
         """
         import os, numpy as np
-        from threadsafe_gen import SharedArray
+        from threadsafe_gen import SharedArray, _shared
         kept = [SharedArray((1000,), np.uint8) for _ in range(3)]
-        print(os.getpid(), " ".join(a.name for a in kept))
+        print(os.getpid(), _shared._reaper_pid, " ".join(a.name for a in kept))
         """
     )
     assert result.returncode == 0, result.stderr
-    pid, *names = result.stdout.split()
+    pid, reaper, *names = result.stdout.split()
     assert len(names) == 3
     assert all(wait_until_gone(n) for n in names)
     assert segments(int(pid)) == set()
+    assert wait_until_dead(int(reaper))
+
+
+def wait_until_dead(pid: int, timeout: float = 10.0) -> bool:
+    """True once `pid` no longer exists (or is a zombie awaiting its reaper)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.mark.slow
@@ -300,13 +315,13 @@ def test_sigkill_of_the_owner_frees_segments_even_with_a_forked_child_alive() ->
             textwrap.dedent(
                 """
                 import os, sys, time, numpy as np
-                from threadsafe_gen import SharedArray
+                from threadsafe_gen import SharedArray, _shared
                 sa = SharedArray.from_array(np.arange(100))
                 child = os.fork()
                 if child == 0:
                     time.sleep(60)   # keeps the mapping (and would keep an inherited pipe)
                     os._exit(0)
-                print(sa.name, child, flush=True)
+                print(sa.name, child, _shared._reaper_pid, flush=True)
                 time.sleep(60)
                 """
             ),
@@ -317,12 +332,13 @@ def test_sigkill_of_the_owner_frees_segments_even_with_a_forked_child_alive() ->
     child = 0
     try:
         assert proc.stdout is not None
-        name, child_text = proc.stdout.readline().split()
+        name, child_text, reaper = proc.stdout.readline().split()
         child = int(child_text)
         assert os.path.exists(os.path.join(SHM, name))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert wait_until_gone(name)
+        assert wait_until_dead(int(reaper))  # the reaper cleaned up and left
     finally:
         proc.kill()
         proc.wait(10)
