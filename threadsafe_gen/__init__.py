@@ -12,9 +12,11 @@ TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapte
 from __future__ import annotations
 
 from . import errors
+from ._assertions import assert_loader_safe
 from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
 from ._iterators import threadsafe_generator, threadsafe_iter
+from ._lint import LintResult, lint_paths, lint_source
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._random import rng_for, set_seed
 from ._resources import PerProcess, PerThread, per_process, per_thread
@@ -29,6 +31,7 @@ __all__ = [
     "Condition",
     "Event",
     "Finding",
+    "LintResult",
     "LoaderReport",
     "Lock",
     "PerProcess",
@@ -40,8 +43,11 @@ __all__ = [
     "SharedArray",
     "WorkerInfo",
     "__version__",
+    "assert_loader_safe",
     "check_loader",
     "errors",
+    "lint_paths",
+    "lint_source",
     "per_process",
     "per_thread",
     "rng_for",
