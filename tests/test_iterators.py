@@ -250,7 +250,8 @@ def test_attributes_are_forwarded_to_the_wrapped_object() -> None:
             return iter([1])
 
     gen = (i for i in range(2))
-    assert (threadsafe_iter(Reader()).batch_size, threadsafe_iter(gen).gi_running) == (32, False)
+    wrapped: Any = threadsafe_iter(Reader())
+    assert (wrapped.batch_size, threadsafe_iter(gen).gi_running) == (32, False)
 
 
 def test_builtin_iterators_get_the_class_without_getattr_hook() -> None:
@@ -459,13 +460,13 @@ def _train_and_count(
     seen: list[int] = []
     epoch_ends: list[int] = []
 
-    class LogIds(keras.layers.Layer):  # type: ignore[misc, name-defined]
+    class LogIds(keras.layers.Layer):  # type: ignore[misc]
         def call(self, x: Any) -> Any:
             if hasattr(x, "numpy"):  # eager batches only, not the symbolic build pass
                 seen.extend(int(v) for v in x.numpy()[:, 0])
             return x
 
-    class EpochMarks(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+    class EpochMarks(keras.callbacks.Callback):  # type: ignore[misc]
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             epoch_ends.append(len(seen))
 
