@@ -391,3 +391,10 @@ class RacyIterator:
 def make_racy() -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """A generator function returning a fresh RacyIterator each call."""
     yield from RacyIterator()
+
+
+def gen_from_db(conn: sqlite3.Connection) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Reads through a connection made by the caller's thread (failure-modes 1.7, generators)."""
+    for i in range(N // BS):
+        conn.execute("select 1").fetchone()
+        yield batch_for(i)

@@ -10,6 +10,8 @@ from typing import Any
 import loaders as L
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threadsafe_gen import _check, check_loader
 from threadsafe_gen._findings import Finding, LoaderReport, Severity
@@ -120,6 +122,17 @@ def test_defaults_from_private_pydataset_attributes() -> None:
 
     report = check_loader(Configured(), probes=["sequential"], start_method="fork")
     assert (report.settings["workers"], report.settings["use_multiprocessing"]) == (3, True)
+
+
+@given(st.integers(0, 500), st.integers(1, 80))
+def test_index_spread(length: int, max_batches: int) -> None:
+    """Probed indices: sorted, distinct, in range, min(len, max_batches) of them, both ends."""
+    got = _check._spread(length, max_batches)
+    assert got == sorted(set(got))
+    assert min(length, max_batches) == len(got)
+    assert all(0 <= i < length for i in got)
+    if length and max_batches >= 2:
+        assert (0, length - 1) == (got[0], got[-1])
 
 
 # --- orchestration --------------------------------------------------------------------------------

@@ -152,6 +152,25 @@ def test_thread_bound_sqlite_is_tsg305_even_with_one_worker() -> None:
     assert "TSG822" not in report.codes()
 
 
+def test_thread_bound_generator_is_tsg305() -> None:
+    """A generator reading a connection made on this thread fails on Keras' tf.data thread."""
+    import functools
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        report = check(functools.partial(L.gen_from_db, conn), probes=["sequential"])
+    finally:
+        conn.close()
+    assert [f.code for f in report.findings] == ["TSG305"]
+
+
+def test_iterator_object_consumption_is_noted() -> None:
+    """An iterator object is consumed by the check, and the probe note says so."""
+    report = check(L.gen_clean(), probes=["sequential"])
+    assert report.probes[0].note.endswith("the iterator object was consumed by the check")
+
+
 # --- structure -------------------------------------------------------------------------------------
 
 

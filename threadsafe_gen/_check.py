@@ -508,7 +508,10 @@ def _note(name: str, ctx: ProbeContext) -> str:
     if name == "sequential":
         rec = ctx.shared.get("sequential")
         n = len(rec.calls) if rec is not None else 0
-        return f"{n} calls; canary: {ctx.shared.get('canary', 'not run')}"
+        note = f"{n} calls; canary: {ctx.shared.get('canary', 'not run')}"
+        if ctx.kind == "generator" and ctx.make_iterator is None:
+            note += "; the iterator object was consumed by the check"
+        return note
     if name == "order" and ctx.shared.get("random"):
         return "the loader is random by design: exact comparisons skipped"
     if name == "threads" and "thread_speedup" in ctx.shared:

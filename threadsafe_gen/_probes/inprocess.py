@@ -275,8 +275,10 @@ def _canary_main(conn: Any, ctx: ProbeContext) -> None:
 
 def _run_canary(ctx: ProbeContext) -> Finding | None:
     """Run the sequential calls in a forked child; a TSG821 finding if the child died."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        ctx.shared["canary"] = "skipped: fork is not available on this platform"
+    if "fork" not in multiprocessing.get_all_start_methods() or sys.platform == "darwin":
+        # macOS has fork, but system libraries may crash a forked child for reasons that have
+        # nothing to do with the loader (which is why spawn is its default).
+        ctx.shared["canary"] = "skipped: no safe fork on this platform"
         return None
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
@@ -434,7 +436,7 @@ def _error_findings(ctx: ProbeContext, rec: PassRecord) -> list[Finding]:
         path = _path_fn(ctx)(first.index)
         also = f" (and {len(idx) - 1} more: {_some(idx[1:])})" if len(idx) > 1 else ""
         details = {"indices": idx, "error": first.error, "traceback": first.traceback}
-        if ctx.kind == "sequence" and _thread_bound(ctx, first.index):
+        if _thread_bound(ctx, first.index):
             findings.append(
                 make_finding(
                     "TSG305",
@@ -479,7 +481,14 @@ def _thread_bound(ctx: ProbeContext, index: int) -> bool:
     try:
         # It raised promptly on the helper thread and passed the canary, so calling it here
         # is as safe as a call can be.
-        ctx.loader[index]
+        if ctx.kind == "sequence":
+            ctx.loader[index]
+        elif ctx.make_iterator is not None:
+            it = ctx.make_iterator()
+            for _ in range(index + 1):
+                next(it)
+        else:
+            return False  # a one-shot iterator cannot be replayed
     except BaseException:
         return False
     return True
