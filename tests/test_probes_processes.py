@@ -485,3 +485,56 @@ def test_unguarded_main_script_is_reported(tmp_path: Path) -> None:
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == '[["TSG102", "__main__"]]'
+
+
+# --- Keras 3 PyDataset and tf_keras ImageDataGenerator.flow --------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@needs_fork
+def test_pure_keras_pydataset_has_no_problem_under_fork_and_spawn() -> None:
+    """A pure PyDataset: no error or warning from inspection, fork or spawn; spawn cost measured."""
+    pytest.importorskip("keras")
+    import loaders_proc_keras as K
+
+    ds = K.PurePyDataset(workers=2, use_multiprocessing=True)
+    found = run(make_ctx(ds, start_method="spawn", timeout=90.0))
+    assert [(f.code, f.path) for f in found if f.severity is not Severity.INFO] == []
+    cost = by_code(found, "TSG702")
+    assert [f.details["start_method"] for f in cost] == ["spawn"]
+    assert cost[0].details["seconds_per_worker"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@needs_fork
+def test_keras_pydataset_with_global_rng_repeats_in_forked_workers() -> None:
+    """A PyDataset augmenting with np.random: TSG501 and TSG502 (failure-modes 2d)."""
+    pytest.importorskip("keras")
+    import loaders_proc_keras as K
+
+    ds = K.RandomPyDataset(workers=2, use_multiprocessing=True)
+    found = P.fork_dry_run(make_ctx(ds))
+    assert sorted(f.code for f in found) == ["TSG501", "TSG502"]
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@needs_fork
+def test_tf_keras_image_data_generator_flow() -> None:
+    """flow(): same augmentations in forked workers (7.4), and its lock stops spawn (7.1)."""
+    pytest.importorskip("scipy")
+    image = pytest.importorskip("tf_keras.preprocessing.image")
+    # 32 copies of one gradient image: only the augmentation makes them differ
+    x = np.tile(np.arange(64, dtype=np.float32).reshape(1, 8, 8, 1), (32, 1, 1, 1))
+    flow = image.ImageDataGenerator(rotation_range=90, horizontal_flip=True).flow(
+        x, np.arange(32), batch_size=4, shuffle=False
+    )
+    inspection = P.process_inspection(make_ctx(flow))
+    forked = P.fork_dry_run(make_ctx(flow))
+    spawned = P.spawn_dry_run(make_ctx(flow))
+    assert [f.code for f in inspection if f.code != "TSG204"] == []
+    assert {"TSG501", "TSG502"} <= {f.code for f in forked}
+    assert [(f.code, f.severity) for f in spawned] == [("TSG101", Severity.WARNING)]
+    assert "_thread.lock" in spawned[0].message

@@ -93,7 +93,7 @@ _BOOTSTRAP_EXIT = 86
 #: Items drawn per forked copy of a generator loader.
 _GENERATOR_DRAWS = 4
 #: Grace for a child to exit after it said "done", and for terminate/kill to work.
-_REAP_GRACE = 2.0
+_REAP_GRACE = 1.0
 #: Our own classes that are safe by design (re-created per process/thread, or pickled fresh).
 _SAFE_CLASS_NAMES = frozenset(
     {"PerProcess", "PerThread", "Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore"}
@@ -501,10 +501,11 @@ class _Worker:
         return {pos: c.digest for pos, c in self.calls.items() if c.digest is not None}
 
 
-def _reap(proc: BaseProcess, grace: float) -> int | None:
-    """Join *proc*, escalating to terminate and kill; return its exit code."""
+def _reap(proc: BaseProcess, grace: float) -> tuple[int | None, bool]:
+    """Join *proc*, escalating to terminate and kill; return (exit code, killed by us)."""
     proc.join(grace)
-    if proc.is_alive():
+    killed = proc.is_alive()
+    if killed:
         proc.terminate()
         proc.join(1.0)
     if proc.is_alive():
@@ -513,7 +514,7 @@ def _reap(proc: BaseProcess, grace: float) -> int | None:
     code = proc.exitcode
     if not proc.is_alive():
         proc.close()
-    return code
+    return code, killed
 
 
 def _make_worker(mp_ctx: Any, label: str, payload: Payload, calls: list[int] | int) -> _Worker:
@@ -614,9 +615,11 @@ def _handle(w: _Worker, msg: tuple[Any, ...]) -> None:
 
 
 def _finish(w: _Worker, grace: float = _REAP_GRACE) -> None:
-    w.exitcode = _reap(w.proc, grace)
-    if w.outcome == "done" and w.exitcode not in (0, None):
-        w.outcome = "died"  # finished its batches, then crashed on the way out
+    w.exitcode, killed = _reap(w.proc, grace)
+    if w.outcome == "done" and w.exitcode not in (0, None) and not killed:
+        # It sent all its results, then crashed on the way out. (One we terminated
+        # because it was slow to exit, e.g. tearing down TensorFlow, is fine.)
+        w.outcome = "died"
     w.conn.close()
 
 
