@@ -170,6 +170,43 @@ _CHECKS: tuple[Check, ...] = (
         "copy raise or serve other data, only once training has started.",
         "Make the unpickled loader equivalent: keep what __getitem__ needs in the pickled "
         "state, and reopen handles lazily per process with threadsafe_gen.per_process.",
+        example=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, n):\n"
+            "        self.n = n\n"
+            "        self.table = {i: np.full((4, 2), i) for i in range(n)}\n"
+            "\n"
+            "    def __getstate__(self):\n"
+            '        return {"n": self.n}  # the table is dropped: spawned workers raise AttributeError\n'
+            "\n"
+            "    def __len__(self):\n"
+            "        return self.n\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return self.table[i]\n"
+        ),
+        fixed=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, n):\n"
+            "        self.n = n\n"
+            "        self.table = {i: np.full((4, 2), i) for i in range(n)}\n"
+            "\n"
+            "    def __getstate__(self):\n"
+            '        return {"n": self.n}\n'
+            "\n"
+            "    def __setstate__(self, state):\n"
+            '        self.__init__(state["n"])  # rebuilt identically in each worker\n'
+            "\n"
+            "    def __len__(self):\n"
+            "        return self.n\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return self.table[i]\n"
+        ),
     ),
     # --- fork-safety ---------------------------------------------------------------------
     _c(
@@ -182,6 +219,30 @@ _CHECKS: tuple[Check, ...] = (
         "offset, one socket stream or one database session, which gives wrong rows, "
         "interleaved replies or protocol errors.",
         "Open the handle lazily per process with threadsafe_gen.per_process, keyed by pid.",
+        example=(
+            "import sqlite3\n"
+            "import keras\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.conn = sqlite3.connect(path)  # inherited by every forked worker\n"
+        ),
+        fixed=(
+            "import sqlite3\n"
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "def _connect(owner):\n"
+            "    return sqlite3.connect(owner.path, check_same_thread=False)\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    conn = threadsafe_gen.per_process(_connect)  # one connection per worker process\n"
+            "\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.path = path\n"
+        ),
     ),
     _c(
         "TSG202",
@@ -194,6 +255,39 @@ _CHECKS: tuple[Check, ...] = (
         "worker hangs.",
         "Use threadsafe_gen.Lock/RLock (re-created in a forked child), stop background "
         "threads before training, or use the spawn/forkserver start method.",
+        example=(
+            "import threading\n"
+            "import time\n"
+            "import keras\n"
+            "\n"
+            "class Cached(keras.utils.PyDataset):\n"
+            "    def __init__(self, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.lock = threading.Lock()\n"
+            "        threading.Thread(target=self.refresh, daemon=True).start()\n"
+            "\n"
+            "    def refresh(self):\n"
+            "        while True:\n"
+            "            with self.lock:  # a worker forked right now waits for this lock forever\n"
+            "                time.sleep(0.05)\n"
+        ),
+        fixed=(
+            "import threading\n"
+            "import time\n"
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Cached(keras.utils.PyDataset):\n"
+            "    def __init__(self, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.lock = threadsafe_gen.Lock()  # re-created, unheld, in a forked worker\n"
+            "        threading.Thread(target=self.refresh, daemon=True).start()\n"
+            "\n"
+            "    def refresh(self):\n"
+            "        while True:\n"
+            "            with self.lock:\n"
+            "                time.sleep(0.05)\n"
+        ),
     ),
     _c(
         "TSG203",
@@ -204,6 +298,38 @@ _CHECKS: tuple[Check, ...] = (
         "Keras calls __getitem__(0) and (1) in the parent before it forks; a resource opened "
         "then is inherited by the workers, where it fails or is shared.",
         "Key lazily-opened resources on the process id: threadsafe_gen.per_process does.",
+        example=(
+            "import sqlite3\n"
+            "import keras\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.path, self.conn = path, None\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        if self.conn is None:  # opened by Keras' first calls, in the parent...\n"
+            "            self.conn = sqlite3.connect(self.path)  # ...then inherited by forked workers\n"
+            '        return self.conn.execute("SELECT x FROM t WHERE batch = ?", (i,)).fetchall()\n'
+        ),
+        fixed=(
+            "import sqlite3\n"
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "def _connect(owner):\n"
+            "    return sqlite3.connect(owner.path, check_same_thread=False)\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    conn = threadsafe_gen.per_process(_connect)  # keyed by pid: reopened in each worker\n"
+            "\n"
+            "    def __init__(self, path, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.path = path\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        return self.conn.execute("SELECT x FROM t WHERE batch = ?", (i,)).fetchall()\n'
+        ),
     ),
     _c(
         "TSG204",
@@ -215,6 +341,16 @@ _CHECKS: tuple[Check, ...] = (
         "about it with a DeprecationWarning that the default filters hide.",
         "Prefer use_multiprocessing=False (threads) or the forkserver/spawn start method, "
         "with a loader that passes the pickling checks.",
+        example=(
+            "# TensorFlow has started threads by the time fit() forks its workers\n"
+            "model.fit(MyDataset(workers=4, use_multiprocessing=True))  # fork: Linux, Python <= 3.13\n"
+        ),
+        fixed=(
+            "import multiprocessing\n"
+            "\n"
+            'multiprocessing.set_start_method("forkserver")  # or: use_multiprocessing=False (threads)\n'
+            "model.fit(MyDataset(workers=4, use_multiprocessing=True))\n"
+        ),
     ),
     # --- thread-safety -------------------------------------------------------------------
     _c(
@@ -302,6 +438,21 @@ _CHECKS: tuple[Check, ...] = (
         "tf_keras fit(generator, workers=N, use_multiprocessing=True) runs a copy of the "
         "generator in each process: every item arrives up to N times, with no warning.",
         "Use a Sequence/PyDataset, or shard the generator with threadsafe_gen.keras adapters.",
+        example=(
+            "def batches():\n"
+            "    while True:\n"
+            "        yield next_batch()\n"
+            "\n"
+            "# tf_keras: each of the 4 processes runs its own copy of batches()\n"
+            "model.fit(batches(), steps_per_epoch=100, workers=4, use_multiprocessing=True)\n"
+        ),
+        fixed=(
+            "import threadsafe_gen.keras\n"
+            "\n"
+            "# one source shared by 4 worker threads: every batch arrives once\n"
+            "ds = threadsafe_gen.keras.GeneratorDataset(batches, workers=4, batches=100, truncate=True)\n"
+            "model.fit(ds, epochs=10)\n"
+        ),
     ),
     # --- randomness ----------------------------------------------------------------------
     _c(
@@ -314,6 +465,30 @@ _CHECKS: tuple[Check, ...] = (
         "worker, so the workers replay the same augmentation stream.",
         "Draw randomness from threadsafe_gen.rng_for(index, epoch=epoch), or reseed per "
         "worker with threadsafe_gen.keras.guard.",
+        example=(
+            "import numpy as np\n"
+            "import keras\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    epoch = 0\n"
+            "\n"
+            "    def on_epoch_end(self):\n"
+            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
+            "        return x + rng.normal(size=x.shape), y\n"
+        ),
     ),
     _c(
         "TSG502",
@@ -324,6 +499,30 @@ _CHECKS: tuple[Check, ...] = (
         "Keras forks a new worker pool every epoch from an unchanged parent, so forked "
         "workers repeat last epoch's augmentations.",
         "Key randomness on the epoch: threadsafe_gen.rng_for(index, epoch=epoch).",
+        example=(
+            "import numpy as np\n"
+            "import keras\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    epoch = 0\n"
+            "\n"
+            "    def on_epoch_end(self):\n"
+            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
+            "        return x + rng.normal(size=x.shape), y\n"
+        ),
     ),
     _c(
         "TSG503",
@@ -334,6 +533,34 @@ _CHECKS: tuple[Check, ...] = (
         "Pickling or forking copies the RNG with its state into every worker, so the "
         "workers draw identical numbers (measured: 16 of 64 values distinct with 4 workers).",
         "Use threadsafe_gen.rng_for(index, epoch=...) inside __getitem__ instead.",
+        example=(
+            "import numpy as np\n"
+            "import keras\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    def __init__(self, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            "        self.rng = np.random.default_rng(0)  # copied, with its state, into every worker\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x + self.rng.normal(size=x.shape), y\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "import threadsafe_gen\n"
+            "\n"
+            "class Augmented(keras.utils.PyDataset):\n"
+            "    epoch = 0\n"
+            "\n"
+            "    def on_epoch_end(self):\n"
+            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
+            "        return x + rng.normal(size=x.shape), y\n"
+        ),
     ),
     # --- coverage and structure ------------------------------------------------------------
     _c(
@@ -426,6 +653,15 @@ _CHECKS: tuple[Check, ...] = (
         "imports TensorFlow again and unpickles the loader (measured 3.5-7 s per epoch).",
         "Use threads when __getitem__ releases the GIL, or the threadsafe_gen.keras "
         "adapters, which keep one pool for the whole fit.",
+        example=(
+            "# spawn (macOS, Windows) or forkserver (Linux, Python >= 3.14): 8 workers start,\n"
+            "# import TensorFlow and unpickle the loader again in every epoch\n"
+            "model.fit(MyDataset(workers=8, use_multiprocessing=True), epochs=100)\n"
+        ),
+        fixed=(
+            "# __getitem__ spends its time in numpy, I/O or TensorFlow ops (the GIL is released):\n"
+            "model.fit(MyDataset(workers=8, use_multiprocessing=False), epochs=100)\n"
+        ),
     ),
     _c(
         "TSG703",
@@ -464,6 +700,26 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "Keras has no per-batch timeout: one call that never returns hangs fit() forever.",
         "Find what the call waits for (a lock held at fork, a socket without timeout).",
+        example=(
+            "import socket\n"
+            "import keras\n"
+            "\n"
+            "class Remote(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            '        with socket.create_connection(("feature-store", 7000)) as s:\n'
+            '            s.sendall(b"%d\\n" % i)\n'
+            "            return decode(s.recv(1 << 20))  # no timeout: waits forever if the server stalls\n"
+        ),
+        fixed=(
+            "import socket\n"
+            "import keras\n"
+            "\n"
+            "class Remote(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            '        with socket.create_connection(("feature-store", 7000), timeout=10) as s:\n'
+            '            s.sendall(b"%d\\n" % i)\n'
+            "            return decode(s.recv(1 << 20))  # raises TimeoutError instead of hanging\n"
+        ),
     ),
     _c(
         "TSG802",
@@ -483,6 +739,25 @@ _CHECKS: tuple[Check, ...] = (
         "multiprocessing.Pool replaces a dead worker silently and Keras waits for its batch "
         "forever.",
         "Look for os._exit, sys.exit, segfaults in native code, or the OOM killer.",
+        example=(
+            "import os\n"
+            "import keras\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            "        if i >= len(self.index):\n"
+            "            os._exit(1)  # kills the worker; Keras waits for its batch forever\n"
+            "        return load(self.index[i])\n"
+        ),
+        fixed=(
+            "import keras\n"
+            "\n"
+            "class Rows(keras.utils.PyDataset):\n"
+            "    def __getitem__(self, i):\n"
+            "        if i >= len(self.index):\n"
+            "            raise IndexError(i)  # reaches fit() with a traceback\n"
+            "        return load(self.index[i])\n"
+        ),
     ),
     _c(
         "TSG822",
