@@ -8,6 +8,7 @@ import copy
 import inspect
 import itertools
 import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -304,6 +305,44 @@ def test_as_generator_is_a_real_generator_that_does_not_close_the_source() -> No
     first.close()
     rest = list(it.as_generator())
     assert (isinstance(first, types.GeneratorType), head, rest) == (True, [0, 1], [2, 3, 4])
+
+
+SHARED_AT_FORK: threadsafe_iter[int] | None = None
+
+
+def _next_in_child() -> None:
+    """Child process body: exit 0 if next() on the inherited iterator returns 0."""
+    assert SHARED_AT_FORK is not None
+    os._exit(0 if next(SHARED_AT_FORK) == 0 else 1)
+
+
+@pytest.mark.slow
+def test_forked_child_does_not_deadlock_on_a_lock_held_at_fork() -> None:
+    """A lock held by another thread at fork time is renewed in the child: next() works there."""
+    global SHARED_AT_FORK
+    SHARED_AT_FORK = threadsafe_iter(iter(range(3)))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        assert SHARED_AT_FORK is not None
+        with SHARED_AT_FORK._lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        child = multiprocessing.get_context("fork").Process(target=_next_in_child)
+        child.start()
+        child.join(20)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    finally:
+        release.set()
+        holder.join()
+    assert child.exitcode == 0
 
 
 # --- @threadsafe_generator -------------------------------------------------------------------

@@ -17,8 +17,10 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 import threading
 import types
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -31,6 +33,24 @@ T = TypeVar("T")
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: the class was defined in Python, not in C
 P = ParamSpec("P")
+
+
+# NOTE [ Locks after fork ]
+# If another thread holds an iterator's lock when the process forks, the child's copy of
+# the lock stays held for ever and the child's first next() hangs (failure-modes 2a' shows
+# this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
+# the forked child. A generator that was running in that other thread is then reported by
+# Python itself ("generator already executing") instead of hanging.
+_LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
+
+
+def _renew_locks_after_fork() -> None:
+    for it in list(_LIVE):
+        it._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_renew_locks_after_fork)
 
 
 def _replay(exc: Exception) -> Exception:
@@ -145,6 +165,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         self._src = src
         self._it = src
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def __iter__(self) -> threadsafe_iter[T]:
         return self
@@ -350,6 +371,7 @@ class GeneratorCall(threadsafe_iter[T]):
         self._src = None
         self._it = _Unstarted(self)
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     @property
     def func(self) -> Callable[..., Iterable[T]]:
