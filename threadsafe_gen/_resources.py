@@ -156,7 +156,7 @@ class _Resource(Generic[T]):
         self._close = close
         self._takes_owner = _takes_owner(factory)
         self._name: str | None = None
-        self._attr = f"_tsg_resource_{id(self)}"
+        self._attr = f"_tsg_res_{id(self)}"
         self._standalone = _Slot()
         self._slots: weakref.WeakSet[_Slot] = weakref.WeakSet()
         self._slots.add(self._standalone)
@@ -254,7 +254,7 @@ class _Resource(Generic[T]):
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = f"{owner.__qualname__}.{name}"
-        self._attr = f"_tsg_{name}"
+        self._attr = f"_tsg_res_{name}"
 
     @overload
     def __get__(self, instance: None, owner: type | None = None) -> _Resource[T]: ...

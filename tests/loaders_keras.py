@@ -1,0 +1,133 @@
+"""Importable Keras 3 loader and training run for the issue-2 proof (tests/test_keras_training.py).
+
+Spawn and forkserver workers unpickle the dataset by class name, so it lives here at module
+level. ``python -c "import loaders_keras; loaders_keras.main()" METHOD DB WORKERS`` sets the
+multiprocessing start method (Keras uses the default context), trains, and prints JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sqlite3
+import sys
+from typing import Any
+
+import keras
+import numpy as np
+
+import threadsafe_gen as tsg
+
+N_SAMPLES = 64
+BATCH = 8
+EPOCHS = 2
+SEED = 20_240_601
+COLUMNS = ["id", "aug", "value", "pid", "epoch"]
+
+
+def make_db(path: str) -> None:
+    """Write the sample table: value = 3 * id + 1, so a row proves it came from SQLite."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, value REAL)")
+    conn.executemany(
+        "INSERT INTO samples VALUES (?, ?)", [(i, 3 * i + 1) for i in range(N_SAMPLES)]
+    )
+    conn.commit()
+    conn.close()
+
+
+def connect(ds: SqliteAugmented) -> sqlite3.Connection:
+    """This process's connection; Keras calls __getitem__ from several threads even with workers=1."""
+    return sqlite3.connect(ds.path, check_same_thread=False)
+
+
+class SqliteAugmented(keras.utils.PyDataset):
+    """Reads a batch of rows from SQLite (per_process) and adds an rng_for augmentation column."""
+
+    db = tsg.per_process(connect, close=sqlite3.Connection.close)
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return N_SAMPLES // BATCH
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute(
+            "SELECT id, value FROM samples WHERE id >= ? AND id < ? ORDER BY id",
+            (index * BATCH, (index + 1) * BATCH),
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        aug = [tsg.rng_for(i, self.epoch, seed=SEED).random() for i in ids]
+        x = np.array(
+            [[i, a, v, os.getpid(), self.epoch] for (i, v), a in zip(rows, aug, strict=True)],
+            dtype=np.float64,
+        )
+        return x, x[:, 2:3].copy()
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def connect_same_thread(ds: SqliteAugmented) -> sqlite3.Connection:
+    """A connection with SQLite's default check_same_thread=True: usable only in its thread."""
+    return sqlite3.connect(ds.path)
+
+
+class SqliteAugmentedPerThread(SqliteAugmented):
+    """The same loader with one default (thread-bound) connection per thread."""
+
+    db = tsg.per_thread(connect_same_thread, close=sqlite3.Connection.close)  # type: ignore[assignment]
+
+
+RECORDED: list[np.ndarray] = []
+
+
+class Recorder(keras.layers.Layer):
+    """Records the batches the model really trains on (eager mode only)."""
+
+    def call(self, x: Any) -> Any:
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            RECORDED.append(np.array(x, dtype=np.float64))
+        return x
+
+
+def train(
+    path: str, workers: int, use_multiprocessing: bool, *, per_thread: bool = False
+) -> dict[str, Any]:
+    """Fit a tiny model for EPOCHS epochs; return the rows seen, per epoch, as lists."""
+    RECORDED.clear()
+    keras.utils.set_random_seed(0)
+    cls = SqliteAugmentedPerThread if per_thread else SqliteAugmented
+    ds = cls(path, workers=workers, use_multiprocessing=use_multiprocessing)
+    model = keras.Sequential(
+        [
+            keras.Input((len(COLUMNS),), dtype="float64"),
+            Recorder(dtype="float64"),  # float64 compute: no autocast of the recorded values
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    model.fit(ds, epochs=EPOCHS, verbose=0)
+    steps = len(ds)
+    epochs = [np.concatenate(RECORDED[e * steps : (e + 1) * steps]) for e in range(EPOCHS)]
+    cls.db.close_all()
+    return {
+        "steps": len(RECORDED),
+        "rows": [e.tolist() for e in epochs],
+        "parent_pid": os.getpid(),
+        "start_method": multiprocessing.get_start_method(),
+    }
+
+
+def main() -> None:
+    """Entry point for a subprocess: METHOD DB WORKERS -> JSON of train() on stdout."""
+    method, path, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    multiprocessing.set_start_method(method, force=True)
+    result = train(path, workers, use_multiprocessing=True)
+    sys.stdout.write(json.dumps(result) + "\n")

@@ -1,0 +1,167 @@
+"""The issue-2 proof: real Keras 3 training with per_process SQLite and rng_for, workers=4.
+
+Threads run in this process; each multiprocessing start method (fork, spawn, forkserver) runs
+in its own subprocess that sets it first (Keras uses multiprocessing's default context). The
+three subprocesses start together to save wall time. The model records the rows it trains on
+(tests/loaders_keras.py: a Recorder layer, run_eagerly=True), so every count below is what the
+model saw, not what the loader claims it produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import threadsafe_gen as tsg
+
+pytest.importorskip("keras")
+
+pytestmark = [pytest.mark.slow, pytest.mark.keras]
+
+TESTS = Path(__file__).parent
+METHODS = ["fork", "spawn", "forkserver"]
+N_SAMPLES, EPOCHS, SEED = 64, 2, 20_240_601  # as in tests/loaders_keras.py
+
+
+def session_pids(sid: int) -> list[int]:
+    """Pids of live (non-zombie) processes in session sid, read from /proc."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real SQLite file with the 64 samples."""
+    import loaders_keras
+
+    path = str(tmp_path_factory.mktemp("keras_db") / "samples.sqlite")
+    loaders_keras.make_db(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def process_runs(db_path: str) -> dict[str, dict[str, Any]]:
+    """Train once per start method, each in its own session; kill the session on timeout."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    code = "import loaders_keras; loaders_keras.main()"
+    procs = {
+        method: subprocess.Popen(
+            [sys.executable, "-c", code, method, db_path, "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own session: we can find and kill every worker
+        )
+        for method in METHODS
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for method, proc in procs.items():
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            results[method] = {"error": f"timed out; stderr tail: {err[-2000:]}"}
+            continue
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            results[method] = {"error": f"exit {proc.returncode}; stderr tail: {err[-2000:]}"}
+        else:
+            results[method] = json.loads(lines[-1])
+        results[method]["leftover"] = session_pids(proc.pid)
+    return results
+
+
+@pytest.fixture(scope="module")
+def thread_run(db_path: str) -> dict[str, Any]:
+    """Train with workers=4 threads in this process."""
+    import loaders_keras
+
+    return loaders_keras.train(db_path, 4, use_multiprocessing=False)
+
+
+def test_per_thread_sqlite_works_with_keras_thread_hops(db_path: str) -> None:
+    """A per_thread default SQLite connection survives Keras' spec peek on the main thread."""
+    import loaders_keras
+
+    check_run(
+        loaders_keras.train(db_path, 4, use_multiprocessing=False, per_thread=True), in_parent=True
+    )
+
+
+def check_run(result: dict[str, Any], *, in_parent: bool) -> dict[tuple[int, int], float]:
+    """Assert the exactly-once and augmentation properties of one run; return (epoch, id) -> aug."""
+    assert "error" not in result, result.get("error")
+    assert result["steps"] == 8 * EPOCHS
+    augs: dict[tuple[int, int], float] = {}
+    epoch_values = []
+    for rows in result["rows"]:
+        ids = [int(r[0]) for r in rows]
+        assert Counter(range(N_SAMPLES)) == Counter(ids)  # every id exactly once this epoch
+        assert [3 * i + 1 for i in ids] == [int(r[2]) for r in rows]  # read from SQLite
+        epochs = {int(r[4]) for r in rows}
+        assert len(epochs) == 1  # no batch computed with a stale epoch
+        epoch = epochs.pop()
+        epoch_values.append(epoch)
+        for i, aug in zip(ids, (r[1] for r in rows), strict=True):
+            augs[(epoch, i)] = aug
+        pids = {int(r[3]) for r in rows}
+        assert in_parent == (pids == {result["parent_pid"]})
+    assert len(set(epoch_values)) == EPOCHS  # the dataset saw a new epoch each time
+    expected = {(e, i): tsg.rng_for(i, e, seed=SEED).random() for e, i in augs}
+    assert expected == augs
+    first, second = epoch_values
+    assert all(augs[(first, i)] != augs[(second, i)] for i in range(N_SAMPLES))
+    return augs
+
+
+def test_threads_see_every_sample_once_per_epoch(thread_run: dict[str, Any]) -> None:
+    """workers=4 threads: every id once per epoch, SQLite values, rng_for augmentation per epoch."""
+    augs = check_run(thread_run, in_parent=True)
+    assert len(augs) == 2 * N_SAMPLES
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_processes_see_every_sample_once_per_epoch(
+    process_runs: dict[str, dict[str, Any]], method: str
+) -> None:
+    """workers=4 processes under each start method: the same guarantees, no worker left behind."""
+    result = process_runs[method]
+    augs = check_run(result, in_parent=False)
+    assert (method, 2 * N_SAMPLES, []) == (result["start_method"], len(augs), result["leftover"])
+
+
+def test_augmentation_is_identical_across_threads_and_start_methods(
+    thread_run: dict[str, Any], process_runs: dict[str, dict[str, Any]]
+) -> None:
+    """The augmentation of each (epoch, id) is the same whichever worker kind produced it."""
+    runs = [thread_run, *(process_runs[m] for m in METHODS)]
+    tables = [
+        sorted((int(r[4]), int(r[0]), r[1]) for rows in run["rows"] for r in rows)
+        for run in runs
+        if "error" not in run
+    ]
+    assert len(runs) == len(tables)
+    assert all(tables[0] == table for table in tables[1:])
