@@ -335,3 +335,88 @@ def test_check_bad_target_exits_2(tmp_path: Path) -> None:
         2,
         "threadsafe-gen: error: 'targets' has no attribute 'god'. Did you mean 'good'?",
     )
+
+
+# --- docs/cli.md: the documented commands run and print what the page says ------------------------
+
+DOCS_CLI = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+HOOKS = Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml"
+
+
+def marked_block(name: str) -> str:
+    """The fenced block right after `<!-- cli-test: NAME -->` in docs/cli.md."""
+    import re
+
+    text = DOCS_CLI.read_text(encoding="utf-8")
+    m = re.search(rf"<!-- cli-test: {re.escape(name)} -->\n```[a-z]*\n(.*?)```", text, re.S)
+    assert m is not None, f"docs/cli.md has no block marked {name!r}"
+    return m.group(1)
+
+
+def run_documented(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a documented `threadsafe-gen ...` command with this environment's console script."""
+    import shlex
+
+    argv = shlex.split(command)
+    assert argv[0] == "threadsafe-gen"
+    exe = Path(sys.executable).with_name("threadsafe-gen")
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(exe), *argv[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def normalise(text: str) -> str:
+    """Timings vary from run to run: compare them as X.XX."""
+    import re
+
+    return re.sub(r"\d+\.\d\d s\b", "X.XX s", text).rstrip("\n")
+
+
+@pytest.fixture
+def documented_project(tmp_path: Path) -> Path:
+    """A folder with docs/cli.md's loader.py."""
+    (tmp_path / "loader.py").write_text(marked_block("file loader.py"))
+    return tmp_path
+
+
+def test_documented_lint_console_output(documented_project: Path) -> None:
+    """The console example in docs/cli.md prints exactly what the page shows."""
+    lines = marked_block("console").rstrip("\n").splitlines()
+    assert lines[0].startswith("$ ")
+    out = run_documented(lines[0][2:], documented_project)
+    assert (out.returncode, normalise(out.stdout)) == (1, normalise("\n".join(lines[1:])))
+
+
+def test_github_actions_snippet_runs_and_prints_documented_output(documented_project: Path) -> None:
+    """The workflow's threadsafe-gen step works and prints the documented annotations."""
+    import yaml
+
+    workflow = yaml.safe_load(marked_block("github-actions"))
+    steps = workflow["jobs"]["threadsafe-gen"]["steps"]
+    commands = [s["run"] for s in steps if str(s.get("run", "")).startswith("threadsafe-gen")]
+    assert len(commands) == 1
+    out = run_documented(commands[0], documented_project)
+    expected = marked_block("github-actions-output").rstrip("\n")
+    assert (out.returncode, out.stdout.rstrip("\n")) == (1, expected)
+
+
+def test_pre_commit_snippet_matches_hook_and_documented_output(documented_project: Path) -> None:
+    """The pre-commit snippet is our hook; its entry, run on loader.py, prints the documented text."""
+    import yaml
+
+    config = yaml.safe_load(marked_block("pre-commit"))
+    (hook,) = config["repos"][0]["hooks"]
+    (shipped,) = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
+    same = {k: hook[k] for k in ("id", "entry", "types", "require_serial")}
+    assert same == {k: shipped[k] for k in ("id", "entry", "types", "require_serial")}
+    # pre-commit appends the staged file names to `entry`.
+    out = run_documented(f"{hook['entry']} loader.py", documented_project)
+    expected = normalise(marked_block("pre-commit-output"))
+    assert (out.returncode, normalise(out.stdout)) == (1, expected)

@@ -194,7 +194,7 @@ def test_github_annotation_format_and_escaping() -> None:
     assert out[0].startswith(
         "::error file=x%2Cy.py,line=2,col=3,title=TSG351 An iterator's __next__ does not hold the lock it owns::a, b: c%0Ad."
     )
-    assert out[-1] == "threadsafe-gen lint: 1 error, 0 warnings, 0 info in 1 files."
+    assert out[-1] == "threadsafe-gen lint: 1 error, 0 warnings, 0 info in 1 file."
 
 
 def test_github_output_is_capped_per_level_with_a_summary() -> None:

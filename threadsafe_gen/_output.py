@@ -330,6 +330,7 @@ def _github(findings: Sequence[Finding], info: RunInfo) -> str:
                 "locally, or upload --format sarif to code scanning, to see them all."
             )
             out.append(f"::{level} title={title}::{body}")
-    files = f" in {info.files} files" if info.command == "lint" else ""
+    noun = "file" if info.files == 1 else "files"
+    files = f" in {info.files} {noun}" if info.command == "lint" else ""
     out.append(f"threadsafe-gen {info.command}: {summary_line(findings)}{files}.")
     return "\n".join(out)
