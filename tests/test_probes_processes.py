@@ -538,3 +538,15 @@ def test_tf_keras_image_data_generator_flow() -> None:
     assert {"TSG501", "TSG502"} <= {f.code for f in forked}
     assert [(f.code, f.severity) for f in spawned] == [("TSG101", Severity.WARNING)]
     assert "_thread.lock" in spawned[0].message
+
+
+@pytest.mark.slow
+@needs_fork
+def test_budget_running_out_is_not_reported_as_a_hang() -> None:
+    """When the check's deadline, not batch_timeout, stops a worker: TSG802, not TSG801."""
+    ctx = make_ctx(L.HangInWorkerSeq(), batch_timeout=30.0, timeout=2.0)
+    t0 = time.monotonic()
+    found = P.fork_dry_run(ctx)
+    elapsed = time.monotonic() - t0
+    assert [(f.code, f.path) for f in found] == [("TSG802", "forked dry run")]
+    assert elapsed < 2.0 + 5.0

@@ -88,6 +88,9 @@ _MAX_CONTAINER_ITEMS = 1_000
 _EXTRA_INDICES = 3
 #: Under fork, a spawn start cost is reported (as info) only from this many seconds.
 _NOTABLE_START_SECONDS = 2.0
+#: A spawned worker that has not finished starting after this long (or 3 batch timeouts)
+#: is reported as hanging: importing TensorFlow takes 4-15 s on a busy 2-core machine.
+_SPAWN_START_LIMIT = 45.0
 #: Exit code of a spawned child that re-ran an unguarded main script up to check_loader().
 _BOOTSTRAP_EXIT = 86
 #: Items drawn per forked copy of a generator loader.
@@ -496,6 +499,8 @@ class _Worker:
     current: tuple[int, int] | None = None  # (pos, index) begun and not finished
     outcome: str = "running"  # done | died | timeout | load-error
     exitcode: int | None = None
+    limit: float = 0.0  # the per-step limit (seconds) that a timeout exceeded
+    budget: bool = False  # the timeout came from the check's deadline, not from a limit
 
     def digests(self) -> dict[int, str]:
         return {pos: c.digest for pos, c in self.calls.items() if c.digest is not None}
@@ -568,10 +573,8 @@ def _drive(
     active = [w for w in workers if w.proc.pid is not None]
     by_conn = {id(w.conn): w for w in active}
     while active:
-        limits = {
-            id(w): min(deadline, w.last + (batch_timeout if w.ready_at else start_timeout))
-            for w in active
-        }
+        steps = {id(w): batch_timeout if w.ready_at else start_timeout for w in active}
+        limits = {id(w): min(deadline, w.last + steps[id(w)]) for w in active}
         wait = max(0.0, min(limits.values()) - time.monotonic())
         for conn in multiprocessing.connection.wait([w.conn for w in active], timeout=wait):
             w = by_conn[id(conn)]
@@ -588,6 +591,8 @@ def _drive(
         for w in list(active):
             if now >= limits[id(w)]:
                 w.outcome = "timeout"
+                w.limit = steps[id(w)]
+                w.budget = w.last + steps[id(w)] > deadline
                 _finish(w, grace=0.0)
                 active.remove(w)
 
@@ -664,16 +669,27 @@ def _death_findings(ctx: ProbeContext, workers: list[_Worker], where: str) -> li
                     details=details,
                 )
             )
+        elif w.budget:
+            findings.append(
+                make_finding(
+                    "TSG802",
+                    path=f"{where} dry run",
+                    message=(
+                        f"The check's time budget ran out while a {where} worker was still "
+                        f"busy {during}; it was stopped, so this dry run is incomplete"
+                    ),
+                    details=details,
+                )
+            )
         else:
-            limit = ctx.batch_timeout if w.ready_at else None
-            waited = f"{limit:.1f}s" if limit is not None else "the remaining check budget"
+            details["limit_seconds"] = w.limit
             findings.append(
                 make_finding(
                     "TSG801",
                     path=path,
                     message=(
-                        f"A {where} worker did not answer {during} within {waited}; it was "
-                        "killed. Keras has no per-batch timeout, so fit() would hang here"
+                        f"A {where} worker did not answer {during} within {w.limit:.1f}s; it "
+                        "was killed. Keras has no per-batch timeout, so fit() would hang here"
                     ),
                     details=details,
                 )
@@ -1060,7 +1076,7 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
         raise error
     _drive(
         [worker],
-        start_timeout=max(ctx.batch_timeout, ctx.remaining()),
+        start_timeout=max(3 * ctx.batch_timeout, _SPAWN_START_LIMIT),
         batch_timeout=ctx.batch_timeout,
         deadline=ctx.deadline,
     )
