@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from threadsafe_gen import per_process, rng_for, threadsafe_generator
+from threadsafe_gen import per_process, rng_for, shard, threadsafe_generator
 from threadsafe_gen.keras import current_epoch, guard
 
 N_SAMPLES = 64
@@ -32,10 +32,28 @@ def make_batch(index: int, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
 
 
 @threadsafe_generator
-def id_batches(n: int = N_SAMPLES, batch: int = BATCH) -> Any:
-    """All batches of samples 0..n-1; auto-sharded inside threadsafe_gen's workers."""
+def id_batches(n: int = N_SAMPLES, batch: int = BATCH, offset: int = 0) -> Any:
+    """All batches of samples offset..offset+n-1; auto-sharded inside threadsafe_gen's workers."""
     for index in range(n // batch):
-        yield make_batch(index, batch)
+        x, y = make_batch(index, batch)
+        x[:, 0] += offset
+        yield x, y
+
+
+@threadsafe_generator
+def failing_batches(fail_at: int = 3) -> Any:
+    """Batches 0.. until *fail_at*, where the generator raises (self-sharded with shard())."""
+    for index in shard(range(N_SAMPLES // BATCH)):
+        if index == fail_at:
+            msg = f"boom at batch {index}"
+            raise ValueError(msg)
+        yield make_batch(index)
+
+
+@threadsafe_generator
+def numbered(n: int) -> Any:
+    """The integers 0..n-1, one per item (for protocol-level properties)."""
+    yield from range(n)
 
 
 @threadsafe_generator
@@ -61,9 +79,11 @@ def slow_getitem(args: tuple[Any, int]) -> Any:
 class AugSequence:
     """A pure function of the index, except for np.random (the augmentation)."""
 
-    def __init__(self, n: int = N_SAMPLES, batch: int = BATCH, **kwargs: Any) -> None:
+    def __init__(
+        self, n: int = N_SAMPLES, batch: int = BATCH, delay: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.n, self.batch = n, batch
+        self.n, self.batch, self.delay = n, batch, delay
         self.epochs_ended = 0
 
     def __len__(self) -> int:
@@ -72,6 +92,10 @@ class AugSequence:
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < len(self):
             raise IndexError(index)
+        if self.delay:  # lets a pool spread the indices over all its workers
+            import time
+
+            time.sleep(self.delay)
         return make_batch(index, self.batch)
 
     def on_epoch_end(self) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 import keras_loaders as kl
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threadsafe_gen.errors import PicklingRefusedError, SharedStateError
 from threadsafe_gen.keras import current_epoch, guard
@@ -313,8 +315,10 @@ def test_guard_reseeds_forked_workers_per_epoch() -> None:
 @pytest.mark.slow
 def test_keras3_guard_fork_workers_distinct_augmentations() -> None:
     """Keras 3 PyDataset, 4 forked workers, 2 epochs: every id once, 64/64 distinct draws, no repeats."""
-    plain = fit_keras3(kl.AugDataset(workers=4, use_multiprocessing=True), epochs=2)
-    guarded = fit_keras3(kl.GuardedAugDataset(workers=4, use_multiprocessing=True), epochs=2)
+    plain = fit_keras3(kl.AugDataset(delay=0.05, workers=4, use_multiprocessing=True), epochs=2)
+    guarded = fit_keras3(
+        kl.GuardedAugDataset(delay=0.05, workers=4, use_multiprocessing=True), epochs=2
+    )
     assert distinct_noise(plain[0]) < kl.N_SAMPLES  # failure-modes 2d, reproduced
     assert [ids(rows) for rows in guarded] == [ALL_IDS, ALL_IDS]
     assert [distinct_noise(rows) for rows in guarded] == [kl.N_SAMPLES, kl.N_SAMPLES]
@@ -370,6 +374,51 @@ def test_generator_dataset_threads_three_epochs() -> None:
     rows = fit_keras3(ds, epochs=3)
     assert [ids(r) for r in rows] == [ALL_IDS] * 3
     assert ds.epoch == 3
+
+
+@pytest.mark.slow
+def test_generator_dataset_as_validation_data() -> None:
+    """GeneratorDataset as training and validation data: each set seen exactly once per epoch."""
+    from threadsafe_gen.keras import GeneratorDataset
+
+    train = GeneratorDataset(kl.id_batches(), workers=2, batches=8)
+    val = GeneratorDataset(kl.id_batches(offset=1000), workers=2, batches=8)
+    rows = fit_keras3(train, epochs=2, validation_data=val)
+    assert [[i for i in ids(r) if i < 1000] for r in rows] == [ALL_IDS] * 2
+    assert [[i - 1000 for i in ids(r) if i >= 1000] for r in rows] == [ALL_IDS] * 2
+
+
+@pytest.mark.slow
+def test_generator_dataset_worker_error_stops_fit() -> None:
+    """A generator that raises in a worker stops fit with WorkerError's text (worker id, original error)."""
+    from threadsafe_gen.keras import GeneratorDataset
+
+    ds = GeneratorDataset(kl.failing_batches(), workers=2, batches=8)
+    with pytest.raises(
+        Exception,
+        match=r"Worker 1 of 2 \(thread\) running .*failing_batches\(\) raised ValueError: boom at batch 3",
+    ):
+        fit_keras3(ds, epochs=1)
+    ds.close()
+
+
+@given(n=st.integers(1, 60), workers=st.integers(1, 6), peek=st.integers(0, 2))
+@settings(max_examples=25)
+def test_generator_dataset_epochs_property(n: int, workers: int, peek: int) -> None:
+    """For any length, shard count and spec peek, two epochs via the PyDataset protocol yield each item once."""
+    from threadsafe_gen.keras import GeneratorDataset
+
+    ds = GeneratorDataset(kl.numbered(n), workers=workers)
+    peeked = [ds[i] for i in range(min(peek, n))]
+    ds.on_epoch_end()  # Keras 3's reset() after its peek
+    epochs = []
+    for _ in range(2):
+        ds.on_epoch_begin()
+        epochs.append(sorted(ds[i] for i in reversed(range(len(ds)))))
+        ds.on_epoch_end()
+    ds.close()
+    assert epochs == [list(range(n))] * 2
+    assert all(p in range(n) for p in peeked)
 
 
 @pytest.mark.slow

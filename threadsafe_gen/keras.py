@@ -497,6 +497,12 @@ class _GeneratorDatasetImpl:
     epoch is complete. Plain ``fit(generator)`` instead replays its 2 peeked batches in later
     epochs (failure-modes 3d) and has no ``workers=`` at all in Keras 3.
 
+    Speed: a body that does not split its work is auto-sharded, i.e. every worker runs the
+    whole generator and keeps every N-th item, which is correct but only fast when producing an
+    item is cheap compared with what follows. Split the cheap part yourself with
+    :func:`threadsafe_gen.shard` (``for name in shard(files): yield load(name)``) so that each
+    worker does only its own expensive work.
+
     Items of different shards interleave in arrival order. Threads suit generators that
     release the GIL (numpy, I/O); ``processes=True`` suits pure-Python CPU-bound work (items are
     pickled back). Keep a spawn/forkserver generator in a module that does not import
