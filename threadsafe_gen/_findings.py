@@ -136,6 +136,36 @@ _CHECKS: tuple[Check, ...] = (
         "Create the object lazily in each worker with threadsafe_gen.per_process (or "
         "per_thread), use threadsafe_gen.Lock and friends for locks, or drop it in "
         "__getstate__.",
+        example=(
+            "import threading\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.lock = threading.Lock()  # spawn workers: cannot pickle '_thread.lock' object\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        with self.lock:\n"
+            "            return self.data[i]\n"
+        ),
+        fixed=(
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.lock = tsg.Lock()  # pickles to a fresh lock in each worker\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        with self.lock:\n"
+            "            return self.data[i]\n"
+        ),
     ),
     _c(
         "TSG102",
@@ -147,6 +177,28 @@ _CHECKS: tuple[Check, ...] = (
         '`if __name__ == "__main__":` guard, cannot be found by name in a spawned worker.',
         "Define the class at module level in an importable module, and guard the training "
         'script with `if __name__ == "__main__":`.',
+        example=(
+            "def make_loader(data):\n"
+            "    class Rows:  # defined inside a function: spawned workers cannot import it\n"
+            "        def __len__(self):\n"
+            "            return len(data)\n"
+            "\n"
+            "        def __getitem__(self, i):\n"
+            "            return data[i]\n"
+            "\n"
+            "    return Rows()\n"
+        ),
+        fixed=(
+            "class Rows:  # module level: importable by name in every worker\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return self.data[i]\n"
+        ),
     ),
     _c(
         "TSG103",
@@ -158,6 +210,33 @@ _CHECKS: tuple[Check, ...] = (
         "rebuilds its worker pool every epoch, so the copy is paid workers x epochs times.",
         "Keep big arrays out of the pickled state: threadsafe_gen.SharedArray, a numpy "
         "memmap, or a path opened lazily with per_process.",
+        example=(
+            "import numpy as np\n"
+            "\n"
+            "class Images:\n"
+            "    def __init__(self):\n"
+            "        self.x = np.zeros((20_000, 64, 64, 3), np.float32)  # 983 MB pickled per worker per epoch\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.x) // 32\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.x[i * 32:(i + 1) * 32],)\n"
+        ),
+        fixed=(
+            "import numpy as np\n"
+            "\n"
+            "class Images:\n"
+            "    def __init__(self, path):\n"
+            "        self.path = path  # a .npy file; workers map it instead of receiving a copy\n"
+            "\n"
+            "    def __len__(self):\n"
+            '        return len(np.load(self.path, mmap_mode="r")) // 32\n'
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        x = np.load(self.path, mmap_mode="r")\n'
+            "        return (np.array(x[i * 32:(i + 1) * 32]),)\n"
+        ),
     ),
     _c(
         "TSG104",
@@ -364,6 +443,31 @@ _CHECKS: tuple[Check, ...] = (
         "duplicated samples, silently.",
         "Make __getitem__ a pure function of its index: keep per-call state in local "
         "variables and per-thread handles in threadsafe_gen.per_thread.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.cursor = 0\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        start = self.cursor  # ignores i: workers read the same cursor\n"
+            "        self.cursor += 8\n"
+            "        return (self.data[start:start + 8],)\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
     ),
     _c(
         "TSG302",
@@ -375,6 +479,29 @@ _CHECKS: tuple[Check, ...] = (
         "`ValueError: generator already executing`; training fails mid-epoch.",
         "Wrap shared iterators with threadsafe_gen.threadsafe_iter or decorate the "
         "generator function with @threadsafe_generator; make __getitem__ stateless.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.rows = iter(data)  # shared by worker threads\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (next(self.rows),)  # ValueError: generator already executing, or a race\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i],)\n"
+        ),
     ),
     _c(
         "TSG303",
@@ -385,6 +512,31 @@ _CHECKS: tuple[Check, ...] = (
         "Each worker thread sees the other workers' changes, and each worker process keeps "
         "its own: results depend on scheduling.",
         "Compute per-call values in local variables; keep caches in threadsafe_gen.per_thread.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.last = None\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        self.last = self.data[i]  # state shared by threads, lost by processes\n"
+            "        return (self.last,)\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        batch = self.data[i]\n"
+            "        return (batch,)\n"
+        ),
     ),
     _c(
         "TSG304",
@@ -395,6 +547,34 @@ _CHECKS: tuple[Check, ...] = (
         "__getitem__ returns a view of a buffer that the next call overwrites; the queue "
         "then holds several references to the same array and training sees duplicates.",
         "Return a fresh array per call (np.empty inside __getitem__, or .copy()).",
+        example=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "        self.buf = np.empty((8,) + data.shape[1:], data.dtype)\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        self.buf[:] = self.data[i * 8:(i + 1) * 8]\n"
+            "        return (self.buf,)  # the next call overwrites this batch\n"
+        ),
+        fixed=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (np.array(self.data[i * 8:(i + 1) * 8]),)  # a fresh array per call\n"
+        ),
     ),
     _c(
         "TSG305",
@@ -406,6 +586,35 @@ _CHECKS: tuple[Check, ...] = (
         "even with workers=1 (a tf.data thread); thread-bound objects such as sqlite3 "
         "connections then raise.",
         "Open the resource per thread with threadsafe_gen.per_thread (or per_process).",
+        example=(
+            "import sqlite3\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, path):\n"
+            "        self.db = sqlite3.connect(path)  # usable only on the thread that made it\n"
+            "\n"
+            "    def __len__(self):\n"
+            '        return self.db.execute("select count(*) from t").fetchone()[0]\n'
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        return (self.db.execute("select x from t where id = ?", (i,)).fetchall(),)\n'
+        ),
+        fixed=(
+            "import sqlite3\n"
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "def _connect():\n"
+            '    return sqlite3.connect("data.db")\n'
+            "\n"
+            "class Rows:\n"
+            "    db = tsg.per_thread(_connect)  # one connection per worker thread, made on first use\n"
+            "\n"
+            "    def __len__(self):\n"
+            '        return self.db.execute("select count(*) from t").fetchone()[0]\n'
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        return (self.db.execute("select x from t where id = ?", (i,)).fetchall(),)\n'
+        ),
     ),
     _c(
         "TSG306",
@@ -417,6 +626,23 @@ _CHECKS: tuple[Check, ...] = (
         "executing`; on a plain iterator class they race silently.",
         "Wrap it with threadsafe_gen.threadsafe_iter or decorate the generator function "
         "with @threadsafe_generator.",
+        example=(
+            "def batches():\n"
+            "    for i in range(100):\n"
+            "        yield load(i)\n"
+            "\n"
+            "it = batches()  # shared by 4 worker threads: ValueError: generator already executing\n"
+        ),
+        fixed=(
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "@tsg.threadsafe_generator\n"
+            "def batches():\n"
+            "    for i in range(100):\n"
+            "        yield load(i)\n"
+            "\n"
+            "it = batches()  # next() is serialised by a lock\n"
+        ),
     ),
     # --- duplicate-data ------------------------------------------------------------------
     _c(
@@ -428,6 +654,29 @@ _CHECKS: tuple[Check, ...] = (
         "The same sample row was served more than once in one pass over the loader; the "
         "model trains on duplicates and misses other samples.",
         "Check that __getitem__(i) depends only on i and that each index maps to distinct rows.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        start = (i * 8) % 32  # wraps after 4 batches: samples repeat, others are never used\n"
+            "        return (self.data[start:start + 8],)\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
     ),
     _c(
         "TSG402",
@@ -572,6 +821,32 @@ _CHECKS: tuple[Check, ...] = (
         "Keras asks for exactly len(loader) batches; an IndexError inside that range stops "
         "training, and indices served beyond it are never trained on.",
         "Return ceil(n_samples / batch_size) from __len__ and serve every index below it.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8 + 1  # one too many when 8 divides len(data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        if i * 8 >= len(self.data):\n"
+            "            raise IndexError(i)\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
+        fixed=(
+            "import math\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return math.ceil(len(self.data) / 8)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
     ),
     _c(
         "TSG602",
@@ -582,6 +857,30 @@ _CHECKS: tuple[Check, ...] = (
         "An empty batch usually means the last-batch arithmetic is off; Keras fails on it "
         "or trains on nothing.",
         "Compute the last batch as samples[i * bs:(i + 1) * bs] and size __len__ with ceil.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.data) // 8 + 1  # the last slice is empty when 8 divides len(data)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
+        fixed=(
+            "import math\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self, data):\n"
+            "        self.data = data\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return math.ceil(len(self.data) / 8)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.data[i * 8:(i + 1) * 8],)\n"
+        ),
     ),
     _c(
         "TSG603",
@@ -593,6 +892,24 @@ _CHECKS: tuple[Check, ...] = (
         "tf_keras stops with 'ran out of data'.",
         "Pass the generator function to threadsafe_gen.keras.GeneratorDataset, which "
         "re-creates it each epoch.",
+        example=(
+            "def batches():\n"
+            "    for i in range(8):\n"
+            "        yield load(i)\n"
+            "\n"
+            "model.fit(batches(), epochs=3)  # epochs 2 and 3 replay only the 2 peeked batches\n"
+        ),
+        fixed=(
+            "import threadsafe_gen as tsg\n"
+            "from threadsafe_gen.keras import GeneratorDataset\n"
+            "\n"
+            "@tsg.threadsafe_generator\n"
+            "def batches():\n"
+            "    for i in range(8):\n"
+            "        yield load(i)\n"
+            "\n"
+            "model.fit(GeneratorDataset(batches()), epochs=3)  # re-created every epoch\n"
+        ),
     ),
     _c(
         "TSG621",
@@ -603,6 +920,26 @@ _CHECKS: tuple[Check, ...] = (
         "Keras fixes the output signature from the first batches; a batch with other keys, "
         "tuple length or nesting fails mid-epoch.",
         "Return the same structure from every call.",
+        example=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        if y is None:\n"
+            "            return (x,)  # other batches are (x, y)\n"
+            "        return x, y\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x, y  # the same structure every time\n"
+        ),
     ),
     _c(
         "TSG622",
@@ -612,6 +949,26 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "The dtype is fixed from the first batches; another dtype later fails or silently casts.",
         "Cast explicitly (np.asarray(x, dtype=np.float32)).",
+        example=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (np.array(load(i)),)  # float64 for some batches, int64 for others\n"
+        ),
+        fixed=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (np.asarray(load(i), dtype=np.float32),)\n"
+        ),
     ),
     _c(
         "TSG623",
@@ -621,6 +978,26 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "Only the first (batch) dimension may vary; other changes fail mid-epoch.",
         "Pad or resize to a fixed shape.",
+        example=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (np.stack(load_images(i)),)  # images of different sizes per batch\n"
+        ),
+        fixed=(
+            "import numpy as np\n"
+            "\n"
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (np.stack([resize(im, (64, 64)) for im in load_images(i)]),)\n"
+        ),
     ),
     _c(
         "TSG624",
@@ -630,6 +1007,24 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "Keras expects (x,), (x, y), (x, y, sample_weight) or a dict, with equal first dimensions.",
         "Return a tuple of arrays with the same number of rows.",
+        example=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x, y[:-1]  # 8 inputs, 7 labels\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 10\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        x, y = load(i)\n"
+            "        return x, y  # one label per input\n"
+        ),
     ),
     # --- performance and resources ---------------------------------------------------------
     _c(
@@ -642,6 +1037,28 @@ _CHECKS: tuple[Check, ...] = (
         "as slow as workers=1.",
         "Hold a lock only around the shared part, or make __getitem__ lock-free with "
         "per_thread resources and threadsafe_gen.keras.guard.",
+        example=(
+            "import threading\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self):\n"
+            "        self.lock = threading.Lock()\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        with self.lock:  # 4 worker threads take turns\n"
+            "            return (read_from_disk(i),)\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (read_from_disk(i),)  # lock-free: threads overlap the I/O\n"
+        ),
     ),
     _c(
         "TSG702",
@@ -681,6 +1098,37 @@ _CHECKS: tuple[Check, ...] = (
         "A connection or file opened per call and never closed exhausts the process's "
         "descriptors mid-training ('Too many open files').",
         "Open once per worker with threadsafe_gen.per_process / per_thread.",
+        example=(
+            "import sqlite3\n"
+            "\n"
+            "class Rows:\n"
+            "    def __init__(self):\n"
+            "        self.conns = []\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        conn = sqlite3.connect("data.db", check_same_thread=False)\n'
+            "        self.conns.append(conn)  # one more open file per batch\n"
+            '        return (conn.execute("select x from t where id = ?", (i,)).fetchall(),)\n'
+        ),
+        fixed=(
+            "import sqlite3\n"
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "def _connect():\n"
+            '    return sqlite3.connect("data.db")\n'
+            "\n"
+            "class Rows:\n"
+            "    db = tsg.per_thread(_connect)\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            '        return (self.db.execute("select x from t where id = ?", (i,)).fetchall(),)\n'
+        ),
     ),
     _c(
         "TSG722",
@@ -690,6 +1138,27 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "Each call starts a thread (or a client that owns one) and never stops it.",
         "Create the client once per worker with threadsafe_gen.per_process.",
+        example=(
+            "class Rows:\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        client = make_client()  # each client starts a background thread, never closed\n"
+            "        return (client.fetch(i),)\n"
+        ),
+        fixed=(
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "class Rows:\n"
+            "    client = tsg.per_process(make_client)  # one client per worker process\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (self.client.fetch(i),)\n"
+        ),
     ),
     # --- hang and crash ----------------------------------------------------------------------
     _c(
@@ -729,6 +1198,16 @@ _CHECKS: tuple[Check, ...] = (
         _W,
         "Some probes were skipped, so the report is incomplete.",
         "Raise timeout= or lower max_batches=.",
+        example=(
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "report = tsg.check_loader(big_loader, timeout=5)  # too short for 64 slow batches\n"
+        ),
+        fixed=(
+            "import threadsafe_gen as tsg\n"
+            "\n"
+            "report = tsg.check_loader(big_loader, timeout=120, max_batches=16)\n"
+        ),
     ),
     _c(
         "TSG821",
@@ -767,6 +1246,28 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "The exception stops fit() when Keras reaches that index.",
         "Fix the exception; the traceback is in the finding's details.",
+        example=(
+            "class Rows:\n"
+            "    def __init__(self, paths):\n"
+            "        self.paths = paths\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.paths)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (decode(self.paths[i]),)  # raises on a corrupt file\n"
+        ),
+        fixed=(
+            "class Rows:\n"
+            "    def __init__(self, paths):\n"
+            "        self.paths = [p for p in paths if is_valid(p)]  # filtered once, up front\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return len(self.paths)\n"
+            "\n"
+            "    def __getitem__(self, i):\n"
+            "        return (decode(self.paths[i]),)\n"
+        ),
     ),
     # --- static rules (threadsafe-gen lint) ---------------------------------------------------
     _c(
