@@ -635,3 +635,33 @@ def test_whole_keras_package_lints_without_crashing() -> None:
     assert result.files > 500
     assert "TSG852" not in result.codes()
     assert time.perf_counter() - start > 0  # timing is reported, never asserted (2-core CI)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("np.random.default_rng()", ["TSG551"]),
+        ("np.random.RandomState(0)", ["TSG551"]),
+        ("random.Random(3)", ["TSG551"]),
+        ("np.random.SeedSequence(0)", []),
+    ],
+)
+def test_rng_object_stored_on_loader(value: str, expected: list[str]) -> None:
+    """An RNG object stored in __init__ is cloned into every worker: TSG551."""
+    src = "import random\n" + LOADER.format(value=value)
+    assert codes(src) == expected
+
+
+def test_reused_buffer_returned_from_getitem() -> None:
+    """Filling self.buf in place and returning it gives TSG352; a cache that is not returned does not."""
+    assert codes(getitem("self.buf[:] = idx\nreturn self.buf, self.buf[:, 1]")) == ["TSG352"]
+    assert codes(getitem("self.cache[idx] = idx\nreturn idx")) == []
+
+
+def test_custom_pickling_exempts_tsg151() -> None:
+    """A class with __getstate__/__reduce__ may hold a lock: it controls what is pickled."""
+    src = LOADER.format(value="threading.Lock()").replace(
+        "    def __len__(self):",
+        "    def __getstate__(self):\n        return {}\n    def __len__(self):",
+    )
+    assert codes(src) == []

@@ -1443,10 +1443,11 @@ _CHECKS: tuple[Check, ...] = (
     _c(
         "TSG551",
         "global-rng-in-getitem",
-        "Global RNG used inside __getitem__ or a generator",
+        "Global or shared RNG used inside __getitem__ or a generator",
         _R,
         _W,
-        "Forked workers share numpy's global RNG state and replay the same numbers.",
+        "Forked workers inherit numpy's global RNG state, and an RNG stored on the loader is "
+        "copied with its state into every worker: the workers replay the same numbers.",
         "Use threadsafe_gen.rng_for(index, epoch=...).",
         example=(
             "import numpy as np\n"
