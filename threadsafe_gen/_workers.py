@@ -393,6 +393,10 @@ def _process_main(
                         "by pickling; yield picklable values (numpy arrays, tuples, dicts)."
                     )
                     raise TypeError(msg) from exc
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the whole process group: the parent gets its own
+            # KeyboardInterrupt, so do not add a worker traceback to it.
+            return
         except BaseException as exc:  # reported to the consumer
             with contextlib.suppress(OSError):
                 conn.send((_ERROR, _error_payload(exc)))
