@@ -36,7 +36,9 @@ ALL_IDS = list(range(kl.N_SAMPLES))
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def fit_keras3(data: Any, epochs: int, **fit_kwargs: Any) -> list[np.ndarray]:
+def fit_keras3(
+    data: Any, epochs: int, shuffle: bool = False, **fit_kwargs: Any
+) -> list[np.ndarray]:
     """Train a tiny Keras 3 model; return the rows it trained on, one array per epoch."""
     import keras
 
@@ -54,7 +56,7 @@ def fit_keras3(data: Any, epochs: int, **fit_kwargs: Any) -> list[np.ndarray]:
 
     model = keras.Sequential([keras.Input((2,)), Record(), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
-    model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[Epoch()], **fit_kwargs)
+    model.fit(data, epochs=epochs, verbose=0, shuffle=shuffle, callbacks=[Epoch()], **fit_kwargs)
     return [np.concatenate(seen[e]) for e in range(epochs)]
 
 
@@ -367,11 +369,11 @@ def test_guard_pickled_to_spawned_workers(method: str) -> None:
 
 @pytest.mark.slow
 def test_generator_dataset_threads_three_epochs() -> None:
-    """GeneratorDataset, 2 thread shards, 3 epochs of Keras 3 fit: each id exactly once per epoch."""
+    """GeneratorDataset, 2 thread shards, 3 epochs of Keras 3 fit (shuffled indices): each id exactly once per epoch."""
     from threadsafe_gen.keras import GeneratorDataset
 
     ds = GeneratorDataset(kl.id_batches(), workers=2, batches=8)
-    rows = fit_keras3(ds, epochs=3)
+    rows = fit_keras3(ds, epochs=3, shuffle=True)
     assert [ids(r) for r in rows] == [ALL_IDS] * 3
     assert ds.epoch == 3
 
