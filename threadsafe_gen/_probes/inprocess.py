@@ -424,6 +424,25 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
     return findings
 
 
+def _affordable(ctx: ProbeContext, calls: list[CallRecord], *, passes: int) -> list[CallRecord]:
+    """The calls a later pass can repeat when *passes* such passes share what is left.
+
+    A slow loader (say 100 ms per batch) would spend the whole budget repeating 64 batches;
+    an evenly spread subset (the first and last call included) keeps every probe running.
+    """
+    ok = [c for c in calls if c.ok]
+    if not ok:
+        return calls
+    per_call = max(sorted(c.seconds for c in ok)[len(ok) // 2], 1e-6)
+    k = int(ctx.remaining() / passes / per_call)
+    if k >= len(calls):
+        return calls
+    k = max(k, 4)
+    step = (len(calls) - 1) / (k - 1)
+    picked = sorted({round(i * step) for i in range(k)})
+    return [calls[i] for i in picked]
+
+
 def _threads_planned(ctx: ProbeContext) -> bool:
     return ctx.workers > 1 and not ctx.use_multiprocessing
 
@@ -913,7 +932,7 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
     try:
         if ctx.kind == "sequence":
             again = PassRecord()
-            for c in reversed(rec.calls):
+            for c in reversed(_affordable(ctx, rec.calls, passes=4)):
                 out = caller.call(
                     functools.partial(_getitem, ctx.loader, c.index), _call_timeout(ctx)
                 )
@@ -1112,7 +1131,7 @@ def probe_threads(ctx: ProbeContext) -> list[Finding]:
     n = min(max(ctx.workers, 2), MAX_PROBE_THREADS)
     if ctx.kind == "generator":
         return _threads_generator(ctx, rec, n)
-    order = [c.index for c in rec.calls]
+    order = [c.index for c in _affordable(ctx, rec.calls, passes=3)]
     run1 = _concurrent(ctx, order, n, stress=True, sample_locks=False)
     if run1.hung:
         return _hang_finding(ctx, run1.inflight, f"{n} threads at once")
