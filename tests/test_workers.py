@@ -8,6 +8,7 @@ import functools
 import multiprocessing
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
@@ -83,6 +84,15 @@ def exits_at(n: int, k: int) -> Iterator[int]:
     for i in shard(range(n)):
         if i == k:
             os._exit(13)
+        yield i
+
+
+@threadsafe_generator
+def killed_at(n: int, k: int) -> Iterator[int]:
+    """Yield this worker's share of 0..n-1 but SIGKILL its own process at item k."""
+    for i in shard(range(n)):
+        if i == k:
+            os.kill(os.getpid(), signal.SIGKILL)
         yield i
 
 
@@ -453,13 +463,13 @@ CRASH_SCRIPT = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {tests!r})
-    from test_workers import exits_at
+    from test_workers import {gen}
     from threadsafe_gen._workers import parallel_iter
     from threadsafe_gen.errors import WorkerError
     if __name__ == "__main__":
         t = time.monotonic()
         try:
-            list(parallel_iter(exits_at(50, 5), workers=2, processes=True, start_method={method!r}))
+            list(parallel_iter({gen}(50, 5), workers=2, processes=True, start_method={method!r}))
         except WorkerError as e:
             print("WorkerError", round(time.monotonic() - t, 1))
             print(e)
@@ -470,16 +480,23 @@ CRASH_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["fork", "spawn"])
-def test_worker_process_that_dies_is_an_error_not_a_hang(method: str) -> None:
-    """A worker that os._exit()s gives WorkerError with its exit code, in a subprocess with a timeout."""
-    script = CRASH_SCRIPT.format(tests=os.path.dirname(__file__), method=method)
+@pytest.mark.parametrize(
+    ("method", "gen", "how"),
+    [
+        ("fork", "exits_at", "exited with code 13"),
+        ("spawn", "exits_at", "exited with code 13"),
+        ("fork", "killed_at", "was killed by SIGKILL"),
+    ],
+)
+def test_worker_process_that_dies_is_an_error_not_a_hang(method: str, gen: str, how: str) -> None:
+    """A worker that os._exit()s or is killed gives WorkerError saying how (subprocess, timeout)."""
+    script = CRASH_SCRIPT.format(tests=os.path.dirname(__file__), method=method, gen=gen)
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=90, check=True
     )
     lines = out.stdout.splitlines()
     assert lines[0].startswith("WorkerError"), out.stdout + out.stderr
-    assert "exited with code 13" in out.stdout
+    assert how in out.stdout
     assert lines[-1] == "children 0"
 
 
