@@ -1325,13 +1325,13 @@ _CHECKS: tuple[Check, ...] = (
             "import keras\n"
             "import threadsafe_gen\n"
             "\n"
-            "def _connect(path):\n"
-            "    return sqlite3.connect(path)\n"
-            "\n"
             "class Rows(keras.utils.PyDataset):\n"
+            "    # One connection per worker thread, opened on first use, never pickled.\n"
+            "    conn = threadsafe_gen.per_thread(lambda self: sqlite3.connect(self.path))\n"
+            "\n"
             "    def __init__(self, path, **kwargs):\n"
             "        super().__init__(**kwargs)\n"
-            "        self.conn = threadsafe_gen.per_thread(_connect, path)  # one per worker\n"
+            "        self.path = path\n"
         ),
     ),
     _c(
@@ -1426,7 +1426,9 @@ _CHECKS: tuple[Check, ...] = (
         _E,
         "tf_keras copies the generator into every process (duplicates) or shares it "
         "between threads (needs a lock); Keras 3 rejects these arguments.",
-        "Use a PyDataset, or threadsafe_gen.keras.GeneratorDataset.",
+        "Keras 3: fit(threadsafe_gen.keras.GeneratorDataset(gen_fn, workers=N)). tf_keras: "
+        "fit(threadsafe_gen.keras.legacy_fit_input(gen_fn, workers=N)) without workers=. Or "
+        "use a PyDataset/Sequence.",
         example=(
             "def batches():\n"
             "    while True:\n"
@@ -1437,8 +1439,8 @@ _CHECKS: tuple[Check, ...] = (
         fixed=(
             "from threadsafe_gen.keras import GeneratorDataset\n"
             "\n"
-            "def batches(shard=0, num_shards=1):\n"
-            "    ...\n"
+            "def batches():  # a generator function, re-created per worker and epoch\n"
+            "    yield from load_batches()\n"
             "\n"
             "model.fit(GeneratorDataset(batches, workers=4), epochs=3)\n"
         ),
