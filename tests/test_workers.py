@@ -534,6 +534,30 @@ def test_early_close_leaves_no_child_processes(how: str) -> None:
     )
 
 
+RUNNING: Any = None
+
+
+def _close_inherited_copy() -> None:
+    """Child process body: close the forked copy of the parent's running iterator."""
+    RUNNING.close()
+
+
+@pytest.mark.slow
+def test_closing_a_forked_copy_leaves_the_parents_workers_alone() -> None:
+    """A forked child that closes (or garbage-collects) its copy does not stop the parent's run."""
+    global RUNNING
+    RUNNING = parallel_iter(endless(), workers=2, processes=True, start_method="fork")
+    try:
+        before = [next(RUNNING) for _ in range(5)]
+        child = multiprocessing.get_context("fork").Process(target=_close_inherited_copy)
+        child.start()
+        child.join(30)
+        after = [next(RUNNING) for _ in range(50)]
+    finally:
+        RUNNING.close()
+    assert (child.exitcode, len(before), len(after)) == (0, 5, 50)
+
+
 # --- parallel_iter: bad input ----------------------------------------------------------------
 
 

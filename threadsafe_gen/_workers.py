@@ -440,6 +440,7 @@ class ParallelIterator(Generic[T]):
     ) -> None:
         self._closed = False
         self._close_lock = threading.Lock()
+        self._owner_pid = os.getpid()
         self._call_desc = _describe(call)
         self.workers = workers
         self.processes = processes
@@ -649,6 +650,10 @@ class ParallelIterator(Generic[T]):
             self._close()
 
     def _close(self) -> None:
+        if os.getpid() != self._owner_pid:
+            # A forked copy of this object (e.g. in a child the user forked): the workers
+            # belong to the original process, so leave them alone.
+            return
         self._live.clear()
         self._stop.set()
         # Free thread workers blocked on a full queue, then wait briefly for them.
