@@ -511,7 +511,11 @@ def threadsafe_generator(
     - **sharding:** run inside threadsafe_gen's workers, the call yields only the items at
       positions ``k % num_workers == id``, unless its body calls :func:`shard` or
       :func:`worker_info` before its first ``yield`` (then it splits the data itself).
-      ``auto_shard=False`` turns this off.
+      Automatic sharding still runs the whole body in every worker and drops the other
+      workers' items, so it only saves the work done after the ``yield`` (decoding,
+      training); when producing an item is the expensive part, split the cheap input
+      with ``for name in shard(files): yield load(name)``. ``auto_shard=False`` turns
+      automatic sharding off (the body must then split the data itself).
     - **Keras 3** ``fit()`` accepts only real generators: pass ``call.as_generator()``.
 
     The decorated function keeps its name, docstring and signature and pickles by
