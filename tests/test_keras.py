@@ -141,6 +141,22 @@ def test_guard_rejects_a_class_without_getitem() -> None:
         guard(NotASequence)
 
 
+def test_guard_rejects_slots_without_dict() -> None:
+    """guard() needs an instance __dict__ and says how to add one."""
+
+    class Slotted:
+        __slots__ = ("n",)
+
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, index: int) -> int:
+            return index
+
+    with pytest.raises(TypeError, match=r"Add '__dict__' to its __slots__"):
+        guard(Slotted)
+
+
 def test_guard_rejects_an_instance() -> None:
     """guard() on an instance says to decorate the class."""
     with pytest.raises(TypeError, match=r"did you mean to decorate its class"):
@@ -345,6 +361,15 @@ def test_keras3_guard_with_per_process_and_rng_for() -> None:
             ]
         )
         assert epoch_rows[order, 1].tolist() == expected.tolist()
+
+
+@pytest.mark.slow
+def test_keras3_guard_debug_stops_fit() -> None:
+    """Keras 3 fit (2 worker threads) on a debug-guarded PyDataset that assigns in __getitem__ fails with SharedStateError's text."""
+    with pytest.raises(
+        Exception, match=r"CursorDataset.__getitem__ assigned self.cursor while serving index"
+    ):
+        fit_keras3(kl.CursorDataset(workers=2), epochs=1)
 
 
 @pytest.mark.slow

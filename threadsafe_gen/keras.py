@@ -156,6 +156,12 @@ def _guard_class(cls: _T, options: _GuardOptions) -> _T:
             f"(type={type(cls).__name__})"
         )
         raise TypeError(msg)
+    if not getattr(cls, "__dictoffset__", 1):
+        msg = (
+            f"guard() keeps its per-instance state in the instance __dict__, but {cls.__qualname__} "
+            "defines __slots__ without '__dict__'. Add '__dict__' to its __slots__."
+        )
+        raise TypeError(msg)
     for name in ("__getitem__", "on_epoch_end", "__init__", "__setattr__", "__delattr__"):
         current: Any = getattr(cls, name, None)
         if current is not None and getattr(current, "__tsg_guard__", None) is options:
