@@ -315,3 +315,34 @@ class RngForSeq(PureSeq):
         x, y = batch_for(index)
         rng = threadsafe_gen.rng_for(index, epoch=self.epoch, seed=7)
         return x + rng.normal(size=x.shape).astype(np.float32), y
+
+
+ROW_BYTES = 4096
+
+
+def make_rows_file(path: str, rows: int = N_BATCHES) -> str:
+    """A binary file of *rows* rows of ROW_BYTES bytes; row i is filled with byte i."""
+    with open(path, "wb") as f:
+        for i in range(rows):
+            f.write(bytes([i]) * ROW_BYTES)
+    return path
+
+
+class SharedOffsetFileSeq(PureSeq):
+    """Seeks and reads one descriptor opened in __init__: forked workers share its offset (2b'')."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        os.lseek(self.fd, index * ROW_BYTES, os.SEEK_SET)
+        time.sleep(0.05)  # I/O latency: another process moves the shared offset meanwhile
+        row = np.frombuffer(os.read(self.fd, ROW_BYTES), dtype=np.uint8)
+        return row.reshape(1, -1).astype(np.float32), row[:1].astype(np.float32)

@@ -550,3 +550,29 @@ def test_budget_running_out_is_not_reported_as_a_hang() -> None:
     elapsed = time.monotonic() - t0
     assert [(f.code, f.path) for f in found] == [("TSG802", "forked dry run")]
     assert elapsed < 2.0 + 5.0
+
+
+@pytest.mark.slow
+@needs_fork
+def test_shared_file_offset_gives_wrong_rows_in_forked_workers(tmp_path: Path) -> None:
+    """One descriptor, seek + read in 2 forked workers: TSG203 for silently different data."""
+    loader = L.SharedOffsetFileSeq(L.make_rows_file(str(tmp_path / "rows.bin")))
+    try:
+        found = P.fork_dry_run(make_ctx(loader))
+    finally:
+        loader.close()
+    assert [f.code for f in found] == ["TSG203"]
+    assert found[0].details["different"] >= 1
+    assert "other data" in found[0].message
+
+
+@pytest.mark.slow
+@needs_fork
+def test_handle_is_an_error_only_when_the_fork_dry_run_fails(db: str) -> None:
+    """TSG201 after the fork dry run: error for a failing loader, warning for a per-pid one."""
+    probes = [P.fork_dry_run, P.process_inspection]
+    failing = by_code(run(make_ctx(L.SqliteInInitSeq(db)), probes), "TSG201")
+    per_pid = by_code(run(make_ctx(L.PidSqliteSeq(db)), probes), "TSG201")
+    assert [(f.path, f.severity) for f in failing] == [("loader.conn", Severity.ERROR)]
+    assert [(f.path, f.severity) for f in per_pid] == [("loader._conn", Severity.WARNING)]
+    assert "fork dry run passed" in per_pid[0].message

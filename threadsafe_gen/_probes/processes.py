@@ -1,41 +1,49 @@
-"""Process probes of ``check_loader()``: inspection, a fork dry run and a spawn dry run.
+"""Process probes of ``check_loader()``: a fork dry run, an inspection and a spawn dry run.
 
-``check_loader()`` runs :data:`PROBES` after its in-process probes. Each probe is a plain
-``probe(ctx) -> list[Finding]``:
+``check_loader()`` runs :data:`PROBES` after its in-process probes, in this order. Each is a
+plain ``probe(ctx) -> list[Finding]``:
 
-``process_inspection``
-    No child process. Walks the loader's attributes for OS handles (TSG201), raw locks that
-    are held or live next to other threads (TSG202), RNG objects (TSG503); counts the threads
-    of this process when workers fork (TSG204); flags a generator loader that process workers
-    would copy (TSG402), measuring the duplication in 2 forked children when it can.
 ``fork_dry_run``
-    Mirrors Keras: the parent computes the first two batches (Keras' spec peek), then two
-    workers are forked *from a helper thread* (Keras forks from its enqueuer thread, which
-    is what makes an inherited ``sqlite3`` connection fail) and compute the same indices;
-    a third worker is forked afterwards from the unchanged parent, as Keras rebuilds its
-    pool every epoch. Catches TSG203 (fails only in the child), TSG501/TSG502 (the same
-    "random" output across workers/epochs), TSG821 (a worker died) and TSG801 (a batch
-    did not return).
+    Mirrors Keras: the parent computes the first batches on the calling thread (Keras' spec
+    peek; see NOTE [ Peek on the calling thread ]), then two workers are forked *from a
+    helper thread* (Keras forks from its enqueuer thread, which is what makes an inherited
+    ``sqlite3`` connection fail) and compute the same indices plus a few more; a third worker
+    is forked afterwards from the unchanged parent, as Keras rebuilds its pool every epoch.
+    Catches TSG203 (raises in a worker, or serves other data there, while the parent is
+    fine), TSG501/TSG502 (the same "random" output across workers / epochs where two calls
+    in one process differ; a deterministic loader is never flagged), TSG821 (a worker died:
+    exit code or signal, and the index) and TSG801 (a batch did not return in time).
+``process_inspection``
+    No child process (except to measure TSG402). Walks the loader's attributes for OS
+    handles (TSG201), raw locks held now or next to live threads (TSG202), RNG objects
+    (TSG503), each by its path; counts this process's threads when workers fork (TSG204);
+    flags a generator loader that process workers would copy (TSG402), with the duplication
+    measured in 2 forked copies. threadsafe_gen's own locks, PerProcess and PerThread objects
+    are safe by design and never flagged.
 ``spawn_dry_run``
     Sends the loader to one child with multiprocessing's own transport (``spawn``, or the
     planned ``forkserver``), even on fork hosts: Python 3.14 makes forkserver the Linux
-    default and macOS/Windows use spawn. Catches pickling failures (TSG101/TSG102 when the
-    pickling probe did not already report them), a child that cannot import the loader's
-    class (TSG102), a loader that unpickles but fails or returns other data (TSG104),
-    TSG821/TSG801 in the child, and measures the cost of starting a worker (TSG702).
+    default and macOS/Windows use spawn. Catches pickling failures (TSG101/TSG102 unless the
+    pickling probe already reported them), a class the child cannot import (TSG102), a main
+    script without ``__main__`` guard (TSG102), a loader that unpickles but raises or serves
+    other data (TSG104), TSG821/TSG801 in the child, and measures the cost of starting one
+    worker (TSG702).
 
-Severity rule (randomness, fork-safety and start-method findings): a problem is an
-**error** when it affects the setting the check was asked about (``use_multiprocessing``
-with that start method), and a **warning** when it appears only under another setting,
-because users switch settings and Python 3.14 changes Linux's default start method. A
-worker that dies or hangs is an error under any setting. RNG objects on the loader
-(TSG503) are a warning with process workers and info with threads, where one shared RNG
-is harmless.
+Severity rule. Fork-only problems (TSG201-203, TSG501-502): **error** when the planned
+workers are forked processes, **warning** otherwise, because users switch settings and
+Python 3.14 changes Linux's default start method. Spawn-only problems (TSG101-104, the
+pickling probe's rule): error when the planned workers are spawn/forkserver processes,
+warning with fork processes, info with threads. A worker that dies or hangs while running
+the loader is an error under any setting. TSG201 is only a warning when the fork dry run
+passed (the loader may reopen the handle per process); TSG202 is an error only for a lock
+held right now when workers fork; TSG503 is a warning with process workers and info with
+threads (one shared RNG is harmless there); TSG204 and TSG702 are info.
 
 Every child is reaped (join, terminate, kill); no probe waits longer than
-``ctx.batch_timeout`` for one batch or past ``ctx.deadline``. multiprocessing's own helper
-processes (the ``resource_tracker`` that ``spawn`` starts and the ``forkserver`` server)
-stay alive for the life of this process, as they do when Keras starts workers.
+``ctx.batch_timeout`` for one batch, or past ``ctx.deadline`` (a worker stopped by the
+deadline gives TSG802, "incomplete", not a hang). multiprocessing's own helper processes
+(the ``resource_tracker`` that ``spawn`` starts and the ``forkserver`` server) stay alive
+for the life of this process, as they do when Keras starts workers.
 """
 
 from __future__ import annotations
@@ -74,6 +82,9 @@ PICKLING_KEYS = ("unpicklable",)
 #: ``ctx.shared`` key check_loader sets when calling the loader in this process is unsafe
 #: (a call hung or killed the canary); the probes then call it only in child processes.
 INPROCESS_UNSAFE_KEY = "inprocess_unsafe"
+#: ``ctx.shared`` key: "clean" when the fork dry run ran and every worker call succeeded
+#: with the parent's data, "problems" otherwise (absent when it did not run).
+FORK_RESULT_KEY = "processes.fork"
 #: ``ctx.shared`` key where these probes leave notes (why something was skipped).
 NOTES_KEY = "processes.notes"
 #: ``ctx.shared`` key: (code, path) pairs already reported, so a crash seen by the fork dry
@@ -386,19 +397,28 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
     if walk.truncated:
         _note(ctx, f"process_inspection: stopped after {_MAX_WALK_NODES} objects")
     fork_planned = _fork_planned(ctx)
+    # The fork dry run runs first: when it saw no problem, the loader may already reopen the
+    # handle per process, so the inherited handle is reported as a risk, not an error.
+    fork_clean = ctx.shared.get(FORK_RESULT_KEY) == "clean"
     for path, obj in walk.handles:
         kind = _handle_kind(obj) or "handle"
+        passed = (
+            "; the fork dry run passed, so the loader may already reopen it per process "
+            "(then suppress this code)"
+            if fork_clean
+            else ""
+        )
         findings.append(
             make_finding(
                 "TSG201",
                 path=path,
-                severity=_sev(fork_planned),
+                severity=_sev(fork_planned and not fork_clean),
                 message=(
                     f"{path} ({_type_name(obj)}) is a {kind} opened in this process. Forked "
                     "workers inherit it and share one file offset, stream or database "
                     "session with the parent and each other, which gives wrong rows, "
                     "interleaved replies or protocol errors; spawned workers cannot "
-                    "receive most handles at all"
+                    f"receive most handles at all{passed}"
                 ),
                 hint=(
                     "Open it lazily in each worker process: make it a class attribute "
@@ -925,7 +945,11 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
         parent_calls += _run_inline(ctx, safe).calls
     findings = _death_findings(ctx, workers, "forked")
     findings += _fork_failures(ctx, workers, parent_calls)
-    findings += _fork_randomness(ctx, workers)
+    failed_calls = any(c.error for w in workers for c in w.calls.values())
+    clean = not findings and not failed_calls and all(w.outcome == "done" for w in workers)
+    ctx.shared[FORK_RESULT_KEY] = "clean" if clean else "problems"
+    if _parent_random(parent_calls) is not False:
+        findings += _fork_randomness(ctx, workers)
     return _dedupe(ctx, findings)
 
 
@@ -944,7 +968,7 @@ def _fork_failures(
                 if first is None:
                     first = (w, call)
     if first is None:
-        return []
+        return _fork_differences(ctx, workers, parent_calls)
     w, call = first
     err = call.error or {}
     return [
@@ -967,6 +991,74 @@ def _fork_failures(
                 "exception_message": err["message"],
                 "traceback": err["traceback"],
                 "failed_indices": sorted(failed),
+            },
+        )
+    ]
+
+
+def _parent_random(calls: list[_Call]) -> bool | None:
+    """Did repeated calls of one index differ in the parent? None when nothing repeated.
+
+    A loader that repeats itself in the parent is not random, so a difference inside a
+    worker comes from the fork (TSG203), not from an RNG (TSG501).
+    """
+    seen: dict[int, set[str]] = {}
+    for c in calls:
+        if c.digest is not None:
+            seen.setdefault(c.index, set()).add(c.digest)
+    repeated = [d for i, d in seen.items() if sum(x.index == i for x in calls) > 1]
+    if not repeated:
+        return None
+    return any(len(d) > 1 for d in repeated)
+
+
+def _fork_differences(
+    ctx: ProbeContext, workers: list[_Worker], parent_calls: list[_Call]
+) -> list[Finding]:
+    """TSG203: a deterministic loader that serves other data in forked workers.
+
+    Deterministic means two calls of the same index agree in the parent and in every
+    worker; then any worker batch that differs from the parent's batch for that index comes
+    from something the processes share, such as one kernel file offset (failure-modes 2b'').
+    """
+    mine: dict[int, set[str]] = {}
+    for c in parent_calls:
+        if c.digest is not None:
+            mine.setdefault(c.index, set()).add(c.digest)
+    if not mine or any(len(d) > 1 for d in mine.values()):
+        return []  # random (or stateful) in the parent: see _fork_randomness
+    wrong: list[tuple[_Worker, _Call]] = []
+    compared = 0
+    for w in workers:
+        for call in w.calls.values():
+            expected = mine.get(call.index)
+            if expected is None or call.digest is None:
+                continue
+            compared += 1
+            if call.digest not in expected:
+                wrong.append((w, call))
+    if not wrong:
+        return []
+    w, call = wrong[0]
+    indices = sorted({c.index for _, c in wrong})
+    return [
+        make_finding(
+            "TSG203",
+            path=f"loader[{call.index}]",
+            severity=_sev(_fork_planned(ctx)),
+            message=(
+                f"loader[{call.index}] returns the same data on every call in this process, "
+                f"but forked workers returned other data for {len(wrong)} of {compared} "
+                f"batches (indices {indices}): the workers share something with the parent "
+                "or each other, such as one file offset or one connection's stream, and "
+                "train on wrong rows without any error"
+            ),
+            details={
+                "index": call.index,
+                "worker": w.label,
+                "different": len(wrong),
+                "compared": compared,
+                "indices": indices,
             },
         )
     ]
@@ -1354,7 +1446,7 @@ def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | None:
 
 #: The process probes, in the order check_loader() runs them.
 PROBES: list[Callable[[ProbeContext], list[Finding]]] = [
+    fork_dry_run,  # first: its parent calls open lazy handles, as Keras' peek does
     process_inspection,
-    fork_dry_run,
     spawn_dry_run,
 ]
