@@ -342,6 +342,12 @@ def test_mkdocs_build_strict(site: Path) -> None:
         "known-issues/index.html",
     ):
         assert (site / page).is_file(), page
+    # A Markdown heading inside a docstring (a `#` comment pasted into it) would show up in the
+    # API reference as a heading whose id is `<object>--<text>`.
+    stray = sorted(
+        i for page in (site / "api").rglob("index.html") for i in _parse(page).ids if "--" in i
+    )
+    assert stray == []
 
 
 @pytest.mark.slow
