@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import threadsafe_gen
+import threadsafe_gen.keras
 
 N_BATCHES = 8
 BATCH = 4
@@ -346,3 +347,23 @@ class SharedOffsetFileSeq(PureSeq):
         time.sleep(0.05)  # I/O latency: another process moves the shared offset meanwhile
         row = np.frombuffer(os.read(self.fd, ROW_BYTES), dtype=np.uint8)
         return row.reshape(1, -1).astype(np.float32), row[:1].astype(np.float32)
+
+
+@threadsafe_gen.keras.guard
+class GuardedRandomSeq(GlobalRandomSeq):
+    """GlobalRandomSeq fixed by threadsafe_gen.keras.guard (reseeds per worker and epoch)."""
+
+
+class ShapedSeq:
+    """A pure loader of any length, batch size, feature shape and dtype (for properties)."""
+
+    def __init__(self, n: int, batch: int, features: tuple[int, ...], dtype: str) -> None:
+        self.n, self.batch, self.features, self.dtype = n, batch, features, dtype
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([index, self.batch])  # keyed: pure in the index
+        x = rng.integers(0, 100, size=(self.batch, *self.features)).astype(self.dtype)
+        return x, np.full(self.batch, index, dtype=np.int64)

@@ -23,7 +23,7 @@ from typing import Any
 import loaders_proc as L
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import threadsafe_gen
@@ -307,9 +307,13 @@ def test_rng_on_loader_repeats_but_is_only_a_warning_with_threads() -> None:
 
 @pytest.mark.slow
 @needs_fork
-@pytest.mark.parametrize("loader", [L.StdlibRandomSeq(), L.IndexSeededSeq(), L.RngForSeq()])
+@pytest.mark.parametrize(
+    "loader",
+    [L.StdlibRandomSeq(), L.IndexSeededSeq(), L.RngForSeq(), L.GuardedRandomSeq()],
+    ids=["stdlib-random", "index-seeded", "rng_for", "keras.guard"],
+)
 def test_randomness_that_differs_per_worker_or_is_keyed_is_not_flagged(loader: Any) -> None:
-    """stdlib random (reseeded after fork) and index-keyed RNGs give no randomness finding."""
+    """stdlib random (reseeded after fork), index-keyed RNGs and guard(): no finding."""
     assert P.fork_dry_run(make_ctx(loader)) == []
 
 
@@ -576,3 +580,19 @@ def test_handle_is_an_error_only_when_the_fork_dry_run_fails(db: str) -> None:
     assert [(f.path, f.severity) for f in failing] == [("loader.conn", Severity.ERROR)]
     assert [(f.path, f.severity) for f in per_pid] == [("loader._conn", Severity.WARNING)]
     assert "fork dry run passed" in per_pid[0].message
+
+
+@pytest.mark.slow
+@needs_fork
+@settings(max_examples=8)
+@given(
+    n=st.integers(min_value=1, max_value=12),
+    batch=st.integers(min_value=1, max_value=5),
+    features=st.lists(st.integers(min_value=1, max_value=3), max_size=2).map(tuple),
+    dtype=st.sampled_from(["float32", "int16", "uint8"]),
+)
+def test_any_pure_loader_passes_the_fork_dry_run(
+    n: int, batch: int, features: tuple[int, ...], dtype: str
+) -> None:
+    """For any length, batch size, shape and dtype, a pure loader gives no fork finding."""
+    assert P.fork_dry_run(make_ctx(L.ShapedSeq(n, batch, features, dtype))) == []
