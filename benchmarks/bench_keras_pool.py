@@ -2,18 +2,24 @@
 
 Keras 3 builds a new ``multiprocessing.Pool`` every epoch (failure-modes 2.0), so under spawn
 and forkserver every epoch pays for starting the workers, importing Keras/TF in them, and
-unpickling the dataset into each. A dataset holding a large numpy array pays for pickling it
-into every worker, every epoch (2.0b). The help measured here: keep the array in a
-:class:`threadsafe_gen.SharedArray`, which crosses as a handle.
+unpickling the dataset into each. A dataset holding a large numpy array also pays for pickling
+it into every worker, every epoch (2.0b).
 
-Measured per epoch (median of the epochs after the first) for a dataset with no array, with
-a plain ndarray attribute, and with a SharedArray attribute; fork beside as the floor.
+Measured per epoch (median of the epochs after the first), workers=2, for:
+
+* ``PyDataset + ndarray``: a Keras 3 PyDataset holding a 128 MiB numpy array (no help);
+* ``PyDataset + SharedArray``: the same data in a :class:`threadsafe_gen.SharedArray`, which
+  crosses to the workers as a handle;
+* ``GeneratorDataset + SharedArray``: the same batches from a ``@threadsafe_generator`` in a
+  module that does not import TensorFlow, run by ``threadsafe_gen.keras.GeneratorDataset(...,
+  processes=True)``: its workers import only that module.
+
+This script imports Keras lazily, so spawn workers re-importing it as ``__mp_main__`` stay light.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import os
 import statistics
@@ -23,34 +29,16 @@ from typing import Any
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import numpy as np
+from _tf_free_source import BATCHES, FEATURES, table_batches
 from _util import Result, emit
 
 from threadsafe_gen import SharedArray
 
-BATCHES = 8
-FEATURES = 4
-
-
-class TableDataset(keras.utils.PyDataset):
-    """8 small batches that read one row each from `table` (ndarray, SharedArray or None)."""
-
-    def __init__(self, table: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.table = table
-
-    def __len__(self) -> int:
-        return BATCHES
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        x = np.full((8, FEATURES), float(index), dtype=np.float32)
-        if self.table is not None:
-            x[:, 1] = float(np.asarray(self.table)[index])
-        return x, x[:, :1]
-
 
 def epoch_time(dataset: Any, epochs: int) -> float:
+    import keras
+
     times: list[float] = []
 
     class Clock(keras.callbacks.Callback):
@@ -67,31 +55,57 @@ def epoch_time(dataset: Any, epochs: int) -> float:
     return statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
-def run(quick: bool) -> list[Result]:
+def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
+    from _keras_datasets import TableDataset
+
+    from threadsafe_gen.keras import GeneratorDataset
+
     nbytes = (8 << 20) if quick else (128 << 20)
-    epochs = 1 if quick else 3
-    methods = ["fork"] if quick else ["fork", "spawn", "forkserver"]  # quick: a smoke run
-    rows = math.ceil(nbytes / 8)
-    plain = np.zeros(rows, dtype=np.float64)
+    epochs = 2 if quick else 3
+    if methods is None:
+        methods = ["fork"] if quick else ["fork", "spawn", "forkserver"]  # quick: a smoke run
+    plain = np.zeros(nbytes // 8, dtype=np.float64)
+    size = f"{nbytes >> 20} MiB"
     results = []
     with SharedArray.from_array(plain) as shared:
         for method in methods:
-            multiprocessing.set_start_method(method, force=True)
-            measured = {}
-            for label, table in (("no array", None), ("ndarray", plain), ("SharedArray", shared)):
-                if quick and label == "no array":
-                    continue
-                measured[label] = epoch_time(
-                    TableDataset(table, workers=2, use_multiprocessing=True), epochs
-                )
-            size = f"{nbytes >> 20} MiB"
+            multiprocessing.set_start_method(method, force=True)  # what Keras 3's pool uses
+            measured = {
+                "PyDataset + ndarray": epoch_time(
+                    TableDataset(plain, workers=2, use_multiprocessing=True), epochs
+                ),
+                "PyDataset + SharedArray": epoch_time(
+                    TableDataset(shared, workers=2, use_multiprocessing=True), epochs
+                ),
+            }
+            generator = GeneratorDataset(
+                table_batches(shared),
+                workers=2,
+                processes=True,
+                start_method=method,
+                batches=BATCHES,
+            )
+            try:
+                measured["GeneratorDataset + SharedArray"] = epoch_time(generator, epochs)
+            finally:
+                generator.close()
             detail = ", ".join(f"{k}: {v:.2f} s/epoch" for k, v in measured.items())
+            base = measured["PyDataset + ndarray"]
+            name = f"Keras 3, workers=2, {method}, {size} of data"
             results.append(
                 Result(
-                    f"Keras 3 PyDataset, workers=2, {method}",
-                    f"epoch time, {size} ndarray vs {size} SharedArray on the dataset",
-                    measured["ndarray"] / measured["SharedArray"],
+                    name,
+                    "epoch time: PyDataset ndarray / PyDataset SharedArray",
+                    base / measured["PyDataset + SharedArray"],
                     detail=detail,
+                )
+            )
+            results.append(
+                Result(
+                    name,
+                    "epoch time: PyDataset ndarray / GeneratorDataset (TF-free workers)",
+                    base / measured["GeneratorDataset + SharedArray"],
+                    detail="same run",
                 )
             )
     return results
@@ -100,4 +114,6 @@ def run(quick: bool) -> list[Result]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    emit(run(parser.parse_args().quick))
+    parser.add_argument("--method", action="append", choices=["fork", "spawn", "forkserver"])
+    args = parser.parse_args()
+    emit(run(args.quick, args.method))
