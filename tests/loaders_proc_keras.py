@@ -9,7 +9,7 @@ import numpy as np
 from loaders_proc import N_BATCHES, batch_for
 
 
-class PurePyDataset(keras.utils.PyDataset):
+class PurePyDataset(keras.utils.PyDataset):  # type: ignore[misc]
     """Batches are a pure function of the index."""
 
     def __init__(self, **kwargs: Any) -> None:

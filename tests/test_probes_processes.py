@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def make_ctx(loader: Any, **kw: Any) -> ProbeContext:
 
 
 def run(
-    ctx: ProbeContext, probes: list[Callable[[ProbeContext], list[Finding]]] | None = None
+    ctx: ProbeContext, probes: Sequence[Callable[..., list[Finding]]] | None = None
 ) -> list[Finding]:
     """Run the process probes (all by default) like check_loader does, in order."""
     found: list[Finding] = []
