@@ -145,6 +145,51 @@ class LenTooShortSeq(CleanSeq):
         return self.n_batches - 1
 
 
+class FloorLenSeq(CleanSeq):
+    """60 samples in batches of 8: __len__ rounds down, so the last 4 samples are never used."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x = rows(0, 60)
+
+    def __len__(self) -> int:
+        return len(self.x) // BS
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x = self.x[index * BS : (index + 1) * BS]
+        return x, x[:, 0]
+
+
+class LazyPidSeq(CleanSeq):
+    """Opens its connection lazily, keyed on the pid, from a -1 sentinel (lazy, not state)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pid = -1
+        self._conn: sqlite3.Connection | None = None
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._pid != os.getpid():
+            self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+            self._pid = os.getpid()
+        return super().__getitem__(index)
+
+
+class LazySqliteSeq(CleanSeq):
+    """Opens a thread-bound connection on the first call (failure-modes 2b'): Keras' first two
+    calls run on the fit() thread, later ones on another thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conn: sqlite3.Connection | None = None
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.conn is None:
+            self.conn = sqlite3.connect(":memory:")
+        self.conn.execute("select 1").fetchone()
+        return super().__getitem__(index)
+
+
 class EmptyLastSeq(CleanSeq):
     """Off-by-one last batch: len is one too many and the last slice is empty."""
 

@@ -137,11 +137,24 @@ def test_index_error_inside_len_is_tsg601() -> None:
     assert (f.path, f.severity) == ("loader[8]", Severity.ERROR)
 
 
-def test_serving_past_len_is_tsg601_warning() -> None:
-    """len() says 7 but loader[7] serves 8 samples that are never trained on."""
+def test_len_rounding_down_is_tsg601_warning() -> None:
+    """60 samples, batches of 8, len 7: loader[7] still serves the last 4 samples."""
+    report = check(L.FloorLenSeq())
+    (f,) = by_code(report, "TSG601")
+    assert (f.path, f.severity, f.details["rows_past_end"]) == ("loader[7]", Severity.WARNING, 4)
+
+
+def test_full_batch_past_len_is_tsg601_info() -> None:
+    """A full batch past len may be computed data (harmless) or lost samples: info."""
     report = check(L.LenTooShortSeq())
     (f,) = by_code(report, "TSG601")
-    assert (f.path, f.severity) == ("loader[7]", Severity.WARNING)
+    assert (f.path, f.severity) == ("loader[7]", Severity.INFO)
+
+
+def test_lazy_thread_bound_connection_is_tsg305() -> None:
+    """Opened lazily by Keras' first calls on the fit() thread, then used from another thread."""
+    report = check(L.LazySqliteSeq(), workers=1, probes=["sequential"])
+    assert [f.code for f in report.findings] == ["TSG305"]
 
 
 def test_thread_bound_sqlite_is_tsg305_even_with_one_worker() -> None:
@@ -213,6 +226,13 @@ def test_lazy_initialisation_is_tsg303_info() -> None:
     """A table built on the first call (None -> array) is info, not a warning."""
     (f,) = by_code(check(L.LazyInitSeq(), probes=["state"]), "TSG303")
     assert (f.path, f.severity) == ("loader.table", Severity.INFO)
+
+
+def test_lazy_pid_keyed_resource_is_info() -> None:
+    """Attributes set by the first call and then stable (a -1 pid sentinel) are lazy: info."""
+    (f,) = by_code(check(L.LazyPidSeq(), probes=["state"]), "TSG303")
+    assert f.severity == Severity.INFO
+    assert f.details["attributes"] == ["_conn", "_pid"]
 
 
 def test_reused_buffer_is_tsg304() -> None:

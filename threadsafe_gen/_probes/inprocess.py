@@ -300,6 +300,7 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
     # The canary may use at most a quarter of what is left: it protects, it does not measure.
     budget_end = time.monotonic() + ctx.remaining() / 4
     current: int | None = None
+    started = completed = 0  # calls the child announced / finished
     call_end = time.monotonic() + ctx.batch_timeout
     status = "unfinished"
     try:
@@ -319,7 +320,9 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
                     break
                 if kind == "done":
                     status = "done"
+                    completed = started
                     break
+                completed, started = started, started + 1
                 current = index
                 call_end = time.monotonic() + ctx.batch_timeout
             elif ready:
@@ -332,6 +335,7 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         proc.join(5.0)
         parent_conn.close()
     ctx.shared["canary"] = f"{status} at index {current}" if status != "done" else "done"
+    ctx.shared["canary_completed"] = completed
     if status == "died" and proc.exitcode not in (0, None):
         code = proc.exitcode
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
@@ -405,6 +409,9 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
     if canary is not None:
         return [canary]
     ctx.shared["state_before"] = _snapshot(ctx.loader) if ctx.kind == "sequence" else {}
+    if ctx.kind == "sequence":
+        _keras_peek(ctx)
+    ctx.shared["state_after_first"] = _snapshot(ctx.loader) if ctx.kind == "sequence" else {}
     caller = _Caller()
     try:
         # A one-shot iterator has one stream: keep half of it for the threads probe.
@@ -441,6 +448,25 @@ def _affordable(ctx: ProbeContext, calls: list[CallRecord], *, passes: int) -> l
     step = (len(calls) - 1) / (k - 1)
     picked = sorted({round(i * step) for i in range(k)})
     return [calls[i] for i in picked]
+
+
+def _keras_peek(ctx: ProbeContext) -> None:
+    """Call loader[0] and loader[1] on this thread first, as Keras does to infer the output spec.
+
+    Keras 3 runs these two calls on the thread that called fit() and every later call on a
+    tf.data or worker thread (failure-modes 1.7 and 8.4), so a resource opened lazily by the
+    first call is then used from another thread. Mirroring that order lets the sequential
+    pass, which runs on a helper thread, meet the same failure. The calls are made only when
+    the forked canary has shown that they return (there is no timeout on this thread).
+    """
+    peek = [i for i in ctx.indices[:2] if i in (0, 1)]
+    if ctx.shared.get("canary_completed", 0) < len(peek):
+        return  # no canary, or it did not get past the peeked indices
+    for i in peek:
+        try:
+            ctx.loader[i]
+        except Exception:
+            return  # the sequential pass reports it, with its traceback
 
 
 def _threads_planned(ctx: ProbeContext) -> bool:
@@ -542,17 +568,29 @@ def _past_end(ctx: ProbeContext, caller: _Caller) -> list[Finding]:
     seen = {r for c in (rec.calls if rec else []) if c.info is not None for r in c.info.rows}
     if info.rows and all(r in seen for r in info.rows):
         return []  # it wraps around (modulo indexing or a cursor): nothing is left out
+    sizes = sorted(c.info.n_rows or 0 for c in (rec.calls if rec else []) if c.info is not None)
+    full = sizes[len(sizes) // 2] if sizes else 0
+    partial = 0 < (info.n_rows or 0) < full
+    if partial:
+        # The classic floor-instead-of-ceil: the last, smaller batch is never trained on.
+        message = (
+            f"len(loader) is {n} but loader[{n}] still returns a partial batch of "
+            f"{info.n_rows} samples (batches hold {full}): __len__ rounds down, so the last "
+            f"{info.n_rows} samples are never trained on"
+        )
+    else:
+        message = (
+            f"len(loader) is {n} but loader[{n}] returns a batch of {info.n_rows} samples; "
+            "Keras asks for indices below len() only. If __getitem__ computes batches for any "
+            "index this is harmless; if it reads real samples, these are never trained on"
+        )
     return [
         make_finding(
             "TSG601",
             path=f"loader[{n}]",
-            message=(
-                f"len(loader) is {n} but loader[{n}] returns a batch of {info.n_rows} samples: "
-                "Keras asks for indices below len() only, so whatever is served from index "
-                f"{n} on is never trained on"
-            ),
-            severity=Severity.WARNING,
-            details={"len": n, "rows_past_end": info.n_rows},
+            message=message,
+            severity=Severity.WARNING if partial else Severity.INFO,
+            details={"len": n, "rows_past_end": info.n_rows, "batch_rows": full},
         )
     ]
 
@@ -752,7 +790,12 @@ def _snapshot(loader: Any) -> dict[str, Any]:
     for name in getattr(type(loader), "__slots__", ()) or ():
         if isinstance(name, str) and hasattr(loader, name):
             attrs[name] = getattr(loader, name)
-    return {k: (_value_fingerprint(v), v is None) for k, v in attrs.items()}
+    return {
+        k: (_value_fingerprint(v), v is None)
+        for k, v in attrs.items()
+        # threadsafe_gen.per_process/per_thread keep their per-instance slot here: by design.
+        if not type(v).__module__.startswith("threadsafe_gen")
+    }
 
 
 def probe_state(ctx: ProbeContext) -> list[Finding]:
@@ -762,15 +805,17 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
         return []
     findings: list[Finding] = []
     before: dict[str, Any] = ctx.shared.pop("state_before", {})
+    first: dict[str, Any] = ctx.shared.pop("state_after_first", before)
     after = _snapshot(ctx.loader)
-    changed = sorted(
-        k
-        for k in before.keys() | after.keys()
-        if before.get(k, (None,))[0] != after.get(k, (None,))[0]
-    )
+
+    def diff(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
+        return {k for k in a.keys() | b.keys() if a.get(k, (None,))[0] != b.get(k, (None,))[0]}
+
+    # Set by the first calls and stable afterwards: lazy initialisation. Still changing
+    # during the pass: state kept on the loader.
+    eager = sorted(diff(first, after))
+    changed = sorted(diff(before, after) | set(eager))
     if changed:
-        lazy = [k for k in changed if k in before and before[k][1]]
-        eager = [k for k in changed if k not in lazy]
         names = ", ".join(f"loader.{k}" for k in changed[:6]) + (
             ", ..." if len(changed) > 6 else ""
         )
@@ -790,10 +835,10 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
             findings.append(
                 make_finding(
                     "TSG303",
-                    path=f"loader.{lazy[0]}",
+                    path=f"loader.{changed[0]}",
                     message=(
-                        f"__getitem__ set {names} from None on its first call (lazy "
-                        "initialisation): two worker threads may both initialise it, and a "
+                        f"the first calls of __getitem__ set {names}, which then stayed the same "
+                        "(lazy initialisation): two worker threads may both initialise it, and a "
                         "handle opened by Keras' first calls in the parent is inherited by forked "
                         "workers unless it is keyed on the process (threadsafe_gen.per_process)"
                     ),
