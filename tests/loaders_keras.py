@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import sqlite3
 import sys
+import threading
+import time
 from typing import Any
 
 import keras
@@ -125,9 +127,74 @@ def train(
     }
 
 
+class HeldLockDataset(keras.utils.PyDataset):
+    """A dataset whose lock a background "refresh" thread holds almost all the time.
+
+    Failure-modes row 2a': with a raw threading.Lock, a worker forked while the refresher
+    holds it inherits it locked, with no thread left to release it, and fit() hangs forever.
+    """
+
+    def __init__(self, lock: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lock = lock
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return N_SAMPLES // BATCH
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            ids = np.arange(index * BATCH, (index + 1) * BATCH)
+        x = np.stack([ids, ids * 0.0, 3 * ids + 1, ids * 0 + os.getpid(), ids * 0 + self.epoch], 1)
+        return x.astype(np.float64), x[:, 2:3].copy()
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def refresh_forever(lock: Any) -> None:
+    """Hold the lock 50 ms at a time with only a short gap, like a cache refresher thread."""
+    while True:
+        with lock:
+            time.sleep(0.05)
+        time.sleep(0.0005)
+
+
+def train_held_lock(kind: str, workers: int) -> dict[str, Any]:
+    """Fit on HeldLockDataset with fork workers while another thread holds the lock."""
+    lock = tsg.Lock() if kind == "threadsafe_gen.Lock" else threading.Lock()
+    threading.Thread(target=refresh_forever, args=(lock,), daemon=True).start()
+    RECORDED.clear()
+    keras.utils.set_random_seed(0)
+    ds = HeldLockDataset(lock, workers=workers, use_multiprocessing=True)
+    model = keras.Sequential(
+        [
+            keras.Input((len(COLUMNS),), dtype="float64"),
+            Recorder(dtype="float64"),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    model.fit(ds, epochs=EPOCHS, verbose=0)
+    steps = len(ds)
+    epochs = [np.concatenate(RECORDED[e * steps : (e + 1) * steps]) for e in range(EPOCHS)]
+    return {
+        "steps": len(RECORDED),
+        "rows": [e.tolist() for e in epochs],
+        "parent_pid": os.getpid(),
+        "start_method": multiprocessing.get_start_method(),
+    }
+
+
 def main() -> None:
-    """Entry point for a subprocess: METHOD DB WORKERS -> JSON of train() on stdout."""
+    """Entry point for a subprocess: METHOD DB WORKERS [LOCK] -> JSON of the run on stdout.
+
+    With LOCK ("threadsafe_gen.Lock" or "threading.Lock") it trains HeldLockDataset instead.
+    """
     method, path, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
     multiprocessing.set_start_method(method, force=True)
-    result = train(path, workers, use_multiprocessing=True)
+    if len(sys.argv) > 4:
+        result = train_held_lock(sys.argv[4], workers)
+    else:
+        result = train(path, workers, use_multiprocessing=True)
     sys.stdout.write(json.dumps(result) + "\n")

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -57,40 +58,73 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path
 
 
+#: A run that should hang is declared hung once it outlives the matching run by this much.
+HANG_MARGIN = 45.0
+#: The raw-lock run is measured against the same workload with our lock.
+PAIRED = {"held threading.Lock": "held threadsafe_gen.Lock"}
+HELD_LOCK_RUNS = {
+    "held threadsafe_gen.Lock": "threadsafe_gen.Lock",
+    "held threading.Lock": "threading.Lock",
+}
+
+
 @pytest.fixture(scope="module")
-def process_runs(db_path: str) -> dict[str, dict[str, Any]]:
-    """Train once per start method, each in its own session; kill the session on timeout."""
+def process_runs(
+    db_path: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """Train once per start method (and the held-lock pair under fork), each in its own session.
+
+    All runs start together; their output goes to files (a full pipe would stall a run and
+    fake a hang). The raw-lock run is killed with its whole session once it has run
+    HANG_MARGIN seconds longer than the same workload with our lock, and reported as "hung"
+    with the seconds it ran; any run is killed that way after 600 s.
+    """
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
     code = "import loaders_keras; loaders_keras.main()"
-    procs = {
-        method: subprocess.Popen(
-            [sys.executable, "-c", code, method, db_path, "4"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,  # its own session: we can find and kill every worker
-        )
-        for method in METHODS
-    }
+    commands = {method: [method, db_path, "4"] for method in METHODS}
+    commands.update({name: ["fork", db_path, "4", kind] for name, kind in HELD_LOCK_RUNS.items()})
+    logs = tmp_path_factory.mktemp("keras_runs")
+    outputs = {name: (logs / f"{n}.out", logs / f"{n}.err") for n, name in enumerate(commands)}
+    start = time.monotonic()
+    procs = {}
+    for name, args in commands.items():
+        out_path, err_path = outputs[name]
+        with out_path.open("w") as out, err_path.open("w") as err:
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-c", code, *args],
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,  # its own session: we can find and kill every worker
+            )
+    ended: dict[str, float] = {}
+    while len(ended) < len(procs):
+        now = time.monotonic()
+        for name, proc in procs.items():
+            if name not in ended and proc.poll() is not None:
+                ended[name] = now
+        for name in [n for n in procs if n not in ended]:
+            pair = PAIRED.get(name)
+            if now - start > 600 or (pair in ended and now - ended[pair] > HANG_MARGIN):
+                os.killpg(procs[name].pid, signal.SIGKILL)
+                procs[name].wait()
+                ended[name] = -(now - start)  # negative: killed after that many seconds
+        time.sleep(0.2)
     results: dict[str, dict[str, Any]] = {}
-    for method, proc in procs.items():
-        try:
-            out, err = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            results[method] = {"error": f"timed out; stderr tail: {err[-2000:]}"}
-            continue
+    for name, proc in procs.items():
+        out, err = (path.read_text() for path in outputs[name])
         lines = [line for line in out.splitlines() if line.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            results[method] = {"error": f"exit {proc.returncode}; stderr tail: {err[-2000:]}"}
+        if ended[name] < 0:
+            results[name] = {"error": "hung", "seconds": round(-ended[name], 1)}
+        elif proc.returncode != 0 or not lines:
+            results[name] = {"error": f"exit {proc.returncode}; stderr tail: {err[-2000:]}"}
         else:
-            results[method] = json.loads(lines[-1])
-        results[method]["leftover"] = session_pids(proc.pid)
+            results[name] = json.loads(lines[-1])
+            results[name]["seconds"] = round(ended[name] - start, 1)
+        results[name]["leftover"] = session_pids(proc.pid)
     return results
 
 
@@ -165,3 +199,14 @@ def test_augmentation_is_identical_across_threads_and_start_methods(
     ]
     assert len(runs) == len(tables)
     assert all(tables[0] == table for table in tables[1:])
+
+
+def test_lock_held_by_another_thread_at_fork_does_not_hang_keras(
+    process_runs: dict[str, dict[str, Any]],
+) -> None:
+    """A refresher thread holding the lock at fork: fit completes with ours, hangs with threading's."""
+    ours = process_runs["held threadsafe_gen.Lock"]
+    raw = process_runs["held threading.Lock"]
+    assert "error" not in ours, ours.get("error")
+    assert Counter(range(N_SAMPLES)) == Counter(int(r[0]) for r in ours["rows"][0])
+    assert (raw.get("error"), raw["leftover"], ours["leftover"]) == ("hung", [], [])
