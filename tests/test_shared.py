@@ -394,3 +394,13 @@ def test_attaching_after_the_owner_closed_is_a_clear_error() -> None:
         """
     )
     assert result.stdout.split() == ["closed-error", "True"], result.stderr
+
+
+def test_not_enough_shared_memory_is_a_clear_error_not_sigbus() -> None:
+    """Asking for more than /dev/shm holds raises OSError naming the sizes, and leaves nothing behind."""
+    st = os.statvfs(SHM)
+    too_big = st.f_blocks * st.f_frsize + (1 << 30)
+    before = segments(os.getpid())
+    with pytest.raises(OSError, match=r"not enough room.*--shm-size"):
+        SharedArray((too_big,), np.uint8)
+    assert segments(os.getpid()) == before

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import mmap
 import os
 import secrets
@@ -290,10 +291,13 @@ class SharedArray:
                     # Register before anything can fail, so a crash from here on is cleaned.
                     _reaper_send(f"+{name}")
                 os.ftruncate(fd, size)
+                _reserve(fd, size, shape_t, dt)
                 buffer: mmap.mmap | memoryview = mmap.mmap(fd, size)
             except BaseException:
                 with contextlib.suppress(OSError):
                     _posixshmem.shm_unlink(name)
+                with _lock:
+                    _reaper_send(f"-{name}")
                 raise
             finally:
                 os.close(fd)
@@ -481,6 +485,32 @@ class SharedArray:
         state = "closed" if self._segment is None else self.name
         role = "owner" if self.is_owner else f"attached, owner pid {self._owner_pid}"
         return f"SharedArray(shape={self.shape}, dtype={self.dtype}, {state}, {role})"
+
+
+def _reserve(fd: int, size: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Allocate the segment's memory now, so that a full /dev/shm is a clear error here.
+
+    Without this, ftruncate() always succeeds and the process dies of SIGBUS later, at the
+    first write to a page /dev/shm has no room for (Docker's default /dev/shm is 64 MiB).
+    """
+    if not hasattr(os, "posix_fallocate"):  # macOS: no tmpfs size limit to hit
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.ENOMEM):
+            return  # EINVAL/EOPNOTSUPP: the filesystem cannot preallocate; nothing to check
+        free = ""
+        with contextlib.suppress(OSError):
+            st = os.statvfs(_SHM_DIR)
+            free = f" ({st.f_bavail * st.f_frsize / 2**20:,.0f} MiB free of {st.f_blocks * st.f_frsize / 2**20:,.0f} MiB)"
+        msg = (
+            f"SharedArray(shape={shape}, dtype={dtype}) needs {size / 2**20:,.1f} MiB of shared "
+            f"memory, but {_SHM_DIR} has not enough room{free}. Free segments you no longer need "
+            "(close()), use a smaller array or a numpy memmap on disk, or give the machine more "
+            "shared memory (Docker: `docker run --shm-size=4g ...`)."
+        )
+        raise OSError(exc.errno, msg) from None
 
 
 _CLOSED: npt.NDArray[Any] = np.empty(0)
