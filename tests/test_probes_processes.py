@@ -596,3 +596,20 @@ def test_any_pure_loader_passes_the_fork_dry_run(
 ) -> None:
     """For any length, batch size, shape and dtype, a pure loader gives no fork finding."""
     assert P.fork_dry_run(make_ctx(L.ShapedSeq(n, batch, features, dtype))) == []
+
+
+def test_walk_follows_closures_and_partials() -> None:
+    """A connection captured by a lambda or bound in a partial is found, with its path."""
+    import functools
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        loader = types.SimpleNamespace(
+            fetch=lambda q: conn.execute(q),
+            query=functools.partial(sqlite3.Connection.execute, conn),
+        )
+        paths = sorted(p for p, _ in P._walk(loader).handles)
+    finally:
+        conn.close()
+    assert paths == ["loader.fetch.<closure conn>", "loader.query.args[0]"]

@@ -62,6 +62,7 @@ import sqlite3
 import sys
 import threading
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
@@ -266,10 +267,13 @@ def _is_rng(obj: Any) -> bool:
 
 
 def _is_ours(obj: Any) -> bool:
-    cls = type(obj)
-    return cls.__module__.startswith("threadsafe_gen") or (
-        cls.__name__ in _SAFE_CLASS_NAMES and "threadsafe_gen" in cls.__module__
-    )
+    """threadsafe_gen's own objects (locks, PerProcess/PerThread and their slots) are
+    re-created per process or thread by design; matched by module, and by class name when
+    re-exported through another module."""
+    mod = type(obj).__module__
+    if mod == "threadsafe_gen" or mod.startswith("threadsafe_gen."):
+        return True
+    return type(obj).__name__ in _SAFE_CLASS_NAMES and "threadsafe_gen" in mod
 
 
 def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -288,6 +292,19 @@ def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
         for v in list(obj)[:_MAX_CONTAINER_ITEMS]:
             yield f"{path}{{{v!r}}}", v
         return
+    if isinstance(obj, types.FunctionType) and obj.__closure__:
+        # A function stored on the loader carries what it closes over into every worker.
+        for name, cell in zip(obj.__code__.co_freevars, obj.__closure__, strict=True):
+            try:
+                yield f"{path}.<closure {name}>", cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+    if isinstance(obj, functools.partial):
+        yield f"{path}.func", obj.func
+        for n, arg in enumerate(obj.args):
+            yield f"{path}.args[{n}]", arg
+        for key, arg in obj.keywords.items():
+            yield f"{path}.keywords[{key!r}]", arg
     try:
         attrs = object.__getattribute__(obj, "__dict__")
     except (AttributeError, TypeError):
@@ -377,9 +394,18 @@ def _os_thread_count() -> int:
 
 
 def _other_python_threads() -> list[threading.Thread]:
+    """Live Python threads besides this one and the main thread, not counting the check's
+    own helper threads (named ``threadsafe_gen-*``; a call that hung is reported already)."""
     me = threading.current_thread()
     main = threading.main_thread()
-    return [t for t in threading.enumerate() if t is not me and t is not main and t.is_alive()]
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not me
+        and t is not main
+        and t.is_alive()
+        and not t.name.startswith("threadsafe_gen-")
+    ]
 
 
 def process_inspection(ctx: ProbeContext) -> list[Finding]:
