@@ -229,7 +229,9 @@ class SharedArray:
     exits, or crashes (see the module notes): nothing is left in ``/dev/shm``.
 
     Keep the ``SharedArray`` itself on your loader (``self.images = sa``), not ``sa.array``:
-    a plain ndarray attribute would be pickled by value again.
+    a plain ndarray attribute would be pickled by value again. The memory is allocated (and
+    zeroed) when the array is created, so a ``/dev/shm`` that is too small is an ``OSError``
+    here rather than a ``SIGBUS`` crash at some later write.
 
     Args:
         shape: shape of the new array, e.g. ``(1000, 32, 32, 3)`` or an int.
@@ -239,6 +241,7 @@ class SharedArray:
     Raises:
         TypeError: ``dtype`` is an object dtype or ``shape`` is not a shape.
         ValueError: a negative dimension.
+        OSError: not enough shared memory for the array (the message gives the sizes).
 
     Example:
         >>> import pickle
