@@ -604,12 +604,14 @@ def test_walk_follows_closures_and_partials() -> None:
     import sqlite3
 
     conn = sqlite3.connect(":memory:")
+    other = sqlite3.connect(":memory:")
     try:
         loader = types.SimpleNamespace(
             fetch=lambda q: conn.execute(q),
-            query=functools.partial(sqlite3.Connection.execute, conn),
+            query=functools.partial(sqlite3.Connection.execute, other),
         )
         paths = sorted(p for p, _ in P._walk(loader).handles)
     finally:
         conn.close()
+        other.close()
     assert paths == ["loader.fetch.<closure conn>", "loader.query.args[0]"]
