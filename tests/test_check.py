@@ -249,12 +249,6 @@ def test_findings_are_deduplicated_by_code_and_path() -> None:
 # --- frameworks: Keras 3 PyDataset and tf_keras -----------------------------------------------------
 
 
-# Known issue in the process probes (threadsafe_gen/_probes/processes.py, not this module):
-# a spawn child that imported TensorFlow can take longer than the 2 s reap grace to exit on a
-# busy 2-core machine; it is then killed and reported as TSG821 "died while exiting".
-_SPAWN_EXIT = "spawn_dry_run reports TSG821 when a TF-importing child exits slowly"
-
-
 @pytest.fixture(scope="module")
 def tf_loaders() -> Any:
     """tests/loaders_tf.py (imports TensorFlow once for this module)."""
@@ -276,14 +270,7 @@ def test_pydataset_settings_are_the_defaults(tf_loaders: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.keras
-@pytest.mark.parametrize(
-    ("use_mp", "method"),
-    [
-        pytest.param(False, "fork", marks=pytest.mark.xfail(strict=False, reason=_SPAWN_EXIT)),
-        pytest.param(True, "fork", marks=pytest.mark.xfail(strict=False, reason=_SPAWN_EXIT)),
-        pytest.param(True, "spawn", marks=pytest.mark.xfail(strict=False, reason=_SPAWN_EXIT)),
-    ],
-)
+@pytest.mark.parametrize(("use_mp", "method"), [(False, "fork"), (True, "fork"), (True, "spawn")])
 def test_clean_pydataset_has_no_errors_under_threads_fork_and_spawn(
     tf_loaders: Any, use_mp: bool, method: str
 ) -> None:
