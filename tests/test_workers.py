@@ -406,8 +406,10 @@ def test_close_from_another_thread_ends_a_blocked_next_processes() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", START_METHODS)
-@pytest.mark.parametrize("gen", [numbers, self_sharded])
+@pytest.mark.parametrize(
+    ("method", "gen"),
+    [(m, numbers) for m in START_METHODS] + [("fork", self_sharded)],
+)
 def test_parallel_processes_yield_every_item_exactly_once(method: str, gen: Any) -> None:
     """Process workers under fork/spawn/forkserver yield each item exactly once (auto and self)."""
     with parallel_iter(gen(101), workers=3, processes=True, start_method=method) as it:
