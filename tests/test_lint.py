@@ -665,3 +665,43 @@ def test_custom_pickling_exempts_tsg151() -> None:
         "    def __getstate__(self):\n        return {}\n    def __len__(self):",
     )
     assert codes(src) == []
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        # a cache: it writes items, so it is a container, not a loader
+        "import threading\nclass LRU:\n    def __init__(self):\n        self.lock = threading.Lock()\n"
+        "    def __len__(self):\n        return 0\n    def __getitem__(self, k):\n        with self.lock:\n"
+        "            return k\n    def __setitem__(self, k, v):\n        pass\n",
+        # a Mapping subclass
+        "import threading\nfrom collections.abc import Mapping\nclass Env(Mapping):\n"
+        "    def __init__(self):\n        self.local = threading.local()\n    def __len__(self):\n"
+        "        return 0\n    def __getitem__(self, k):\n        return k\n    def __iter__(self):\n"
+        "        return iter(())\n",
+        # a dict subclass
+        "import threading\nclass D(dict):\n    def __init__(self):\n        self.lock = threading.Lock()\n"
+        "    def __len__(self):\n        return 0\n    def __getitem__(self, k):\n        return k\n",
+    ],
+)
+def test_containers_are_not_duck_typed_loaders(src: str) -> None:
+    """Caches, mappings and dict subclasses have __getitem__/__len__ but are not loaders."""
+    assert codes(src) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "raise TypeError('not subscriptable')",
+        "return self",
+        "return 1",
+    ],
+)
+def test_getitem_that_serves_nothing_is_not_tsg353(body: str) -> None:
+    """A __getitem__ that only raises or returns a constant/self is not a loader losing its index."""
+    assert codes(getitem(body)) == []
+
+
+def test_underscore_index_is_deliberately_unused() -> None:
+    """An index argument named `_...` is ignored on purpose: no TSG353."""
+    assert codes(getitem("return self.x[0]").replace("(self, idx)", "(self, _idx)")) == []

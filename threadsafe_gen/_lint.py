@@ -184,6 +184,15 @@ _RNG_CTORS = frozenset(
 )
 
 Condition = Literal["always", "loader", "pydataset"]
+
+# Duck typing ("any class with __getitem__ and __len__") leaves out containers: classes that
+# write items or look them up by key, and subclasses of the standard container types.
+_CONTAINER_METHODS = frozenset(
+    {"__setitem__", "__delitem__", "__contains__", "keys", "items", "values", "get", "append"}
+)
+_CONTAINER_MODULES = frozenset({"collections", "typing", "builtins"})
+_CONTAINER_BASES = frozenset({"abc.Mapping", "abc.Sequence", "abc.MutableMapping"})
+_BUILTIN_CONTAINERS = frozenset({"dict", "list", "tuple", "set", "frozenset", "str", "bytes"})
 _FIT_CALL_RE = re.compile(rb"\.(?:fit|evaluate|predict)(?:_generator)?\s*\(", re.MULTILINE)
 
 
@@ -233,6 +242,9 @@ class _ClassFacts:
     bases: tuple[str, ...]  # resolved base qualnames ("" when unresolvable)
     defines_getitem: bool
     defines_len: bool
+    # A mapping, cache or collection (writes items, or derives from a container type): it
+    # has __getitem__/__len__ but is not an index-addressed data loader.
+    container: bool = False
 
 
 @dataclasses.dataclass
@@ -539,7 +551,9 @@ def _resolve(
         ans = is_known_base(q, _LOADER_BASE_NAMES) and cls is None
         if not ans and cls is not None and depth < 50:
             ans = any(is_loader(b, depth + 1) for b in cls.bases) or (
-                has_method(q, "defines_getitem") and has_method(q, "defines_len")
+                has_method(q, "defines_getitem")
+                and has_method(q, "defines_len")
+                and not has_method(q, "container")
             )
         loader_cache[q] = ans
         return ans
@@ -682,7 +696,7 @@ def _body_without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _is_stub(body: list[ast.stmt]) -> bool:
-    """``...``, ``pass`` or ``raise NotImplementedError``: an abstract method body."""
+    """``...``, ``pass`` or a lone ``raise``: a method body that serves nothing."""
     rest = _body_without_docstring(body)
     if not rest:
         return True
@@ -693,10 +707,8 @@ def _is_stub(body: list[ast.stmt]) -> bool:
         return True
     if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and s.value.value is ...:
         return True
-    if isinstance(s, ast.Raise) and s.exc is not None:
-        exc = s.exc.func if isinstance(s.exc, ast.Call) else s.exc
-        return isinstance(exc, ast.Name) and exc.id in {"NotImplementedError", "NotImplemented"}
-    return False
+    # A body that only raises (abstract, or "not subscriptable") serves no data.
+    return isinstance(s, ast.Raise)
 
 
 def _walk_local(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
@@ -1032,7 +1044,14 @@ class _FileAnalyser:
         methods = {
             s.name: s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        facts = _ClassFacts(qual, bases, "__getitem__" in methods, "__len__" in methods)
+        container = any(m in _CONTAINER_METHODS for m in methods) or any(
+            b.split(".")[0] in _CONTAINER_MODULES or b in _CONTAINER_BASES for b in bases
+        )
+        container = container or any(
+            isinstance(b, ast.Name) and b.id in _BUILTIN_CONTAINERS and b.id not in self.imports
+            for b in node.bases
+        )
+        facts = _ClassFacts(qual, bases, "__getitem__" in methods, "__len__" in methods, container)
         self.classes.append(facts)
         could_be_loader = any(bases) or (facts.defines_getitem and facts.defines_len)
         if not could_be_loader and "__next__" not in methods:
@@ -1377,7 +1396,17 @@ class _FileAnalyser:
             ) and any(
                 isinstance(n, (ast.Lambda, ast.FunctionDef)) for n in ast.walk(fn) if n is not fn
             )
-        if not reads_index:
+        # `_` names an argument ignored on purpose; `return self` / a constant is a stand-in
+        # (tests, sentinels), not a loader that lost track of its index.
+        trivial = len(body) == 1 and (
+            isinstance(body[0], ast.Return)
+            and (
+                body[0].value is None
+                or isinstance(body[0].value, ast.Constant)
+                or (isinstance(body[0].value, ast.Name) and body[0].value.id == me)
+            )
+        )
+        if not reads_index and not index.startswith("_") and not trivial:
             self.add(
                 "TSG353",
                 fn,
