@@ -8,7 +8,7 @@ correct:
   ``__getitem__``; it reseeds ``random`` and numpy's global RNG in every worker process per
   epoch (Keras forks identical workers every epoch, which repeats "random" augmentations), and
   in debug mode it raises when ``__getitem__`` assigns to the dataset.
-* :func:`GeneratorDataset` -- a ``@threadsafe_generator`` call (or generator function) as a
+* :class:`GeneratorDataset` -- a ``@threadsafe_generator`` call (or generator function) as a
   Keras 3 ``PyDataset`` that runs N shards in parallel threads or processes, every item exactly
   once per epoch, every epoch complete.
 * :func:`to_tf_dataset` -- the same shards as a ``tf.data.Dataset`` (an ``interleave`` of
@@ -604,7 +604,7 @@ class _GeneratorDatasetImpl:
         return self._batches
 
     def __getitem__(self, index: int) -> Any:
-        if os.getpid() != self._owner_pid:
+        if _pid != self._owner_pid:
             msg = (
                 "GeneratorDataset was copied into a Keras worker process; it runs its own "
                 "workers and must be consumed in the training process. Leave the dataset's "
@@ -800,7 +800,8 @@ def to_tf_dataset(
     round-robin over shards. With ``processes=True`` the shards run in worker processes
     (for pure-Python CPU-bound generators) and arrive in arrival order. Every iteration of the
     dataset (every Keras epoch) re-creates all shards with a new epoch number, so each pass
-    yields every item exactly once and per-worker seeds change per epoch.
+    yields every item exactly once and per-worker seeds change per epoch. For speed, split the
+    cheap part of the generator with :func:`threadsafe_gen.shard` (see :class:`GeneratorDataset`).
 
     Args:
         source: an unstarted ``@threadsafe_generator`` call or a zero-argument callable
