@@ -113,3 +113,9 @@ def test_comma_separated_string_is_accepted(tmp_path: Path) -> None:
     """select = "TSG3,TSG151" is read like a list."""
     path = write(tmp_path, "[tool.threadsafe_gen]\nselect = 'TSG3, TSG151'\n")
     assert load_config(path).select == ("TSG3", "TSG151")
+
+
+def test_dependency_mention_is_not_a_table(tmp_path: Path) -> None:
+    """A pyproject.toml that only lists threadsafe-gen as a dependency is not our config."""
+    write(tmp_path, '[project]\nname = "x"\ndependencies = ["threadsafe-gen"]\n')
+    assert find_pyproject(tmp_path) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from .errors import ConfigError
 __all__ = ["CheckDefaults", "Config", "find_pyproject", "load_config"]
 
 _SEVERITIES = ("error", "warning", "info")
+_TABLE_RE = re.compile(r"""^\s*\[\s*tool\s*\.\s*["']?threadsafe[_-]gen\b""", re.MULTILINE)
 _START_METHODS = ("fork", "spawn", "forkserver")
 _LINT_KEYS = (
     "select",
@@ -125,7 +127,7 @@ def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
                 text = candidate.read_text(encoding="utf-8")
             except OSError:
                 continue
-            if "threadsafe_gen" not in text and "threadsafe-gen" not in text:
+            if _TABLE_RE.search(text) is None:  # parse only files that have our table
                 continue
             if _table(_toml_loads(text, candidate)) is not None:
                 return candidate
