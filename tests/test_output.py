@@ -240,3 +240,12 @@ def test_schema_check_is_not_vacuous() -> None:
     sarif["runs"][0]["results"][0]["level"] = "fatal"
     with pytest.raises(jsonschema.ValidationError, match="fatal"):
         jsonschema.validate(sarif, SCHEMA)
+
+
+def test_sarif_paths_outside_the_root_are_file_uris(tmp_path: Path) -> None:
+    """A file outside the project root is an absolute file:// URI without uriBaseId."""
+    outside = (tmp_path / "x.py").resolve().as_posix()
+    sarif = json.loads(render([lint_finding("TSG351", file=outside)], RunInfo("lint"), "sarif"))
+    jsonschema.validate(sarif, SCHEMA)
+    artifact = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": (tmp_path / "x.py").resolve().as_uri()}

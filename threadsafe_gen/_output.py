@@ -235,9 +235,11 @@ def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
                     region["endLine"] = f.location.end_line
                 if f.location.end_column is not None:
                     region["endColumn"] = f.location.end_column
-            physical: dict[str, Any] = {"artifactLocation": {"uri": file}, "region": region}
-            if not Path(file).is_absolute():
-                physical["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+            if Path(file).is_absolute():  # outside the project root: an absolute file URI
+                artifact = {"uri": Path(file).as_uri()}
+            else:
+                artifact = {"uri": file, "uriBaseId": "%SRCROOT%"}
+            physical: dict[str, Any] = {"artifactLocation": artifact, "region": region}
             result["locations"] = [
                 {
                     "physicalLocation": physical,
