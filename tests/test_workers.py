@@ -30,7 +30,7 @@ from threadsafe_gen._workers import (
     parallel_iter,
     use_worker_info,
 )
-from threadsafe_gen.errors import WorkerError
+from threadsafe_gen.errors import ShardingError, WorkerError
 
 START_METHODS = ["fork", "spawn", "forkserver"]
 
@@ -119,6 +119,25 @@ def numpy_draws(n: int) -> Iterator[float]:
 
     for _ in range(n):
         yield float(np.random.random())
+
+
+@threadsafe_generator
+def late_shard(n: int) -> Iterator[int]:
+    """Yield a header item, then call shard(): too late to count as self-sharded."""
+    yield -1
+    yield from shard(range(n))
+
+
+LOGGED: list[int] = []
+
+
+@threadsafe_generator
+def late_info(n: int) -> Iterator[int]:
+    """Read worker_info() only after the first item (e.g. for logging): still auto-sharded."""
+    for i in range(n):
+        yield i
+        info = worker_info()
+        LOGGED.append(-1 if info is None else info.id)
 
 
 def plain_range(n: int) -> range:
@@ -286,6 +305,31 @@ def test_body_calling_shard_is_not_sharded_twice() -> None:
 def test_body_consulting_worker_info_is_self_sharded() -> None:
     """A body that reads worker_info() splits by itself and is not sharded again."""
     assert _run_as_workers(lambda: self_sharded_by_info(7), 3) == [[0, 3, 6], [1, 4], [2, 5]]
+
+
+def test_late_shard_call_is_an_error_not_silent_loss() -> None:
+    """shard() after the first item of an auto-sharded body raises ShardingError (no double split)."""
+    with (
+        use_worker_info(WorkerInfo(id=1, num_workers=2, seed=0)),
+        pytest.raises(ShardingError, match=r"test_workers.late_shard\(6\) called shard\(\) after"),
+    ):
+        list(late_shard(6))
+
+
+def test_late_shard_through_the_engine_is_a_worker_error() -> None:
+    """Through parallel_iter the ShardingError arrives as the WorkerError's cause."""
+    with pytest.raises(WorkerError) as excinfo:
+        list(parallel_iter(late_shard(6), workers=2))
+    assert type(excinfo.value.__cause__) is ShardingError
+
+
+def test_late_worker_info_keeps_auto_sharding() -> None:
+    """Reading worker_info() after the first item is allowed and the body stays auto-sharded."""
+    LOGGED.clear()
+    assert (_run_as_workers(lambda: late_info(5), 2), sorted(set(LOGGED))) == (
+        [[0, 2, 4], [1, 3]],
+        [0, 1],
+    )
 
 
 def test_auto_shard_can_be_turned_off() -> None:
@@ -467,7 +511,7 @@ CRASH_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from test_workers import {gen}
     from threadsafe_gen._workers import parallel_iter
-    from threadsafe_gen.errors import WorkerError
+    from threadsafe_gen.errors import ShardingError, WorkerError
     if __name__ == "__main__":
         t = time.monotonic()
         try:

@@ -410,7 +410,8 @@ class GeneratorCall(threadsafe_iter[T]):
     def _start(self) -> Iterator[T]:
         # Called with the lock held. See NOTE [ Auto-sharding rule ] in _workers.py.
         info = current_worker_info() if self._auto_shard else None
-        src = auto_shard(functools.partial(self._func, *self._args, **self._kwargs), info)
+        make = functools.partial(self._func, *self._args, **self._kwargs)
+        src = auto_shard(make, info, name=self.describe())
         self._src = src
         self._obj = src
         self._it = src

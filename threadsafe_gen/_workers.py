@@ -36,7 +36,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
-from .errors import PicklingRefusedError, WorkerError
+from .errors import PicklingRefusedError, ShardingError, WorkerError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -110,7 +110,8 @@ _UNSET: Any = object()
 class _State(threading.local):
     # A threading.local subclass so every thread starts with these defaults.
     info: WorkerInfo | None = _UNSET
-    consulted: int = 0
+    consulted: int = 0  # worker_info() and shard() calls
+    sharded: int = 0  # shard() calls
 
 
 _local = _State()
@@ -194,6 +195,7 @@ def shard(iterable: Iterable[T]) -> Iterator[T]:
     [1, 3]
     """
     info = worker_info()
+    _local.sharded += 1
     try:
         it = iter(iterable)
     except TypeError:
@@ -209,18 +211,22 @@ def shard(iterable: Iterable[T]) -> Iterator[T]:
     return itertools.islice(it, info.id, None, info.num_workers)
 
 
-def auto_shard(make: Callable[[], Iterable[T]], info: WorkerInfo | None) -> Iterator[T]:
+def auto_shard(
+    make: Callable[[], Iterable[T]], info: WorkerInfo | None, *, name: str | None = None
+) -> Iterator[T]:
     """Internal: call ``make()`` and keep this worker's share unless the body self-shards.
 
-    See NOTE [ Auto-sharding rule ].
+    See NOTE [ Auto-sharding rule ]. ``name`` names the generator in errors.
     """
     if info is None or info.num_workers == 1:
         return iter(make())
     before = _consulted()
-    return _auto_shard_gen(make, info, before)
+    return _auto_shard_gen(make, info, before, name or _describe(make))
 
 
-def _auto_shard_gen(make: Callable[[], Iterable[T]], info: WorkerInfo, before: int) -> Iterator[T]:
+def _auto_shard_gen(
+    make: Callable[[], Iterable[T]], info: WorkerInfo, before: int, name: str
+) -> Iterator[T]:
     it = iter(make())
     try:
         first = next(it)
@@ -231,10 +237,30 @@ def _auto_shard_gen(make: Callable[[], Iterable[T]], info: WorkerInfo, before: i
         yield first
         yield from it
         return
-    if info.id == 0:
+    n, wid = info.num_workers, info.id
+    if wid == 0:
         yield first
-    # Position 0 is consumed; the next wanted position is id (or n for worker 0).
-    yield from itertools.islice(it, (info.id - 1) % info.num_workers, None, info.num_workers)
+    position = 1
+    while True:
+        # Compared around each next() only: the consumer (e.g. tf.data) may call next()
+        # from a different thread each time, and the counters are per thread.
+        mark = _local.sharded
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        if _local.sharded != mark:
+            msg = (
+                f"{name} called shard() after producing its first item, but worker {wid} of "
+                f"{n} was already sharding it automatically, so its items would be split "
+                "twice and some would be lost. Call shard() (or worker_info()) before the "
+                "first yield, which marks the generator as self-sharded, or decorate it "
+                "with @threadsafe_generator(auto_shard=False) and split the data yourself."
+            )
+            raise ShardingError(msg)
+        if position % n == wid:
+            yield item
+        position += 1
 
 
 def derive_seed(base: int, epoch: int, worker_id: int) -> int:

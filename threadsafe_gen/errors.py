@@ -14,6 +14,7 @@ __all__ = [
     "PicklingRefusedError",
     "SharedArrayClosedError",
     "SharedStateError",
+    "ShardingError",
     "ThreadsafeGenError",
     "ThreadsafeGenWarning",
     "WorkerError",
@@ -73,6 +74,15 @@ class SharedStateError(ThreadsafeGenError, RuntimeError):
     Raised by :func:`threadsafe_gen.keras.guard` with ``debug=True`` (or
     ``THREADSAFE_GEN_DEBUG=1``) when ``__getitem__`` assigns to or deletes one of the dataset's
     attributes: with worker threads the write races, with worker processes it is lost.
+    """
+
+
+class ShardingError(ThreadsafeGenError, RuntimeError):
+    """A generator would be split between workers twice, losing items.
+
+    Raised in a worker when a ``@threadsafe_generator`` body that was being sharded
+    automatically calls :func:`threadsafe_gen.shard` after producing its first item (only
+    calls before the first item mark a body as self-sharded).
     """
 
 
