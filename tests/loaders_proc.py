@@ -367,3 +367,29 @@ class ShapedSeq:
         rng = np.random.default_rng([index, self.batch])  # keyed: pure in the index
         x = rng.integers(0, 100, size=(self.batch, *self.features)).astype(self.dtype)
         return x, np.full(self.batch, index, dtype=np.int64)
+
+
+class HeldLockSeq(PureSeq):
+    """Takes self.lock in workers while a parent thread holds it for good (failure-modes 2a').
+
+    The parent's own calls skip the lock so the test's peek cannot block; every forked worker
+    inherits the lock in its held state, with no thread left to release it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.creator = os.getpid()
+        self.stop = threading.Event()
+        self.taken = threading.Event()
+
+    def hold(self) -> None:
+        with self.lock:
+            self.taken.set()
+            self.stop.wait()
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if os.getpid() != self.creator:
+            with self.lock:
+                return batch_for(index)
+        return batch_for(index)

@@ -615,3 +615,21 @@ def test_walk_follows_closures_and_partials() -> None:
         conn.close()
         other.close()
     assert paths == ["loader.fetch.<closure conn>", "loader.query.args[0]"]
+
+
+@pytest.mark.slow
+@needs_fork
+def test_lock_held_by_a_thread_at_fork_hangs_workers_and_is_explained() -> None:
+    """A raw lock held by another thread at fork: TSG801 that names the lock and the thread."""
+    loader = L.HeldLockSeq()
+    holder = threading.Thread(target=loader.hold, name="refresher", daemon=True)
+    holder.start()
+    loader.taken.wait(5)
+    try:
+        found = P.fork_dry_run(make_ctx(loader, batch_timeout=1.0))
+    finally:
+        loader.stop.set()
+        holder.join(5)
+    assert [(f.code, f.path) for f in found] == [("TSG801", "loader[0]")]
+    assert (found[0].details["lock"], found[0].details["threads"]) == ("loader.lock", ["refresher"])
+    assert "threadsafe_gen.Lock" in found[0].hint

@@ -68,7 +68,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._findings import REGISTRY, Finding, Severity, make_finding
 from . import ProbeContext
 from ._child import Payload, exc_info, fingerprint, worker_main
 from .pickling import spawn_only_severity
@@ -969,7 +969,7 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     parent_calls = list(parent.calls)
     if safe and parent.inline and ctx.remaining() > 0:
         parent_calls += _run_inline(ctx, safe).calls
-    findings = _death_findings(ctx, workers, "forked")
+    findings = _explain_fork_hangs(ctx, _death_findings(ctx, workers, "forked"))
     findings += _fork_failures(ctx, workers, parent_calls)
     failed_calls = any(c.error for w in workers for c in w.calls.values())
     clean = not findings and not failed_calls and all(w.outcome == "done" for w in workers)
@@ -1020,6 +1020,33 @@ def _fork_failures(
             },
         )
     ]
+
+
+def _explain_fork_hangs(ctx: ProbeContext, findings: list[Finding]) -> list[Finding]:
+    """Name the likely cause of a forked worker's hang: a raw lock next to live threads."""
+    if not any(f.code == "TSG801" for f in findings):
+        return findings
+    walk = _walk(ctx.loader)
+    threads = [t.name for t in _other_python_threads()] + [p for p, _ in walk.threads]
+    if not walk.locks or not threads:
+        return findings
+    lock_path = walk.locks[0][0]
+    why = (
+        f" {lock_path} is a raw threading lock and {len(threads)} other thread(s) run in "
+        f"this process ({_short(', '.join(sorted(threads)), 80)}): a lock that another thread "
+        "holds at fork time stays held forever in the worker (TSG202)"
+    )
+    out: list[Finding] = []
+    for f in findings:
+        if f.code == "TSG801":
+            f = dataclasses.replace(
+                f,
+                message=f.message.replace(". (TSG801,", f".{why}. (TSG801,", 1),
+                hint=REGISTRY["TSG202"].fix,
+                details={**f.details, "lock": lock_path, "threads": sorted(threads)},
+            )
+        out.append(f)
+    return out
 
 
 def _parent_random(calls: list[_Call]) -> bool | None:
