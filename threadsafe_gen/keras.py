@@ -22,7 +22,7 @@ TensorFlow, Keras and tf_keras are imported only when one of these objects is bu
 
 # NOTE [ Why no lock in the guard ]
 # A lock around __getitem__ (the usual advice) makes workers=4 as slow as workers=1. The guard
-# keeps __getitem__ lock-free: its hot path reads two attributes and a module global. The only
+# keeps __getitem__ lock-free: its hot path reads one attribute and a module global. The only
 # shared mutable state it writes is the global RNGs, once per (process, dataset, epoch), on a
 # slow path that takes a module lock. Thread-safety of the user's own body stays the user's job;
 # debug mode catches the commonest violation (assigning to self inside __getitem__).
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import os
 import random
 import secrets
@@ -58,18 +59,23 @@ _pid = os.getpid()
 
 
 def _after_fork_in_child() -> None:
-    global _pid, _last_seeded
+    global _pid
     _pid = os.getpid()
-    # A forked child inherits the parent's RNG state: whatever the parent last seeded for is
-    # stale here and must not short-circuit the child's reseed.
-    _last_seeded = None
+    # A forked child inherits the parent's RNG state: whatever the parent seeded for is stale
+    # here (the keys hold the parent's pid anyway) and must not short-circuit a reseed.
+    _seeded.clear()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-# (pid, dataset token, epoch) the global RNGs of this process were last seeded for.
-_last_seeded: tuple[int, int, int] | None = None
+# Per guarded dataset (its token): the (pid, epoch) this process last reseeded for. Keyed per
+# dataset, so that two datasets served by one process do not make each other restart their
+# streams by reseeding alternately.
+_seeded: dict[int, tuple[int, int]] = {}
+# Dataset tokens: numbered in creation order, so a seeded run is reproducible and two datasets
+# served by one worker process draw from different streams.
+_tokens = itertools.count(1)
 _seed_lock = threading.Lock()
 # Per thread: ids of the guarded datasets whose __getitem__ this thread is running (debug mode).
 _inside = threading.local()
@@ -90,20 +96,19 @@ def _worker_key() -> tuple[int, ...]:
 
 def _reseed(seed: int | None, token: int, epoch: int) -> None:
     """Reseed ``random`` and numpy's global RNG for this process and epoch (slow path)."""
-    global _last_seeded
     with _seed_lock:
-        key = (_pid, token, epoch)
-        if _last_seeded == key:
+        key = (_pid, epoch)
+        if _seeded.get(token) == key:
             return
         if seed is None:
             # Fresh OS entropy per worker and epoch: distinct streams, not reproducible.
             sequence = np.random.SeedSequence()
         else:
-            sequence = np.random.SeedSequence(seed, spawn_key=(epoch, *_worker_key()))
+            sequence = np.random.SeedSequence(seed, spawn_key=(token, epoch, *_worker_key()))
         state = sequence.generate_state(4)
         np.random.seed(state)
         random.seed(int.from_bytes(state.tobytes(), "little"))
-        _last_seeded = key
+        _seeded[token] = key
 
 
 class _GuardOptions:
@@ -121,7 +126,7 @@ def _init_state(obj: Any) -> None:
     d = obj.__dict__
     if "_tsg_owner_pid" not in d:
         d["_tsg_owner_pid"] = _pid
-        d["_tsg_token"] = secrets.randbits(63)
+        d["_tsg_token"] = next(_tokens)
         d["_tsg_epoch"] = 0
 
 
@@ -209,11 +214,11 @@ def _wrap_getitem(getitem: Callable[[Any, Any], Any], options: _GuardOptions) ->
 
         @functools.wraps(getitem)
         def __getitem__(self: Any, index: Any) -> Any:
-            # Hot path: one global and two attribute reads when nothing changed.
+            # Hot path in the owner process: one attribute read and one global compare.
             if self._tsg_owner_pid != _pid:
-                key = (_pid, self._tsg_token, self._tsg_epoch)
-                if key != _last_seeded:
-                    _reseed(seed, self._tsg_token, self._tsg_epoch)
+                token, epoch = self._tsg_token, self._tsg_epoch
+                if _seeded.get(token) != (_pid, epoch):
+                    _reseed(seed, token, epoch)
             return getitem(self, index)
 
         return __getitem__
@@ -221,9 +226,9 @@ def _wrap_getitem(getitem: Callable[[Any, Any], Any], options: _GuardOptions) ->
     @functools.wraps(getitem)
     def __getitem_debug__(self: Any, index: Any) -> Any:
         if self._tsg_owner_pid != _pid:
-            key = (_pid, self._tsg_token, self._tsg_epoch)
-            if key != _last_seeded:
-                _reseed(seed, self._tsg_token, self._tsg_epoch)
+            token, epoch = self._tsg_token, self._tsg_epoch
+            if _seeded.get(token) != (_pid, epoch):
+                _reseed(seed, token, epoch)
         active: dict[int, Any] | None = getattr(_inside, "active", None)
         if active is None:
             active = _inside.active = {}
@@ -316,7 +321,8 @@ def guard(
       ``np.random`` stream and the same "random" augmentations return every epoch. On the first
       ``__getitem__`` in a process other than the one that built the dataset, and again when
       the epoch changes, the guard seeds ``random`` and ``np.random`` from
-      ``(seed, epoch, worker number)`` (fresh OS entropy when ``seed`` is None). It counts
+      ``(seed, dataset number, epoch, worker number)`` (fresh OS entropy when ``seed`` is
+      None); datasets are numbered in creation order. It counts
       epochs itself by wrapping ``on_epoch_end`` (see :func:`current_epoch`).
     * **Threads:** numpy's global RNG is one object per process; reseeding it from several
       threads would race and make nothing reproducible. In the process that built the dataset
