@@ -275,6 +275,20 @@ def test_repr_shows_how_it_was_built() -> None:
     assert repr(threadsafe_iter(source)) == f"threadsafe_iter({source!r})"
 
 
+def test_repr_stays_short_for_big_inputs() -> None:
+    """A wrapped list of a million items, or big arguments, keep the repr one short line."""
+
+    @threadsafe_generator
+    def rows(data: list[int], label: str) -> Iterator[int]:
+        yield from data
+
+    big = list(range(10**6))
+    assert (repr(threadsafe_iter(big)), len(repr(rows(big, label="x" * 10_000))) < 300) == (
+        "threadsafe_iter([0, 1, 2, 3, 4, 5, ...])",
+        True,
+    )
+
+
 def test_non_iterable_is_a_type_error_naming_the_expectation() -> None:
     """Bad input gets a TypeError saying what was expected."""
     with pytest.raises(TypeError) as excinfo:

@@ -18,6 +18,7 @@ import copy
 import functools
 import inspect
 import os
+import reprlib
 import threading
 import types
 import weakref
@@ -51,6 +52,18 @@ def _renew_locks_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_renew_locks_after_fork)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxother = 120  # keep "<generator object name at 0x...>" whole
+_REPR.maxstring = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 6
+
+
+def _short_repr(obj: object) -> str:
+    # Reprs end up in error messages: a wrapped list of a million items, or a numpy array
+    # argument, must not turn one line into megabytes.
+    return " ".join(_REPR.repr(obj).split())
 
 
 def _replay(exc: Exception) -> Exception:
@@ -281,7 +294,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         return self._obj
 
     def __repr__(self) -> str:
-        return f"threadsafe_iter({self._obj!r})"
+        return f"threadsafe_iter({_short_repr(self._obj)})"
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         msg = (
@@ -443,8 +456,8 @@ class GeneratorCall(threadsafe_iter[T]):
     def describe(self) -> str:
         """The call as code, ``module.function(args)``: for messages and reprs."""
         name = f"{getattr(self._factory, '__module__', '?')}.{self._factory.__qualname__}"
-        parts = [repr(a) for a in self._args]
-        parts += [f"{k}={v!r}" for k, v in self._kwargs.items()]
+        parts = [_short_repr(a) for a in self._args]
+        parts += [f"{k}={_short_repr(v)}" for k, v in self._kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
     def __repr__(self) -> str:
