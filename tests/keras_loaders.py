@@ -51,6 +51,15 @@ def failing_batches(fail_at: int = 3) -> Any:
 
 
 @threadsafe_generator
+def endless(batch: int = BATCH) -> Any:
+    """An infinite generator of batches (ids keep growing)."""
+    index = 0
+    while True:
+        yield make_batch(index, batch)
+        index += 1
+
+
+@threadsafe_generator
 def numbered(n: int) -> Any:
     """The integers 0..n-1, one per item (for protocol-level properties)."""
     yield from range(n)

@@ -432,6 +432,20 @@ def test_generator_dataset_as_validation_data() -> None:
 
 
 @pytest.mark.slow
+def test_generator_dataset_truncates_an_infinite_generator() -> None:
+    """truncate=True: 8 batches per epoch from an endless generator, distinct ids, workers stopped after."""
+    from threadsafe_gen.keras import GeneratorDataset
+
+    ds = GeneratorDataset(kl.endless(), workers=2, batches=8, truncate=True)
+    rows = fit_keras3(ds, epochs=2)
+    workers_left = [
+        t.name for t in threading.enumerate() if t.name.startswith("threadsafe_gen-worker")
+    ]
+    assert [len(set(ids(r))) for r in rows] == [kl.N_SAMPLES] * 2
+    assert workers_left == []
+
+
+@pytest.mark.slow
 def test_generator_dataset_worker_error_stops_fit() -> None:
     """A generator that raises in a worker stops fit with WorkerError's text (worker id, original error)."""
     from threadsafe_gen.keras import GeneratorDataset
