@@ -18,7 +18,6 @@ import copy
 import functools
 import inspect
 import os
-import reprlib
 import threading
 import types
 import weakref
@@ -26,6 +25,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from ._workers import auto_shard, current_worker_info
+from ._workers import short_repr as _short_repr
 from .errors import PicklingRefusedError
 
 __all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
@@ -52,18 +52,6 @@ def _renew_locks_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_renew_locks_after_fork)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxother = 120  # keep "<generator object name at 0x...>" whole
-_REPR.maxstring = 60
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 6
-
-
-def _short_repr(obj: object) -> str:
-    # Reprs end up in error messages: a wrapped list of a million items, or a numpy array
-    # argument, must not turn one line into megabytes.
-    return " ".join(_REPR.repr(obj).split())
 
 
 def _replay(exc: Exception) -> Exception:

@@ -27,6 +27,7 @@ import os
 import pickle
 import queue
 import random
+import reprlib
 import secrets
 import signal
 import sys
@@ -281,6 +282,21 @@ _MAX_READS = 64
 _JOIN_S = 2.0
 
 
+_REPR = reprlib.Repr()
+_REPR.maxother = 120  # keep "<generator object name at 0x...>" whole
+_REPR.maxstring = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 6
+
+
+def short_repr(obj: object) -> str:
+    """Internal: a one-line, bounded repr for messages.
+
+    Reprs end up in error messages: a wrapped list of a million items, or a numpy array
+    argument, must not turn one line into megabytes.
+    """
+    return " ".join(_REPR.repr(obj).split())
+
+
 def _describe(call: object) -> str:
     describe = getattr(type(call), "describe", None)
     if describe is not None:
@@ -288,7 +304,7 @@ def _describe(call: object) -> str:
     name = getattr(call, "__qualname__", None)
     if name is not None:
         return f"{getattr(call, '__module__', '?')}.{name}"
-    return repr(call)
+    return short_repr(call)
 
 
 def _check_call(call: object) -> None:
@@ -297,7 +313,7 @@ def _check_call(call: object) -> None:
     if isinstance(call, GeneratorCall):
         if call.started:
             msg = (
-                f"parallel_iter() needs an unstarted call, but {call!r} was already started "
+                f"parallel_iter() needs an unstarted call, but {short_repr(call)} was already started "
                 "(next() was called on it). Every worker re-creates the call from its "
                 "function and arguments, so items already taken would be produced again. "
                 "Pass a fresh call, e.g. call.fresh()."
@@ -307,7 +323,7 @@ def _check_call(call: object) -> None:
     if isinstance(call, (threadsafe_iter, Iterator)):
         msg = (
             f"parallel_iter() expected an unstarted @threadsafe_generator call or a zero-argument "
-            f"callable returning an iterable, got the iterator {call!r} "
+            f"callable returning an iterable, got the iterator {short_repr(call)} "
             f"(type={type(call).__name__}). A live iterator cannot be restarted in N workers. "
             "Did you mean to pass the generator function's call, e.g. "
             "threadsafe_generator(gen)(*args)?"
@@ -316,7 +332,7 @@ def _check_call(call: object) -> None:
     if not callable(call):
         msg = (
             f"parallel_iter() expected an unstarted @threadsafe_generator call or a zero-argument "
-            f"callable returning an iterable, got {call!r} (type={type(call).__name__})."
+            f"callable returning an iterable, got {short_repr(call)} (type={type(call).__name__})."
         )
         raise TypeError(msg)
 
