@@ -263,7 +263,10 @@ class _Resource(Generic[T]):
     def __get__(self, instance: object | None, owner: type | None = None) -> T | _Resource[T]:
         if instance is None:
             return self
-        return self._lookup(self._slot_of(instance), instance)
+        try:  # the hot path: one dict lookup in the instance, one in its slot
+            return instance.__dict__[self._attr].values[self._key()]  # type: ignore[no-any-return]
+        except (KeyError, AttributeError):
+            return self._lookup(self._slot_of(instance), instance)
 
     def __set__(self, instance: object, value: object) -> None:
         msg = (
