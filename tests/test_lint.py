@@ -705,3 +705,22 @@ def test_getitem_that_serves_nothing_is_not_tsg353(body: str) -> None:
 def test_underscore_index_is_deliberately_unused() -> None:
     """An index argument named `_...` is ignored on purpose: no TSG353."""
     assert codes(getitem("return self.x[0]").replace("(self, idx)", "(self, _idx)")) == []
+
+
+def test_parallel_run_from_a_threaded_process(tmp_path: Path) -> None:
+    """With other threads alive, workers are spawned (no fork of a threaded process); same result."""
+    import threading
+
+    for i in range(66):
+        (tmp_path / f"m{i}.py").write_text("model.fit_generator(g)\n" if i % 11 == 0 else "x = 1\n")
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    try:
+        result = lint_paths([tmp_path], root=tmp_path, jobs=2)
+    finally:
+        stop.set()
+        helper.join()
+    assert [f.location.file for f in result.findings if f.location] == [
+        f"m{i}.py" for i in (0, 11, 22, 33, 44, 55)
+    ]

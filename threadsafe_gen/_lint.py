@@ -400,10 +400,15 @@ def lint_paths(
     jobs_n = _jobs(jobs, len(files))
     args = [(str(p), _display(p, root_path)) for p in files]
     if jobs_n > 1:
+        import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
+        # Forking a multi-threaded process can deadlock the child (a lock held by another
+        # thread is copied held): when called from such a process, start workers fresh.
+        ctx = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
         # Chunks keep inter-process traffic low; each task returns only small facts.
-        with ProcessPoolExecutor(max_workers=jobs_n) as pool:
+        with ProcessPoolExecutor(max_workers=jobs_n, mp_context=ctx) as pool:
             facts = list(pool.map(_analyse_path, args, chunksize=max(1, len(args) // (jobs_n * 8))))
     else:
         facts = [_analyse_path(a) for a in args]
