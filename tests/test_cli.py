@@ -420,3 +420,40 @@ def test_pre_commit_snippet_matches_hook_and_documented_output(documented_projec
     out = run_documented(f"{hook['entry']} loader.py", documented_project)
     expected = normalise(marked_block("pre-commit-output"))
     assert (out.returncode, normalise(out.stdout)) == (1, expected)
+
+
+# --- rules and explain ----------------------------------------------------------------------
+
+
+def test_rules_lists_every_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rules --format json` lists every registered code with its kind and docs anchor."""
+    from threadsafe_gen import REGISTRY
+
+    assert main(["rules", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["code"] for r in rows] == list(REGISTRY)
+    assert rows[0]["docs"] == f"docs/checks.md#{rows[0]['code'].lower()}"
+
+
+def test_explain_prints_why_fix_examples_and_suppression(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`explain TSG351` shows title, why, fix, both examples, how to suppress and the docs anchor."""
+    assert main(["explain", "tsg351"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "TSG351 next-without-lock (lint, error, thread-safety)",
+        "  An iterator's __next__ does not hold the lock it owns",
+    ]
+    assert ("Example:" in lines, "Fixed:" in lines) == (True, True)
+    assert lines[-2:] == [
+        'Suppress: # threadsafe-gen: ignore[TSG351] on the line, or ignore = ["TSG351"] in [tool.threadsafe_gen]',
+        "Docs: docs/checks.md#tsg351",
+    ]
+
+
+def test_explain_unknown_code_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown code exits 2 with close matches."""
+    assert main(["explain", "TSG3510"]) == 2
+    assert "Did you mean 'TSG351'" in capsys.readouterr().err

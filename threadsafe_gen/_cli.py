@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{lint,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{lint,check,rules,explain}")
     sub.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -191,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated finding codes to leave out",
     )
     common(check)
+
+    rules = sub.add_parser(
+        "rules",
+        help="list every finding code (lint and check)",
+        description="List every finding code with its kind, severity, category and title.",
+    )
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    explain = sub.add_parser(
+        "explain",
+        help="explain finding codes: why they matter, how to fix them, examples",
+        description="Explain finding codes: what, why it matters, how to fix it, and examples.",
+    )
+    explain.add_argument("codes", nargs="+", metavar="CODE", help="e.g. TSG351")
     return parser
 
 
@@ -203,12 +216,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "explain":
+            return _explain(args)
         config = load_config(args.config)
         if args.command == "lint":
             return _lint(args, config)
         return _check(args, config)
     except (UsageError, ConfigError) as exc:
         print(f"{_prog()}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`threadsafe-gen rules | head`): stop quietly, and keep
+        # Python from reporting the flush failure at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{_prog()}: interrupted", file=sys.stderr)
@@ -310,6 +333,71 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     color = args.output is None and use_color(sys.stdout)
     _emit(render(report.findings, info, args.format, color=color), args.output, sys.stdout)
     return exit_code(report.findings, fail_on)
+
+
+# --- rules and explain ---------------------------------------------------------------------
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from ._findings import REGISTRY
+
+    checks = list(REGISTRY.values())
+    if args.format == "json":
+        import json
+
+        rows = [
+            {
+                "code": c.code,
+                "name": c.name,
+                "kind": c.kind,
+                "severity": c.severity.value,
+                "category": c.category.value,
+                "title": c.title,
+                "docs": c.anchor,
+            }
+            for c in checks
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for c in checks:
+        print(f"{c.code}  {c.kind:<5}  {c.severity.value:<7}  {c.category.value:<14}  {c.title}")
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ._findings import REGISTRY
+
+    blocks: list[str] = []
+    for raw in args.codes:
+        code = raw.strip().upper()
+        check = REGISTRY.get(code) or next(
+            (c for c in REGISTRY.values() if c.name == raw.strip().lower()), None
+        )
+        if check is None:
+            _fail(
+                f"unknown finding code {raw!r}.{_close(code, list(REGISTRY))} List them with `threadsafe-gen rules`."
+            )
+        lines = [
+            f"{check.code} {check.name} ({check.kind}, {check.severity.value}, {check.category.value})",
+            f"  {check.title}",
+            "",
+            f"Why it matters: {check.why}",
+            f"Fix: {check.fix}",
+        ]
+        if check.example:
+            lines += ["", "Example:", *("    " + ln for ln in check.example.rstrip().splitlines())]
+        if check.fixed:
+            lines += ["", "Fixed:", *("    " + ln for ln in check.fixed.rstrip().splitlines())]
+        suppress = (
+            f'# threadsafe-gen: ignore[{check.code}] on the line, or ignore = ["{check.code}"] '
+            "in [tool.threadsafe_gen]"
+            if check.kind == "lint"
+            else f'check_loader(..., ignore=["{check.code}"]) or --ignore {check.code}'
+        )
+        lines += ["", f"Suppress: {suppress}", f"Docs: {check.anchor}"]
+        blocks.append("\n".join(lines))
+    print("\n\n".join(blocks))
+    return EXIT_OK
 
 
 # --- target resolution -------------------------------------------------------------------
