@@ -50,6 +50,21 @@ def failing_batches(fail_at: int = 3) -> Any:
         yield make_batch(index)
 
 
+#: (epoch, worker id) of every shard started by recorded_batches in this process.
+SHARD_STARTS: list[tuple[int, int] | None] = []
+
+
+@threadsafe_generator
+def recorded_batches() -> Any:
+    """id_batches that records which shard of which epoch started (thread workers only)."""
+    from threadsafe_gen._workers import current_worker_info
+
+    info = current_worker_info()
+    SHARD_STARTS.append(None if info is None else (info.epoch, info.id))
+    for index in range(N_SAMPLES // BATCH):
+        yield make_batch(index)
+
+
 @threadsafe_generator
 def endless(batch: int = BATCH) -> Any:
     """An infinite generator of batches (ids keep growing)."""

@@ -432,6 +432,20 @@ def test_generator_dataset_as_validation_data() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("adapter", ["GeneratorDataset", "to_tf_dataset"])
+def test_one_run_of_each_shard_per_epoch(adapter: str) -> None:
+    """Keras 3 fit, 3 epochs: each shard starts exactly once per epoch (no phantom epoch, no replay)."""
+    from threadsafe_gen import keras as tsg_keras
+
+    kl.SHARD_STARTS.clear()
+    data = getattr(tsg_keras, adapter)(kl.recorded_batches(), workers=2, batches=8)
+    rows = fit_keras3(data, epochs=3)
+    shard_starts = sorted(s for s in kl.SHARD_STARTS if s is not None)
+    assert [ids(r) for r in rows] == [ALL_IDS] * 3
+    assert shard_starts == [(e, w) for e in range(3) for w in range(2)]
+
+
+@pytest.mark.slow
 def test_generator_dataset_truncates_an_infinite_generator() -> None:
     """truncate=True: 8 batches per epoch from an endless generator, distinct ids, workers stopped after."""
     from threadsafe_gen.keras import GeneratorDataset
