@@ -20,9 +20,12 @@ This script imports Keras lazily, so spawn workers re-importing it as ``__mp_mai
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -56,14 +59,33 @@ def epoch_time(dataset: Any, epochs: int) -> float:
 
 
 def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
+    if methods is None:
+        methods = ["fork"] if quick else ["fork", "spawn", "forkserver"]  # quick: a smoke run
+    if len(methods) > 1:
+        # One interpreter per start method: Keras 3 keeps multiprocessing objects from its
+        # first pool, which another start method's pool then refuses ("A SemLock created in a
+        # fork context is being shared with a process in a spawn context").
+        collected: list[Result] = []
+        for method in methods:
+            cmd = [sys.executable, os.path.abspath(__file__), "--method", method]
+            proc = subprocess.run(
+                cmd + (["--quick"] if quick else []), capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                msg = f"bench_keras_pool --method {method} failed:\n{proc.stderr[-2000:]}"
+                raise RuntimeError(msg)
+            collected += [
+                Result(**json.loads(line[len("RESULT ") :]))
+                for line in proc.stdout.splitlines()
+                if line.startswith("RESULT ")
+            ]
+        return collected
     from _keras_datasets import TableDataset
 
     from threadsafe_gen.keras import GeneratorDataset
 
     nbytes = (8 << 20) if quick else (128 << 20)
     epochs = 2 if quick else 3
-    if methods is None:
-        methods = ["fork"] if quick else ["fork", "spawn", "forkserver"]  # quick: a smoke run
     plain = np.zeros(nbytes // 8, dtype=np.float64)
     size = f"{nbytes >> 20} MiB"
     results = []

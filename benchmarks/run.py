@@ -60,7 +60,7 @@ def verdict(r: Result) -> str:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| benchmark | ratio | value | target | result | measured |",
+        "| benchmark | what is compared | value | target | result | measured |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -102,6 +102,8 @@ def main() -> int:
     args = parser.parse_args()
 
     info = machine()
+    if hasattr(os, "getloadavg"):  # other work on the machine inflates every time: say how much
+        info["load average at start"] = f"{os.getloadavg()[0]:.1f}"
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
     started = time.perf_counter()
     results: list[Result] = []
@@ -115,6 +117,8 @@ def main() -> int:
         if problem:
             problems.append(problem)
     seconds = time.perf_counter() - started
+    if hasattr(os, "getloadavg"):
+        info["at end"] = f"{os.getloadavg()[0]:.1f}"
     print()
     width = max((len(f"{r.benchmark}: {r.metric}") for r in results), default=20)
     for r in results:
