@@ -424,3 +424,13 @@ def test_how_to_pages_start_from_the_symptom(page: Path) -> None:
     assert headings, page.name
     assert headings[0].startswith("Symptom"), headings
     assert any(h.startswith(("Fix", "Step")) for h in headings), headings
+
+
+def test_error_messages_page_lists_every_exception() -> None:
+    """docs/error-messages.md explains every exception class threadsafe_gen.errors exports."""
+    text = (DOCS / "error-messages.md").read_text(encoding="utf-8")
+    bases = {"ThreadsafeGenError", "ThreadsafeGenWarning"}  # roots, explained in the API page
+    missing = sorted(
+        n for n in threadsafe_gen.errors.__all__ if n not in bases and f"errors.{n}`" not in text
+    )
+    assert missing == []
