@@ -109,6 +109,22 @@ class LockedSeq(SleepySeq):
             return super().__getitem__(index)
 
 
+class PartialLockSeq(CleanSeq):
+    """Locks only a short shared step (0.2 ms) of a 3 ms call: workers still overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.calls = 0
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        time.sleep(0.003)
+        with self.lock:
+            self.calls += 1
+            time.sleep(0.0002)
+        return super().__getitem__(index)
+
+
 class SqliteSeq(CleanSeq):
     """sqlite3 connection made in __init__ with check_same_thread=True (failure-modes 1.7)."""
 
