@@ -189,21 +189,27 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run_script(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "example.py"
-    script.write_text(source, encoding="utf-8")
+def _python(
+    args: list[str], cwd: Path, timeout: float = EXAMPLE_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with *args* in *cwd*; a run over *timeout* fails the test."""
     try:
         return subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
+            [sys.executable, *args],
+            cwd=cwd,
             env=_env(),
             capture_output=True,
             text=True,
-            timeout=EXAMPLE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:  # subprocess.run kills the child on timeout
-        pytest.fail(f"example did not finish within {EXAMPLE_TIMEOUT} s:\n{source}\n{exc}")
+        pytest.fail(f"{args} did not finish within {timeout} s:\n{exc}")
+
+
+def _run_script(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "example.py").write_text(source, encoding="utf-8")
+    return _python(["example.py"], tmp_path)
 
 
 def _run_doctest(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -214,15 +220,7 @@ def _run_doctest(source: str, tmp_path: Path) -> subprocess.CompletedProcess[str
         " optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)\n"
         "sys.exit(1 if r.failed or not r.attempted else 0)\n"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=EXAMPLE_TIMEOUT,
-        check=False,
-    )
+    return _python(["-c", code], tmp_path)
 
 
 # --- tests -----------------------------------------------------------------------------------
@@ -307,24 +305,8 @@ def _parse(path: Path) -> _Ids:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site built once with `mkdocs build --strict` into a temporary directory."""
     out_dir = tmp_path_factory.mktemp("site")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mkdocs",
-            "build",
-            "--strict",
-            "--quiet",
-            "--site-dir",
-            str(out_dir),
-        ],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    args = ["-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out_dir)]
+    proc = _python(args, ROOT, timeout=600)
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
     return out_dir
 
@@ -395,15 +377,7 @@ def test_module_doctests(module: str, tmp_path: Path) -> None:
         "print(f'{r.attempted} attempted, {r.failed} failed')\n"
         "sys.exit(1 if r.failed else 0)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=EXAMPLE_TIMEOUT,
-        check=False,
-    )
+    out = _python(["-c", code], tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
