@@ -700,7 +700,8 @@ def _death_findings(ctx: ProbeContext, workers: list[_Worker], where: str) -> li
         else:
             index, path = -1, "loader"
             during = "after its last batch, while exiting"
-        details = {"worker": w.label, "start_method": where, "index": index}
+        method = "fork" if where == "forked" else where
+        details = {"worker": w.label, "start_method": method, "index": index}
         if w.outcome == "died":
             details["exitcode"] = w.exitcode
             findings.append(
@@ -1003,8 +1004,8 @@ def _fork_failures(
             path=f"loader[{call.index}]",
             severity=_sev(_fork_planned(ctx)),
             message=(
-                f"loader[{call.index}] works in this process but raised "
-                f"{err['type']}: {_short(err['message'])} in a forked worker; "
+                f"loader[{call.index}] works in this process, but in a forked worker it "
+                f"raised {err['type']} ({_short(err['message'])}); "
                 f"{len(failed)} of {len(ok_in_parent)} indices that work here failed in the "
                 f"workers ({sorted(failed)}). Keras computes the first batches in the parent "
                 "before it forks, so whatever the loader opened then is inherited by workers "
@@ -1352,9 +1353,9 @@ def _spawn_differences(
                     path=f"loader[{call.index}]",
                     severity=sev,
                     message=(
-                        f"loader[{call.index}] works in this process but raised "
-                        f"{err['type']}: {_short(err['message'])} in a {method} "
-                        f"worker{elsewhere}: something the loader holds does not survive "
+                        f"loader[{call.index}] works in this process, but in a {method} "
+                        f"worker{elsewhere} it raised {err['type']} ({_short(err['message'])}): "
+                        "something the loader holds does not survive "
                         "pickling (a socket passed by file descriptor, state dropped or "
                         "rebuilt in __setstate__)"
                     ),
