@@ -724,3 +724,40 @@ def test_parallel_run_from_a_threaded_process(tmp_path: Path) -> None:
     assert [f.location.file for f in result.findings if f.location] == [
         f"m{i}.py" for i in (0, 11, 22, 33, 44, 55)
     ]
+
+
+def test_global_rng_in_helper_called_by_getitem() -> None:
+    """np.random in a method that __getitem__ calls (two levels deep) gives TSG551 naming the chain."""
+    src = """
+    import numpy as np
+    import keras
+    class Loader(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+        def __getitem__(self, idx):
+            return self._augment(self.x[idx])
+        def _augment(self, x):
+            return self._noise(x)
+        def _noise(self, x):
+            return x + np.random.normal(size=x.shape)
+        def unused(self):
+            return np.random.rand()
+    """
+    (finding,) = lint_source(textwrap.dedent(src)).findings
+    assert finding.code == "TSG551"
+    assert finding.message.startswith(
+        "Loader.__getitem__ -> Loader._augment -> Loader._noise calls numpy.random.normal()"
+    )
+
+
+def test_threadsafe_generator_body_is_checked_for_rng() -> None:
+    """A @threadsafe_generator function is made for workers: its global RNG use is reported."""
+    src = """
+    import numpy as np
+    import threadsafe_gen
+    @threadsafe_gen.threadsafe_generator
+    def batches():
+        while True:
+            yield np.random.rand(4)
+    """
+    assert codes(src) == ["TSG551"]

@@ -921,6 +921,8 @@ class _FileAnalyser:
                         for d in stmt.decorator_list
                     ):
                         self.safe_generator_funcs.add(stmt.name)
+                        # Made for worker threads: its randomness is shared by them.
+                        self.worker_generators.add(stmt.name)
         self._check_calls()
         for cls in self.classdefs:
             self._check_class(cls)
@@ -1074,6 +1076,7 @@ class _FileAnalyser:
         getitem = methods.get("__getitem__")
         if getitem is not None and not _is_stub(getitem.body):
             self._check_getitem(node, getitem, qual, lock_attrs)
+            self._check_helpers_rng(node, getitem, methods, qual)
 
     def _lock_attrs(self, cls: ast.ClassDef) -> dict[str, ast.AST]:
         """Attributes of ``self`` that hold a lock: assigned a lock, or named like one."""
@@ -1425,6 +1428,37 @@ class _FileAnalyser:
         self._check_rng(fn, where, index, cls=qual, cond="loader")
 
     # -- randomness ----------------------------------------------------------------------
+
+    def _check_helpers_rng(
+        self,
+        cls: ast.ClassDef,
+        getitem: ast.FunctionDef | ast.AsyncFunctionDef,
+        methods: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef],
+        qual: str,
+    ) -> None:
+        """Global RNG in methods that __getitem__ calls (``self._augment(x)``), 2 levels deep."""
+        seen: set[str] = {"__getitem__"}
+        frontier: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]] = [
+            (getitem, f"{cls.name}.__getitem__")
+        ]
+        for _ in range(2):
+            nxt: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]] = []
+            for fn, chain in frontier:
+                if not fn.args.args:
+                    continue
+                me = fn.args.args[0].arg
+                for n in _walk_local(fn.body):
+                    if not isinstance(n, ast.Call):
+                        continue
+                    callee = _self_attr(n.func, me)
+                    if callee is None or callee in seen or callee not in methods:
+                        continue
+                    seen.add(callee)
+                    helper = methods[callee]
+                    where = f"{chain} -> {cls.name}.{callee}"
+                    self._check_rng(helper, where, None, cls=qual, cond="loader")
+                    nxt.append((helper, where))
+            frontier = nxt
 
     def _check_rng(
         self,
