@@ -193,6 +193,10 @@ def main() -> None:
     """
     method, path, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
     multiprocessing.set_start_method(method, force=True)
+    if method == "forkserver":
+        # The server imports Keras/TF once; each worker is forked from it and still receives
+        # the dataset by pickling. Without this every worker imports TF, every epoch.
+        multiprocessing.set_forkserver_preload([__name__])
     if len(sys.argv) > 4:
         result = train_held_lock(sys.argv[4], workers)
     else:
