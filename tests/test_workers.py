@@ -546,6 +546,45 @@ def test_worker_process_that_dies_is_an_error_not_a_hang(method: str, gen: str, 
     assert lines[-1] == "children 0"
 
 
+ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from test_workers import endless
+    from threadsafe_gen._workers import parallel_iter
+    if __name__ == "__main__":
+        it = parallel_iter(endless(), workers=2, processes=True, start_method={method!r})
+        next(it)
+        print(" ".join(str(p.pid) for p in it._procs.values()), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no atexit: a crashed trainer
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_workers_exit_when_the_parent_is_killed(method: str) -> None:
+    """Worker processes of a SIGKILLed parent exit by themselves (no orphans left running)."""
+    script = ORPHAN_SCRIPT.format(tests=os.path.dirname(__file__), method=method)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=90, check=False
+    )
+    pids = [int(p) for p in out.stdout.split()]
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (out.returncode, len(pids), [p for p in pids if _alive(p)]) == (-9, 2, [])
+
+
 @pytest.mark.slow
 def test_worker_process_timeout() -> None:
     """A process worker stuck in the generator gives WorkerError after `timeout` and is reaped."""

@@ -377,18 +377,29 @@ def _thread_main(call: Any, info: WorkerInfo, q: queue.Queue[Any], stop: threadi
                 _thread_put(q, (_ERROR, info.id, (exc, traceback.format_exc())), stop)
 
 
-def _watch_parent(parent_pid: int) -> None:
-    # Orphan watchdog: a worker whose parent died exits instead of blocking forever on a
-    # full pipe. Under forkserver the OS parent is the fork server, so probe the pid too.
+def _parent_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone (or the pid was reused)
+        return False
+    # A parent that died but was not reaped yet is a zombie: dead for our purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _watch_parent(parent_pid: int, direct_child: bool) -> None:
+    # Orphan watchdog: a worker whose parent died exits instead of running (or blocking on
+    # a full pipe) for ever. A direct child (fork, spawn) is re-parented when its parent
+    # dies; a forkserver child's OS parent is the fork server, so probe the pid instead.
     while True:
         time.sleep(0.5)
-        if os.getppid() == parent_pid:
-            continue
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # pragma: no cover - pid reused by another user's process
+        if direct_child:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+        elif not _parent_alive(parent_pid):
             os._exit(0)
 
 
@@ -418,7 +429,8 @@ def _process_main(
     global _process_info
     _process_info = info
     _local.info = _UNSET
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    direct = os.getppid() == parent_pid
+    threading.Thread(target=_watch_parent, args=(parent_pid, direct), daemon=True).start()
     _reseed_globals(info.seed)
     try:
         try:
