@@ -10,8 +10,11 @@ and :func:`parallel_iter`.
 # positions k with k % n == id. UNLESS the body shards itself: if it calls worker_info() or
 # shard() before producing its first item, it is "self-sharded" and every item it produces
 # is kept. The decision is made once, when the first item is produced, by comparing a
-# per-thread counter of worker_info()/shard() calls before and after. Internal code that
-# needs the info without counting as "consulted" uses current_worker_info().
+# per-thread counter of worker_info()/shard() calls before and after. A shard() call after
+# the first item of an auto-sharded body would split the data twice and lose items, so it
+# raises ShardingError (a late worker_info() is fine: reading who you are splits nothing).
+# Internal code that needs the info without counting as "consulted" uses
+# current_worker_info().
 """
 
 from __future__ import annotations
@@ -813,7 +816,8 @@ def parallel_iter(
         WorkerError: while iterating, when a worker raised, died, or timed out.
         TypeError: ``call`` is not a callable/unstarted call, or cannot be pickled for the
             start method.
-        ValueError: bad ``workers``, ``start_method`` or ``timeout``.
+        ValueError: bad ``workers``, ``start_method`` or ``timeout``, or ``call`` was
+            already started.
 
     >>> sorted(parallel_iter(lambda: range(6), workers=2))
     [0, 1, 2, 3, 4, 5]
