@@ -633,3 +633,16 @@ def test_lock_held_by_a_thread_at_fork_hangs_workers_and_is_explained() -> None:
     assert [(f.code, f.path) for f in found] == [("TSG801", "loader[0]")]
     assert (found[0].details["lock"], found[0].details["threads"]) == ("loader.lock", ["refresher"])
     assert "threadsafe_gen.Lock" in found[0].hint
+
+
+@pytest.mark.slow
+@needs_fork
+def test_worker_errors_are_reported_when_the_loader_is_unsafe_in_process() -> None:
+    """check_loader found in-process calls unsafe: worker exceptions become TSG822 findings."""
+    ctx = make_ctx(L.DropsStateSeq())
+    ctx.shared[P.INPROCESS_UNSAFE_KEY] = "loader[5] hung in this process"
+    ctx.loader.table.pop(2)  # index 2 raises KeyError, in every process
+    found = P.fork_dry_run(ctx)
+    assert [(f.code, f.path) for f in found] == [("TSG822", "loader[2]")]
+    assert found[0].details["exception_type"] == "KeyError"
+    assert any("parent calls skipped" in n for n in ctx.shared[P.NOTES_KEY])

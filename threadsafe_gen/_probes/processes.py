@@ -972,6 +972,8 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
         parent_calls += _run_inline(ctx, safe).calls
     findings = _explain_fork_hangs(ctx, _death_findings(ctx, workers, "forked"))
     findings += _fork_failures(ctx, workers, parent_calls)
+    if not parent_calls:  # the loader was not called here: report worker errors as such
+        findings += _worker_errors(workers)
     failed_calls = any(c.error for w in workers for c in w.calls.values())
     clean = not findings and not failed_calls and all(w.outcome == "done" for w in workers)
     ctx.shared[FORK_RESULT_KEY] = "clean" if clean else "problems"
@@ -1064,6 +1066,35 @@ def _parent_random(calls: list[_Call]) -> bool | None:
     if not repeated:
         return None
     return any(len(d) > 1 for d in repeated)
+
+
+def _worker_errors(workers: list[_Worker]) -> list[Finding]:
+    """TSG822 for exceptions in forked workers when there is no parent result to compare."""
+    errors = [(w, c) for w in workers for c in w.calls.values() if c.error is not None]
+    if not errors:
+        return []
+    w, call = errors[0]
+    err = call.error or {}
+    indices = sorted({c.index for _, c in errors})
+    return [
+        make_finding(
+            "TSG822",
+            path=f"loader[{call.index}]",
+            message=(
+                f"loader[{call.index}] raised {err['type']} ({_short(err['message'])}) in a "
+                f"forked worker (indices that raised: {indices}); it was not called in this "
+                "process, which check_loader found unsafe"
+            ),
+            details={
+                "index": call.index,
+                "worker": w.label,
+                "exception_type": err["type"],
+                "exception_message": err["message"],
+                "traceback": err["traceback"],
+                "failed_indices": indices,
+            },
+        )
+    ]
 
 
 def _fork_differences(
