@@ -1069,7 +1069,7 @@ def _parent_random(calls: list[_Call]) -> bool | None:
 
 
 def _worker_errors(workers: list[_Worker]) -> list[Finding]:
-    """TSG822 for exceptions in forked workers when there is no parent result to compare."""
+    """TSG822 for exceptions in workers when there is no parent result to compare with."""
     errors = [(w, c) for w in workers for c in w.calls.values() if c.error is not None]
     if not errors:
         return []
@@ -1082,7 +1082,7 @@ def _worker_errors(workers: list[_Worker]) -> list[Finding]:
             path=f"loader[{call.index}]",
             message=(
                 f"loader[{call.index}] raised {err['type']} ({_short(err['message'])}) in a "
-                f"forked worker (indices that raised: {indices}); it was not called in this "
+                f"worker process (indices that raised: {indices}); it was not called in this "
                 "process, which check_loader found unsafe"
             ),
             details={
@@ -1266,6 +1266,8 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
         findings.append(_load_error_finding(worker.load_error, method, sev, elsewhere))
         return _dedupe(ctx, findings)
     findings += _spawn_differences(ctx, worker, parent, method, sev, elsewhere)
+    if not parent.calls:  # nothing to compare with: report the worker's errors as such
+        findings += _worker_errors([worker])
     first = worker.calls.get(0)
     if worker.ready_at is not None and first is not None and first.error is None:
         startup = worker.ready_at - t0 + first.seconds
