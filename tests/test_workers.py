@@ -462,6 +462,15 @@ def test_parallel_processes_yield_every_item_exactly_once(method: str, gen: Any)
 
 
 @pytest.mark.slow
+def test_parallel_processes_keep_order_when_the_consumer_falls_behind() -> None:
+    """A slow consumer (full pipe, so items travel in batches) still gets each item once, in order."""
+    with parallel_iter(numbers(20_000), workers=1, processes=True, start_method="fork") as it:
+        time.sleep(0.5)  # the worker fills the pipe meanwhile
+        got = list(it)
+    assert got == list(range(20_000))
+
+
+@pytest.mark.slow
 def test_parallel_processes_set_worker_info_and_run_in_children() -> None:
     """Each process worker has kind 'process', its own id and its own pid (not ours)."""
     got = list(parallel_iter(tagged(8), workers=2, processes=True, start_method="fork"))
