@@ -457,3 +457,31 @@ def test_explain_unknown_code_suggests(capsys: pytest.CaptureFixture[str]) -> No
     """An unknown code exits 2 with close matches."""
     assert main(["explain", "TSG3510"]) == 2
     assert "Did you mean 'TSG351'" in capsys.readouterr().err
+
+
+def test_lint_stdin_with_filename(tmp_path: Path) -> None:
+    """`lint -` reads stdin and reports under --stdin-filename (for editors)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "threadsafe_gen",
+            "lint",
+            "-",
+            "--stdin-filename",
+            "pkg/train.py",
+            "--format",
+            "json",
+        ],
+        input="model.fit_generator(g)\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    data = json.loads(out.stdout)
+    assert (out.returncode, [f["location"]["file"] for f in data["findings"]]) == (
+        0,
+        ["pkg/train.py"],
+    )

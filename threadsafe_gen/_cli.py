@@ -125,7 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    lint.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
+    lint.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders (default: .); - reads stdin"
+    )
+    lint.add_argument(
+        "--stdin-filename",
+        default=None,
+        metavar="NAME",
+        help="the file name to report for source read from stdin (with PATH -)",
+    )
     lint.add_argument(
         "--select",
         type=_comma_list,
@@ -269,6 +277,8 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
         else config.report_unused_ignores
     )
     fail_on = args.fail_on or config.fail_on or "error"
+    if paths == ["-"]:
+        return _lint_stdin(args, config, select, ignore, report_unused, fail_on)
     try:
         result = lint_paths(
             paths,
@@ -283,6 +293,39 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     info = RunInfo("lint", files=result.files, seconds=result.seconds, root=str(config.root))
+    color = args.output is None and use_color(sys.stdout)
+    _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
+    return exit_code(result.findings, fail_on)
+
+
+def _lint_stdin(
+    args: argparse.Namespace,
+    config: Config,
+    select: list[str],
+    ignore: list[str],
+    report_unused: bool,
+    fail_on: str,
+) -> int:
+    """``threadsafe-gen lint -``: lint source read from standard input (editors, pipes)."""
+    import fnmatch
+
+    from ._lint import lint_source
+
+    name = args.stdin_filename or "<stdin>"
+    for glob, codes in config.per_file_ignores.items():
+        if fnmatch.fnmatch(name, glob):
+            ignore = [*ignore, *codes]
+    try:
+        result = lint_source(
+            sys.stdin.buffer.read(),
+            name,
+            select=select or None,
+            ignore=ignore or None,
+            report_unused_ignores=report_unused,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    info = RunInfo("lint", files=1, seconds=result.seconds, root=str(config.root))
     color = args.output is None and use_color(sys.stdout)
     _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
     return exit_code(result.findings, fail_on)
