@@ -162,6 +162,15 @@ def _exit_if_bootstrapping() -> None:
         os._exit(_BOOTSTRAP_EXIT)
 
 
+def _exception_details(err: dict[str, str]) -> dict[str, str]:
+    """A worker's exception as finding details: type, message and traceback text."""
+    return {
+        "exception_type": err["type"],
+        "exception_message": err["message"],
+        "traceback": err["traceback"],
+    }
+
+
 def _dedupe(ctx: ProbeContext, findings: list[Finding]) -> list[Finding]:
     """Drop findings whose (code, path) was already reported by these probes."""
     reported: set[tuple[str, str]] = ctx.shared.setdefault(REPORTED_KEY, set())
@@ -1016,9 +1025,7 @@ def _fork_failures(
             details={
                 "index": call.index,
                 "worker": w.label,
-                "exception_type": err["type"],
-                "exception_message": err["message"],
-                "traceback": err["traceback"],
+                **_exception_details(err),
                 "failed_indices": sorted(failed),
             },
         )
@@ -1088,9 +1095,7 @@ def _worker_errors(workers: list[_Worker]) -> list[Finding]:
             details={
                 "index": call.index,
                 "worker": w.label,
-                "exception_type": err["type"],
-                "exception_message": err["message"],
-                "traceback": err["traceback"],
+                **_exception_details(err),
                 "failed_indices": indices,
             },
         )
@@ -1338,9 +1343,7 @@ def _load_error_finding(err: dict[str, str], method: str, sev: Severity, elsewhe
             ),
             details={
                 "start_method": method,
-                "exception_type": err["type"],
-                "exception_message": err["message"],
-                "traceback": err["traceback"],
+                **_exception_details(err),
             },
         )
     return make_finding(
@@ -1353,9 +1356,7 @@ def _load_error_finding(err: dict[str, str], method: str, sev: Severity, elsewhe
         ),
         details={
             "start_method": method,
-            "exception_type": err["type"],
-            "exception_message": err["message"],
-            "traceback": err["traceback"],
+            **_exception_details(err),
         },
     )
 
@@ -1395,9 +1396,7 @@ def _spawn_differences(
                     details={
                         "index": call.index,
                         "start_method": method,
-                        "exception_type": err["type"],
-                        "exception_message": err["message"],
-                        "traceback": err["traceback"],
+                        **_exception_details(err),
                     },
                 )
             )
