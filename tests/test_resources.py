@@ -385,3 +385,53 @@ def test_forked_child_gets_new_objects_and_leaves_the_parents_open(
     assert result["parent_same"] is True
     assert [result["pid"]] == result["closed_by"]
     assert result["pid"] != result["parent_pid"]
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing, os, sys
+    import threadsafe_gen as tsg
+
+    LOG = sys.argv[1]
+
+    def note_close(obj):
+        with open(LOG, "a") as f:
+            f.write(f"closed {obj} in {os.getpid()}\\n")
+
+    res = tsg.per_process(os.getpid, close=note_close)  # the object is its creator's pid
+
+    def worker():
+        res.get()  # created in the worker; the worker never calls close_all()
+
+    if __name__ == "__main__":
+        res.get()
+        for method in ("fork", "spawn"):
+            p = multiprocessing.get_context(method).Process(target=worker)
+            p.start()
+            p.join(60)
+            with open(LOG, "a") as f:
+                f.write(f"{method} worker {p.pid} exit {p.exitcode}\\n")
+        with open(LOG, "a") as f:
+            f.write(f"parent {os.getpid()} exiting\\n")
+    """
+)
+
+
+@pytest.mark.slow
+def test_exit_closes_each_process_own_objects_only(tmp_path: Path) -> None:
+    """Worker exit (fork and spawn) and interpreter exit close exactly the objects made there."""
+    script, log = tmp_path / "exit_close.py", tmp_path / "log.txt"
+    script.write_text(EXIT_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(log)], timeout=120, check=True)
+    lines = log.read_text().splitlines()
+    fork_pid, spawn_pid = (int(line.split()[2]) for line in lines if " worker " in line)
+    parent_pid = int(next(line for line in lines if line.startswith("parent")).split()[1])
+    expected = [
+        f"closed {fork_pid} in {fork_pid}",
+        f"fork worker {fork_pid} exit 0",
+        f"closed {spawn_pid} in {spawn_pid}",
+        f"spawn worker {spawn_pid} exit 0",
+        f"parent {parent_pid} exiting",
+        f"closed {parent_pid} in {parent_pid}",
+    ]
+    assert expected == lines
