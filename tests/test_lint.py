@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -619,22 +618,20 @@ def test_lint_of_this_package_is_clean() -> None:
 
 
 @pytest.mark.slow
-def test_whole_keras_package_lints_without_crashing() -> None:
-    """The installed keras package lints without a crash or a syntax-error finding."""
-    keras_dir = (
-        Path(sys.prefix)
-        / "lib"
-        / f"python{sys.version_info.major}.{sys.version_info.minor}"
-        / "site-packages"
-        / "keras"
-    )
-    if not keras_dir.is_dir():
-        pytest.skip("keras is not installed in this environment")
-    start = time.perf_counter()
-    result = lint_paths([keras_dir], root=keras_dir.parent)
+@pytest.mark.parametrize("package", ["keras", "tf_keras"])
+def test_whole_package_lints_without_crashing(package: str) -> None:
+    """The installed keras and tf_keras packages lint without a crash or a syntax-error finding."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)  # locates the folder without importing it
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{package} is not installed in this environment")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    result = lint_paths([folder], root=folder.parent)
     assert result.files > 500
     assert "TSG852" not in result.codes()
-    assert time.perf_counter() - start > 0  # timing is reported, never asserted (2-core CI)
+    # Every finding is about a data-loading class or function, never a crash of the linter.
+    assert all(f.location is not None for f in result.findings)
 
 
 @pytest.mark.parametrize(
