@@ -646,3 +646,20 @@ def test_worker_errors_are_reported_when_the_loader_is_unsafe_in_process() -> No
     assert [(f.code, f.path) for f in found] == [("TSG822", "loader[2]")]
     assert found[0].details["exception_type"] == "KeyError"
     assert any("parent calls skipped" in n for n in ctx.shared[P.NOTES_KEY])
+
+
+def test_walk_skips_objects_made_to_cross_processes(tmp_path: Path) -> None:
+    """A multiprocessing queue and a logger with a file handler are not fork hazards."""
+    import logging
+
+    log = logging.getLogger("tsg-test-walk")
+    handler = logging.FileHandler(tmp_path / "log.txt")
+    log.addHandler(handler)
+    queue: Any = multiprocessing.get_context("spawn").SimpleQueue()
+    try:
+        walk = P._walk(types.SimpleNamespace(log=log, queue=queue))
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        queue.close()
+    assert (walk.handles, walk.locks) == ([], [])

@@ -332,6 +332,11 @@ def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
                 continue
 
 
+#: Objects from these modules are not walked: multiprocessing's queues and pipes are made
+#: to cross processes, logging re-creates its locks in a forked child, and framework graphs
+#: (models, tensors) are not the loader's state and can be huge.
+_SKIP_MODULES = ("multiprocessing", "logging", "tensorflow", "jax", "torch")
+
 _LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes, bytearray, range, type)
 
 
@@ -352,6 +357,8 @@ def _walk(root: Any, root_path: str = "loader") -> _Walk:
             found.truncated = True
             break
         if np is not None and isinstance(obj, (np.ndarray, np.generic)):
+            continue
+        if type(obj).__module__.startswith(_SKIP_MODULES):
             continue
         if isinstance(obj, _LOCK_TYPES):
             found.locks.append((path, obj, _is_held(obj)))
@@ -381,8 +388,8 @@ def _walk(root: Any, root_path: str = "loader") -> _Walk:
         if callable(obj) and not hasattr(obj, "__dict__"):
             continue  # builtins, C functions
         mod = type(obj).__module__
-        if mod.startswith(("tensorflow", "jax", "torch")) or type(obj).__name__ == "module":
-            continue  # framework graphs are not the loader's state; they can be huge
+        if mod.startswith(_SKIP_MODULES) or type(obj).__name__ == "module":
+            continue
         if depth >= _MAX_WALK_DEPTH:
             continue
         for child_path, child in _children(obj, path):
