@@ -109,6 +109,17 @@ class LockedSeq(SleepySeq):
             return super().__getitem__(index)
 
 
+_GLOBAL_LOCK = threading.Lock()
+
+
+class GlobalLockSeq(SleepySeq):
+    """Serialised by a module-level lock the checker cannot see on the loader."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        with _GLOBAL_LOCK:
+            return super().__getitem__(index)
+
+
 class PartialLockSeq(CleanSeq):
     """Locks only a short shared step (0.2 ms) of a 3 ms call: workers still overlap."""
 

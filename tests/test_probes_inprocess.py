@@ -353,6 +353,13 @@ def test_lock_around_getitem_is_tsg701() -> None:
     assert f.details["held_fraction"]["lock"] >= 0.8
 
 
+def test_hidden_lock_is_tsg701_by_timing() -> None:
+    """A module-level lock: no lock to name, but calls that wait do not overlap."""
+    report = check(L.GlobalLockSeq(), workers=4, probes=["threads"])
+    (f,) = by_code(report, "TSG701")
+    assert (f.path, f.details["held_fraction"]) == ("loader", {})
+
+
 def test_lock_around_a_small_part_is_not_tsg701() -> None:
     """A lock around a short shared step only is not a serialised __getitem__."""
     report = check(L.PartialLockSeq(), workers=4, probes=["threads"])

@@ -259,6 +259,8 @@ def test_generator_object_is_unpicklable_loader() -> None:
     assert [(f.code, f.path) for f in report.findings] == [("TSG101", "loader")]
 
 
+@pytest.mark.slow
+@pytest.mark.keras
 def test_tf_keras_flow_reports_lock_and_generator() -> None:
     """ImageDataGenerator().flow holds a lock and a generator: both paths (failure-modes 7.1)."""
     pytest.importorskip("tf_keras")
