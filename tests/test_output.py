@@ -247,5 +247,7 @@ def test_sarif_paths_outside_the_root_are_file_uris(tmp_path: Path) -> None:
     outside = (tmp_path / "x.py").resolve().as_posix()
     sarif = json.loads(render([lint_finding("TSG351", file=outside)], RunInfo("lint"), "sarif"))
     jsonschema.validate(sarif, SCHEMA)
-    artifact = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    artifact = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"][
+        "artifactLocation"
+    ]
     assert artifact == {"uri": (tmp_path / "x.py").resolve().as_uri()}
