@@ -337,6 +337,24 @@ class RandomSeq(CleanSeq):
         return x + np.random.normal(size=x.shape).astype(np.float32), y
 
 
+class SamplingSeq(CleanSeq):
+    """Draws a random sample of rows per call (bootstrap sampling): random, not a cursor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x = rows(0, N)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x = self.x[np.random.choice(N, BS, replace=False)]
+        return x, x[:, 0]
+
+
+def gen_shuffled() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A generator function that shuffles its batches anew on every call (every epoch)."""
+    for i in np.random.permutation(N // BS):
+        yield batch_for(int(i))
+
+
 class ZerosSeq(CleanSeq):
     """Legitimately identical rows: every sample is zeros."""
 

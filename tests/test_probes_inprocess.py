@@ -290,6 +290,14 @@ def test_random_loader_is_not_order_dependent() -> None:
     assert "random by design" in next(p.note for p in report.probes if p.name == "order")
 
 
+@pytest.mark.parametrize("loader", [L.SamplingSeq(), L.gen_shuffled])
+def test_random_sampling_and_shuffling_are_not_order_dependent(loader: Any) -> None:
+    """Sampling rows per call, or a generator that reshuffles per call: random, not a cursor."""
+    report = check(loader, probes=["order"])
+    assert "TSG301" not in report.codes()
+    assert "random by design" in report.probes[-1].note
+
+
 def test_row_buffer_race_is_found_by_threads() -> None:
     """A shared buffer filled row by row then copied: results differ only under threads."""
     report = check(L.RowBufferSeq(), workers=4, probes=["threads"])

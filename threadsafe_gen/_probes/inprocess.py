@@ -16,6 +16,19 @@ The probes run in this order (``PROBES``), each reading what the earlier ones st
                 TSG701 (a lock that serialises the calls).
 ``duplicates``  sample-row fingerprints over one pass with the planned workers; TSG401.
 
+What these probes leave in ``ctx.shared`` for later probes (the process probes read some):
+
+``"sequential"``        :class:`PassRecord` of the sequential pass (fingerprints per index).
+``"inprocess_unsafe"``  why the loader must not be called in this process any more (a call
+                        hung or killed the canary); absent when it is safe.
+``"canary"``            how the forked canary ended (``"done"``, ``"timeout at index 3"``, ...).
+``"random"``            True when repeated calls return fresh data by design (augmentation):
+                        exact comparisons are skipped, only structure and exceptions count.
+``"order_dependent"``   indices whose result depends on earlier calls (a cursor), if any.
+``"results_changed"``   indices whose earlier result a later call changed (a reused buffer).
+``"threads"``           the first concurrent run (calls, results) when threads are planned.
+``"thread_speedup"``    measured speed-up of n threads over one, for the report.
+
 NOTE [ In-process crash and hang safety ]
 A loader may call ``os._exit``, crash in native code, or never return. Before any in-process
 call, the sequential indices run in a forked child (the "canary", only where fork exists):
@@ -336,7 +349,8 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         parent_conn.close()
     ctx.shared["canary"] = f"{status} at index {current}" if status != "done" else "done"
     ctx.shared["canary_completed"] = completed
-    if status == "died" and proc.exitcode not in (0, None):
+    if status == "died" and proc.exitcode is not None:
+        # Exit code 0 counts too: a loader that ends its process cleanly still ends it.
         code = proc.exitcode
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         ctx.shared["inprocess_unsafe"] = f"the process died at index {current} ({how})"
@@ -466,7 +480,9 @@ def _keras_peek(ctx: ProbeContext) -> None:
     for i in peek:
         try:
             ctx.loader[i]
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # SystemExit from a loader is a finding, not our exit
             return  # the sequential pass reports it, with its traceback
 
 
@@ -534,7 +550,7 @@ def _thread_bound(ctx: ProbeContext, index: int) -> bool:
         return False
     try:
         # It raised promptly on the helper thread and passed the canary, so calling it here
-        # is as safe as a call can be.
+        # is as safe as a call can be. (KeyboardInterrupt is the user's, so it propagates.)
         if ctx.kind == "sequence":
             ctx.loader[index]
         elif ctx.make_iterator is not None:
@@ -543,6 +559,8 @@ def _thread_bound(ctx: ProbeContext, index: int) -> bool:
                 next(it)
         else:
             return False  # a one-shot iterator cannot be replayed
+    except KeyboardInterrupt:
+        raise
     except BaseException:
         return False
     return True
@@ -994,7 +1012,9 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
     finally:
         caller.close()
     first = rec.by_index()
-    seen_rows = {r for c in rec.calls if c.info is not None for r in c.info.rows}
+    # A cursor serves whole batches that another index served in the first pass; random
+    # augmentation or random sampling gives batches never seen before.
+    seen_batches = {c.info.fingerprint for c in rec.calls if c.info is not None}
     moved: list[int] = []
     novel: list[int] = []
     for c in again.calls:
@@ -1003,10 +1023,15 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
             continue
         if f.info.fingerprint == c.info.fingerprint:
             continue
-        if c.info.rows and all(r in seen_rows for r in c.info.rows):
+        if c.info.fingerprint in seen_batches and not c.info.empty:
             moved.append(c.index)
         else:
             novel.append(c.index)
+    if ctx.kind == "generator" and (moved or novel):
+        # A fresh iterator may shuffle or sample anew each time it is made (an epoch): that
+        # is not shared state. Exact comparisons of generator output stop here.
+        ctx.shared["random"] = True
+        return []
     if novel and not moved:
         ctx.shared["random"] = True
         return []
