@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -67,7 +68,7 @@ class ThreadBound(Pure):
 
 def test_pure_loader_passes() -> None:
     """A pure loader passes every schedule."""
-    assert assert_pure_getitem(Pure, max_examples=30) is None
+    assert assert_pure_getitem(Pure, max_examples=30) >= 1
 
 
 def test_stateful_loader_fails_with_minimal_readable_schedule() -> None:
@@ -98,7 +99,7 @@ def test_thread_bound_loader_fails_on_another_thread() -> None:
 
 def test_loader_instance_is_accepted() -> None:
     """A loader object (not a factory) is used directly."""
-    assert assert_pure_getitem(Pure(), max_examples=10) is None
+    assert assert_pure_getitem(Pure(), max_examples=10) >= 1
 
 
 def test_wrong_argument_is_a_clear_type_error() -> None:
@@ -107,17 +108,15 @@ def test_wrong_argument_is_a_clear_type_error() -> None:
         assert_pure_getitem(42, max_examples=1)
 
 
-def items() -> object:
-    """A plain generator of 300 ints."""
+def items() -> Iterator[int]:
+    """A plain generator of 200 ints."""
     yield from range(200)
 
 
 def test_locked_iterator_delivers_exactly_once() -> None:
     """threadsafe_iter hands every item to exactly one thread, for any thread count and pace."""
-    assert (
-        assert_exactly_once(lambda: threadsafe_gen.threadsafe_iter(items()), max_examples=20)
-        is None
-    )
+    runs = assert_exactly_once(lambda: threadsafe_gen.threadsafe_iter(items()), max_examples=20)
+    assert runs >= 3
 
 
 def test_plain_generator_fails_exactly_once() -> None:

@@ -242,7 +242,7 @@ def assert_pure_getitem(
     full_epochs: bool = False,
     call_timeout: float = 30.0,
     hypothesis_settings: settings | None = None,
-) -> None:
+) -> int:
     """Assert that ``loader[i]`` is a pure function of ``i`` across orders, threads and epochs.
 
     For each drawn :class:`Schedule` the calls run on real worker threads, one at a time in
@@ -265,6 +265,9 @@ def assert_pure_getitem(
         call_timeout: seconds a single call may take before the example fails.
         hypothesis_settings: full Hypothesis settings, overriding *max_examples*.
 
+    Returns:
+        How many schedules were run (Hypothesis may stop early once it has explored them all).
+
     Raises:
         AssertionError: a schedule where ``loader[i]`` differed, raised or hung; the message
             shows the schedule, the index and the two results.
@@ -275,7 +278,8 @@ def assert_pure_getitem(
     ...         return 3
     ...     def __getitem__(self, i):
     ...         return [i * i]
-    >>> assert_pure_getitem(Squares, max_examples=5)
+    >>> assert_pure_getitem(Squares, max_examples=5) > 0
+    True
     """
     __tracebackhide__ = True
     if _is_loader(loader):
@@ -300,7 +304,11 @@ def assert_pure_getitem(
         msg = f"assert_pure_getitem() needs a non-empty loader, got len={n}"
         raise ValueError(msg)
 
+    tried = 0
+
     def check(schedule: Schedule) -> None:
+        nonlocal tried
+        tried += 1
         ds = factory()
         turns = _Turns(schedule.workers)
         for epoch in range(schedule.epochs):
@@ -338,6 +346,7 @@ def assert_pure_getitem(
     )
     strategy = schedules(n, max_workers=max_workers, max_epochs=max_epochs, full_epochs=full_epochs)
     given(strategy)(cfg(check))()
+    return tried
 
 
 def assert_exactly_once(
@@ -349,7 +358,7 @@ def assert_exactly_once(
     timeout: float = 30.0,
     switch_interval: float = 1e-6,
     hypothesis_settings: settings | None = None,
-) -> None:
+) -> int:
     """Assert that threads sharing one iterator from *factory* get every item exactly once.
 
     A sequential ``list(factory())`` is the reference. Each example draws a thread count and
@@ -370,6 +379,9 @@ def assert_exactly_once(
             below CPython's 5 ms), so threads switch often enough to expose races quickly.
         hypothesis_settings: full Hypothesis settings, overriding *max_examples*.
 
+    Returns:
+        How many runs were made (schedules x *repeats*).
+
     Raises:
         AssertionError: items were lost or duplicated, or a thread raised; the message names
             the thread count, the pace and the items.
@@ -378,7 +390,8 @@ def assert_exactly_once(
     >>> import threadsafe_gen
     >>> def items():
     ...     yield from range(20)
-    >>> assert_exactly_once(lambda: threadsafe_gen.threadsafe_iter(items()), max_examples=5)
+    >>> assert_exactly_once(lambda: threadsafe_gen.threadsafe_iter(items()), max_examples=5) > 0
+    True
     """
     __tracebackhide__ = True
     if not callable(factory):  # type: ignore[redundant-expr,unused-ignore]
@@ -447,8 +460,12 @@ def assert_exactly_once(
             )
         return None
 
+    runs = 0
+
     def check(schedule: tuple[int, tuple[int, ...]]) -> None:
+        nonlocal runs
         threads, pace = schedule
+        runs += repeats
         for run in range(repeats):
             problem = once(threads, pace)
             if problem is not None:
@@ -477,3 +494,4 @@ def assert_exactly_once(
         )
         msg = f"{first} (nondeterministic: the race did not reproduce on every run)"
         raise AssertionError(msg) from exc
+    return runs
