@@ -66,6 +66,17 @@ def recorded_batches() -> Any:
 
 
 @threadsafe_generator
+def pid_batches() -> Any:
+    """id_batches with the producing process's pid in column 1 (self-sharded)."""
+    import os
+
+    for index in shard(range(N_SAMPLES // BATCH)):
+        x, y = make_batch(index)
+        x[:, 1] = os.getpid()
+        yield x, y
+
+
+@threadsafe_generator
 def endless(batch: int = BATCH) -> Any:
     """An infinite generator of batches (ids keep growing)."""
     index = 0

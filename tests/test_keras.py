@@ -505,29 +505,33 @@ def test_generator_dataset_counts_batches_when_not_given() -> None:
 
 @pytest.mark.slow
 def test_generator_dataset_fork_processes() -> None:
-    """GeneratorDataset, 2 forked shards: exactly once per epoch, and new random draws each epoch."""
+    """GeneratorDataset, 2 forked shards, 3 epochs: exactly once per epoch, new draws each epoch, reaped at close."""
     from threadsafe_gen.keras import GeneratorDataset
 
-    ds = GeneratorDataset(
+    with GeneratorDataset(
         kl.id_batches(), workers=2, processes=True, start_method="fork", batches=8
-    )
-    rows = fit_keras3(ds, epochs=2)
-    assert [ids(r) for r in rows] == [ALL_IDS] * 2
-    assert distinct_noise(np.concatenate(rows)) == 2 * kl.N_SAMPLES
+    ) as ds:
+        rows = fit_keras3(ds, epochs=3)
+    assert [ids(r) for r in rows] == [ALL_IDS] * 3
+    assert distinct_noise(np.concatenate(rows)) == 3 * kl.N_SAMPLES
     assert multiprocessing.active_children() == []
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_generator_dataset_spawn_and_forkserver(method: str) -> None:
-    """GeneratorDataset with spawn / forkserver shards: exactly once in each of 2 epochs, workers reaped."""
+    """Spawn / forkserver shards: exactly once in each of 3 epochs, the same 2 worker processes throughout."""
     from threadsafe_gen.keras import GeneratorDataset
 
     ds = GeneratorDataset(
-        kl.id_batches(), workers=2, processes=True, start_method=method, batches=8, timeout=120
+        kl.pid_batches(), workers=2, processes=True, start_method=method, batches=8, timeout=120
     )
-    rows = fit_keras3(ds, epochs=2)
-    assert [ids(r) for r in rows] == [ALL_IDS] * 2
+    rows = fit_keras3(ds, epochs=3)
+    ds.close()
+    pids_per_epoch = [sorted({int(p) for p in r[:, 1]}) for r in rows]
+    assert [ids(r) for r in rows] == [ALL_IDS] * 3
+    assert len(pids_per_epoch[0]) == 2
+    assert pids_per_epoch == [pids_per_epoch[0]] * 3
     assert multiprocessing.active_children() == []
 
 

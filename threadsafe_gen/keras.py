@@ -41,6 +41,7 @@ import os
 import random
 import secrets
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -498,6 +499,98 @@ def _as_structure(item: Any) -> Any:
     return tuple(item) if isinstance(item, list) else item
 
 
+# NOTE [ One set of worker processes for the whole fit ]
+# Starting worker processes every epoch costs about a second under spawn/forkserver (more if the
+# generator's module imports TensorFlow). With processes=True, GeneratorDataset starts its
+# workers once, through parallel_iter, with a body (_persistent_shards) that runs the worker's
+# shard of the source once per epoch and then sends an _EpochEnd marker. Between epochs a
+# worker waits at a gate: a small file holding the highest epoch it may start, polled every
+# with a backoff up to _GATE_POLL_S. The consumer opens the gate for epoch e+1 only after it has read all N markers
+# of epoch e, so items of two epochs never mix and a fast worker cannot run ahead. Removing the
+# file ends the workers' loops; close() also terminates them through parallel_iter.
+
+_GATE_POLL_S = 0.05
+
+
+class _EpochEnd:
+    """Marker a persistent worker sends after its shard of one epoch."""
+
+    __slots__ = ("epoch",)
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __reduce__(self) -> Any:
+        return (_EpochEnd, (self.epoch,))
+
+
+def _read_gate(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    return int(data) if data else -1
+
+
+def _write_gate(path: str, epoch: int) -> None:
+    # Write then rename: a reader sees the old number or the new one, never half of it.
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(str(epoch).encode())
+    os.replace(tmp, path)
+
+
+def _remove_gate(path: str) -> None:
+    for name in (path, f"{path}.tmp"):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
+
+
+def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
+    """Worker body: this worker's shard of *source*, once per epoch the gate allows."""
+    import dataclasses
+    import time
+
+    from ._workers import _open_shard, _reseed_globals, derive_seed, use_worker_info, worker_info
+
+    # Asking who we are marks this body self-sharded (see _workers' NOTE [ Auto-sharding
+    # rule ]): it yields everything, and each epoch's source shards itself below.
+    info = worker_info()
+    if info is None:
+        msg = "_persistent_shards runs only inside threadsafe_gen's workers."
+        raise RuntimeError(msg)
+    epoch = info.epoch
+    while True:
+        pause = 0.001
+        while True:
+            allowed = _read_gate(gate)
+            if allowed is None:
+                return  # the dataset was closed
+            if allowed >= epoch:
+                break
+            time.sleep(pause)
+            pause = min(2 * pause, _GATE_POLL_S)
+        current = dataclasses.replace(
+            info, epoch=epoch, seed=derive_seed(base_seed, epoch, info.id)
+        )
+        if info.kind == "process":
+            _reseed_globals(current.seed)
+        it: Iterator[Any] | None = None
+        while True:
+            with use_worker_info(current):
+                if it is None:
+                    it = _open_shard(source, current)
+                item = next(it, _MISSING)
+            if item is _MISSING:
+                break
+            yield item
+        yield _EpochEnd(epoch)
+        epoch += 1
+
+
 class _GeneratorDatasetImpl:
     """Run a generator's shards in parallel workers as a Keras 3 ``PyDataset``.
 
@@ -524,10 +617,13 @@ class _GeneratorDatasetImpl:
     Keras needs the number of batches before training. Pass ``batches=``; otherwise it is
     counted once by a dry run of all shards (one extra epoch of generation).
 
-    Workers start at the first batch of each epoch and stop at its end (new seeds per epoch).
-    Forked workers start in milliseconds; spawn/forkserver workers import only the generator's
-    module, about a second per epoch when that module does not import TensorFlow (Keras' own
-    process pool re-imports TensorFlow in every worker, every epoch).
+    Worker threads start at the first batch of each epoch and stop at its end. Worker
+    processes start once, at the first batch, and serve every epoch (each epoch re-creates the
+    call inside them, with new per-epoch seeds); they wait between epochs and stop at
+    :meth:`close`, at the end of a ``with`` block, or when the dataset is garbage-collected. So
+    spawn/forkserver start-up (about a second, more if the generator's module imports
+    TensorFlow) is paid once per fit, not per epoch as with Keras' own process pool. The call
+    is sent to the processes once: changes to its arguments after the first batch are not seen.
 
     Args:
         source: an unstarted ``@threadsafe_generator`` call, or a zero-argument callable
@@ -601,6 +697,10 @@ class _GeneratorDatasetImpl:
         self._drawn = 0  # items taken from this epoch's stream
         self._peeked: dict[int, Any] = {}
         self._in_epoch = False
+        # See NOTE [ One set of worker processes for the whole fit ].
+        self._persistent = processes and not truncate
+        self._gate: str | None = None
+        self._ends = 0  # _EpochEnd markers read in this epoch (persistent mode)
 
     # -- Keras protocol -------------------------------------------------------------------
 
@@ -646,26 +746,36 @@ class _GeneratorDatasetImpl:
             return
         self._in_epoch = False
         with self._lock:
-            stream, drawn = self._stream, self._drawn
-            self._stream, self._drawn = None, 0
+            drawn, epoch = self._drawn, self._epoch
+            self._drawn = 0
             self._peeked.clear()
-            epoch = self._epoch
             self._epoch += 1
-        if stream is None:
-            return
-        try:
-            if not self._truncate and drawn == self._batches:
-                extra = next(stream, _MISSING)
-                if extra is not _MISSING:
-                    msg = (
-                        f"GeneratorDataset: epoch {epoch} of {_name(self._source)} yielded more "
-                        f"than batches={self._batches} items; Keras trained on {self._batches} "
-                        "and the rest would be dropped silently. Pass the right batches=, leave "
-                        "it unset to count it, or pass truncate=True for an infinite generator."
-                    )
-                    raise ValueError(msg)
-        finally:
-            stream.close()
+            if self._stream is None:
+                return
+            ok = False
+            try:
+                if not self._truncate and drawn == self._batches:
+                    if self._next_of_epoch() is not _MISSING:
+                        msg = (
+                            f"GeneratorDataset: epoch {epoch} of {_name(self._source)} yielded "
+                            f"more than batches={self._batches} items; Keras trained on "
+                            f"{self._batches} and the rest would be dropped silently. Pass the "
+                            "right batches=, leave it unset to count it, or pass truncate=True "
+                            "for an infinite generator."
+                        )
+                        raise ValueError(msg)
+                elif self._persistent:
+                    # Keras asked for fewer batches (steps_per_epoch): finish the epoch so
+                    # that the next one starts clean.
+                    while self._next_of_epoch() is not _MISSING:
+                        pass
+                ok = True
+            finally:
+                if ok and self._persistent and self._gate is not None:
+                    self._ends = 0
+                    _write_gate(self._gate, self._epoch)  # workers start the next epoch now
+                else:
+                    self._close_locked()
 
     # -- our own -------------------------------------------------------------------------
 
@@ -675,9 +785,23 @@ class _GeneratorDatasetImpl:
         return self._epoch
 
     def close(self) -> None:
-        """Stop the current epoch's workers (also done at each epoch end and on deletion)."""
+        """Stop the workers. Process workers live for the whole fit: close the dataset (or use
+        it as a context manager) when training is over; garbage collection also closes it."""
         with self._lock:
-            stream, self._stream = self._stream, None
+            self._close_locked()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _close_locked(self) -> None:
+        stream, self._stream = self._stream, None
+        gate, self._gate = self._gate, None
+        self._ends = 0
+        if gate is not None:
+            _remove_gate(gate)
         if stream is not None:
             stream.close()
 
@@ -694,6 +818,32 @@ class _GeneratorDatasetImpl:
             timeout=self._timeout,
         )
 
+    def _open_persistent(self) -> Any:
+        import tempfile
+
+        from ._workers import parallel_iter
+
+        fd, gate = tempfile.mkstemp(prefix="threadsafe_gen_gate_")
+        os.close(fd)
+        _write_gate(gate, self._epoch)
+        self._gate, self._ends = gate, 0
+        # Also removed at interpreter exit if the dataset was never closed nor collected.
+        weakref.finalize(self, _remove_gate, gate)
+        try:
+            return parallel_iter(
+                functools.partial(_persistent_shards, self._source, gate, self._seed),
+                workers=self._shards,
+                processes=True,
+                start_method=self._start_method,
+                epoch=self._epoch,
+                seed=self._seed,
+                timeout=self._timeout,
+            )
+        except BaseException:
+            self._gate = None
+            _remove_gate(gate)
+            raise
+
     def _count(self) -> int:
         with self._open(self._epoch) as stream:
             n = sum(1 for _ in stream)
@@ -702,14 +852,28 @@ class _GeneratorDatasetImpl:
             raise ValueError(msg)
         return n
 
+    def _next_of_epoch(self) -> Any:
+        """The next item of the current epoch, or _MISSING at its end (lock held)."""
+        if not self._persistent:
+            return next(self._stream, _MISSING)
+        while self._ends < self._shards:
+            item = next(self._stream, _MISSING)
+            if item is _MISSING:
+                return _MISSING
+            if isinstance(item, _EpochEnd):
+                self._ends += 1
+                continue
+            return item
+        return _MISSING
+
     def _draw(self) -> Any:
         # Called with self._lock held.
         if self._stream is None:
-            self._stream = self._open(self._epoch)
+            self._stream = self._open_persistent() if self._persistent else self._open(self._epoch)
         if self._truncate and self._drawn >= len(self):
             msg = f"GeneratorDataset: more than batches={self._batches} items requested in epoch {self._epoch}."
             raise IndexError(msg)
-        item = next(self._stream, _MISSING)
+        item = self._next_of_epoch()
         if item is _MISSING:
             msg = (
                 f"GeneratorDataset: epoch {self._epoch} of {_name(self._source)} yielded only "
@@ -731,9 +895,8 @@ class _GeneratorDatasetImpl:
         raise PicklingRefusedError(msg)
 
     def __del__(self) -> None:
-        stream = getattr(self, "_stream", None)
-        if stream is not None:
-            stream.close()
+        if getattr(self, "_lock", None) is not None:
+            self._close_locked()
 
     def __repr__(self) -> str:
         kind = f"processes ({self._start_method or 'default'})" if self._processes else "threads"
