@@ -485,3 +485,26 @@ def test_lint_stdin_with_filename(tmp_path: Path) -> None:
         0,
         ["pkg/train.py"],
     )
+
+
+def test_github_format_writes_the_job_summary(project: Path) -> None:
+    """With GITHUB_STEP_SUMMARY set, --format github appends a table of every finding."""
+    summary = project / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    subprocess.run(
+        [sys.executable, "-m", "threadsafe_gen", "lint", ".", "--format", "github"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    lines = summary.read_text().splitlines()
+    assert lines[:4] == [
+        "### threadsafe-gen lint: 1 error, 1 warning, 0 info",
+        "",
+        "| severity | code | where | message |",
+        "|---|---|---|---|",
+    ]
+    assert [ln.split(" | ")[1] for ln in lines[4:]] == ["TSG351", "TSG652"]

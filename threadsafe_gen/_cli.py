@@ -253,6 +253,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def _github_summary(fmt: str, findings: Sequence[Any], info: RunInfo) -> None:
+    """With --format github inside GitHub Actions, also write the full job summary table."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt != "github" or not target:
+        return
+    from ._output import github_step_summary
+
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(github_step_summary(findings, info))
+    except OSError as exc:  # the annotations are already printed; say why the table is not
+        print(f"{_prog()}: cannot write GITHUB_STEP_SUMMARY ({exc})", file=sys.stderr)
+
+
 def _emit(text: str, output: str | None, stream: TextIO) -> None:
     if output is None:
         stream.write(text + "\n")
@@ -295,6 +309,7 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
     info = RunInfo("lint", files=result.files, seconds=result.seconds, root=str(config.root))
     color = args.output is None and use_color(sys.stdout)
     _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
+    _github_summary(args.format, result.findings, info)
     return exit_code(result.findings, fail_on)
 
 
@@ -328,6 +343,7 @@ def _lint_stdin(
     info = RunInfo("lint", files=1, seconds=result.seconds, root=str(config.root))
     color = args.output is None and use_color(sys.stdout)
     _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
+    _github_summary(args.format, result.findings, info)
     return exit_code(result.findings, fail_on)
 
 
@@ -375,6 +391,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     fail_on = args.fail_on or defaults.fail_on or config.fail_on or "error"
     color = args.output is None and use_color(sys.stdout)
     _emit(render(report.findings, info, args.format, color=color), args.output, sys.stdout)
+    _github_summary(args.format, report.findings, info)
     return exit_code(report.findings, fail_on)
 
 

@@ -21,6 +21,7 @@ from ._findings import REGISTRY, Finding, LoaderReport, Severity, render_text, s
 
 __all__ = [
     "FORMATS",
+    "GITHUB_SUMMARY_ROWS",
     "GITHUB_ANNOTATIONS_PER_LEVEL",
     "JSON_SCHEMA_VERSION",
     "RunInfo",
@@ -34,6 +35,8 @@ FORMATS = ("text", "json", "sarif", "github")
 JSON_SCHEMA_VERSION = 1
 #: GitHub shows at most 10 error, 10 warning and 10 notice annotations per step.
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
+#: Rows of the job-summary table written next to ``--format github`` (GitHub allows 1 MiB).
+GITHUB_SUMMARY_ROWS = 500
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _TOOL_NAME = "threadsafe-gen"
 
@@ -336,3 +339,30 @@ def _github(findings: Sequence[Finding], info: RunInfo) -> str:
     files = f" in {info.files} {noun}" if info.command == "lint" else ""
     out.append(f"threadsafe-gen {info.command}: {summary_line(findings)}{files}.")
     return "\n".join(out)
+
+
+def github_step_summary(findings: Sequence[Finding], info: RunInfo) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: every finding in one table (annotations are capped).
+
+    The CLI appends it to the file named by ``GITHUB_STEP_SUMMARY`` with ``--format github``,
+    so the findings the annotation cap leaves out are still one click away on the run page.
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"### threadsafe-gen {info.command}: {summary_line(findings)}", ""]
+    if not findings:
+        lines.append("No problems found.")
+        return "\n".join(lines) + "\n"
+    lines += ["| severity | code | where | message |", "|---|---|---|---|"]
+    for f in findings[:GITHUB_SUMMARY_ROWS]:
+        where = str(f.location) if f.location else f.path
+        lines.append(
+            f"| {f.severity.value} | {f.code} | `{cell(where)}` "
+            f"| {cell(f.message)} |"
+        )
+    if len(findings) > GITHUB_SUMMARY_ROWS:
+        rest = len(findings) - GITHUB_SUMMARY_ROWS
+        lines += ["", f"... and {rest} more: run with `--format sarif` or `--format json`."]
+    return "\n".join(lines) + "\n"
