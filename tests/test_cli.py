@@ -247,11 +247,22 @@ def test_resolve_file_path_target(in_tmp: Path) -> None:
         ),
         ("missing_dir/x.py:good", "target file 'missing_dir/x.py' does not exist"),
         ("tsg_targets_d.py:", "must be MODULE:NAME with both parts"),
+        (
+            "tsg_targets_d:Good".replace("d:", "d_missing:"),
+            "cannot import module 'tsg_targets_d_missing'",
+        ),
+        ("sub/tsg_targets_d:Good", "did you mean 'sub/tsg_targets_d.py:Good'?"),
+        (
+            "sub.tsg_targets_d.py:Good",
+            "mixes a module name and a file name; use 'sub.tsg_targets_d:Good' or 'sub/tsg_targets_d.py:Good'",
+        ),
     ],
 )
 def test_resolve_errors_are_helpful(in_tmp: Path, spec: str, message: str) -> None:
     """Wrong targets give usage errors with close matches and the common slips named."""
     (in_tmp / "tsg_targets_d.py").write_text(TARGETS)
+    (in_tmp / "sub").mkdir()
+    (in_tmp / "sub" / "tsg_targets_d.py").write_text(TARGETS)
     with pytest.raises(UsageError) as info:
         resolve_target(spec)
     assert message in str(info.value)

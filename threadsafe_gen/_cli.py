@@ -477,13 +477,18 @@ def _top_level_names(path: Path) -> list[str]:
         tree = ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return []
-    names: list[str] = []
+    # Classes and functions first: they are the likely loaders and factories.
+    classes: list[str] = []
+    functions: list[str] = []
+    others: list[str] = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
+        if isinstance(node, ast.ClassDef):
+            classes.append(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append(node.name)
         elif isinstance(node, ast.Assign):
-            names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
-    return [n for n in names if not n.startswith("_")]
+            others.extend(t.id for t in node.targets if isinstance(t, ast.Name))
+    return [n for n in (*classes, *functions, *others) if not n.startswith("_")]
 
 
 def _close(word: str, options: Sequence[str]) -> str:
@@ -572,6 +577,17 @@ def resolve_target(spec: str) -> tuple[Any, str | None]:
         if _looks_like_path(module):
             path = Path(module)
             if not path.is_file():
+                with_py = Path(module + ".py")
+                as_path = Path(module[:-3].replace(".", "/") + ".py")
+                if with_py.is_file():  # examples/loaders:NAME without the .py
+                    _fail(
+                        f"target file {module!r} does not exist; did you mean '{with_py.as_posix()}:{attr}'?"
+                    )
+                if module.endswith(".py") and "/" not in module and as_path.is_file():
+                    _fail(
+                        f"target {spec!r} mixes a module name and a file name; use "
+                        f"'{module[:-3]}:{attr}' or '{as_path.as_posix()}:{attr}'"
+                    )
                 folder = path.parent if str(path.parent) else Path()
                 options = [p.name for p in folder.glob("*.py")] if folder.is_dir() else []
                 _fail(f"target file {module!r} does not exist.{_close(path.name, options)}")
