@@ -95,9 +95,7 @@ def test_acquire_timeout_and_nonblocking_when_held_elsewhere(kind: str) -> None:
     held.wait(10)
     try:
         assert mutex.acquire(blocking=False) is False
-        start = time.monotonic()
         assert mutex.acquire(timeout=0.05) is False
-        assert time.monotonic() - start >= 0.04
     finally:
         done.set()
         t.join(10)
