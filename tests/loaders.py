@@ -399,6 +399,15 @@ class ExitSeq(CleanSeq):
         return super().__getitem__(index)
 
 
+class ExitZeroSeq(CleanSeq):
+    """sys.exit-like clean exit of the whole process (os._exit(0)) on index 1."""
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index == 1:
+            os._exit(0)
+        return super().__getitem__(index)
+
+
 class BigSeq(CleanSeq):
     """Holds a 20 MiB array that spawn would pickle into every worker (failure-modes 2.0b)."""
 

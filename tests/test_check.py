@@ -212,6 +212,16 @@ def test_os_exit_is_tsg821_and_the_caller_survives() -> None:
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow
+def test_clean_exit_of_the_process_is_tsg821_too() -> None:
+    """os._exit(0) ends the process as surely as a crash: TSG821 with exit code 0."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the canary needs fork")
+    report = check_loader(L.ExitZeroSeq(), probes=INPROCESS)
+    (f,) = [f for f in report.findings if f.code == "TSG821"]
+    assert (f.path, f.details["exitcode"]) == ("loader[1]", 0)
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 

@@ -100,8 +100,10 @@ def check_loader(
         use_multiprocessing: whether the workers are processes; defaults to the loader's own
             setting, else False.
         start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"``; defaults to what
-            multiprocessing uses on this Python. Spawn-only problems are reported whatever it
-            is (see the severity rule in the module docs).
+            multiprocessing uses on this Python. Problems only spawn/forkserver workers have
+            (pickling, import by name) are reported whatever it is: as errors when the
+            workers are processes started with spawn/forkserver, as warnings under fork
+            (they fail on Windows, macOS, and on Linux from Python 3.14), as info for threads.
         max_batches: batches per pass (default 64).
         timeout: total budget in seconds; probes that cannot start in time are listed in a
             TSG802 finding.
