@@ -332,6 +332,26 @@ def test_late_worker_info_keeps_auto_sharding() -> None:
     )
 
 
+@threadsafe_generator
+def returns_a_list(n: int) -> list[int]:
+    """Not a generator function: returns a list (decorating it still works)."""
+    return list(range(n))
+
+
+@given(
+    n=st.integers(0, 120),
+    workers=worker_counts,
+    gen=st.sampled_from([numbers, self_sharded, self_sharded_by_info, returns_a_list]),
+)
+def test_every_sharding_mode_partitions_the_items(n: int, workers: int, gen: Any) -> None:
+    """Auto, shard() and worker_info() splits all give each item to exactly one worker, in order."""
+    parts = _run_as_workers(lambda: gen(n), workers)
+    assert (sorted(x for p in parts for x in p), parts) == (
+        list(range(n)),
+        [list(range(i, n, workers)) for i in range(workers)],
+    )
+
+
 def test_auto_shard_can_be_turned_off() -> None:
     """@threadsafe_generator(auto_shard=False) yields everything even inside a worker."""
 
@@ -483,6 +503,24 @@ def test_parallel_processes_set_worker_info_and_run_in_children() -> None:
         2,
         False,
     )
+
+
+@threadsafe_generator
+def info_from_a_helper_thread(n: int) -> Iterator[tuple[int, int | None]]:
+    """Yield (item, worker id as seen from a thread this worker starts)."""
+    seen: list[WorkerInfo | None] = []
+    helper = threading.Thread(target=lambda: seen.append(current_worker_info()))
+    helper.start()
+    helper.join()
+    for i in shard(range(n)):
+        yield (i, None if seen[0] is None else seen[0].id)
+
+
+@pytest.mark.slow
+def test_threads_inside_a_worker_process_see_its_info() -> None:
+    """A thread started inside a worker process sees that process's WorkerInfo."""
+    got = sorted(parallel_iter(info_from_a_helper_thread(4), workers=2, processes=True))
+    assert got == [(0, 0), (1, 1), (2, 0), (3, 1)]
 
 
 @pytest.mark.slow
