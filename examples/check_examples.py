@@ -32,6 +32,8 @@ import problem_loaders
 
 from threadsafe_gen import check_loader
 
+CLEANUPS: list[Callable[[], object]] = []  # run at the end (e.g. drop the PostgreSQL table)
+
 
 def good_examples(directory: str, dsn: str | None) -> list[tuple[str, Callable[[], Any] | str]]:
     """(name, make loader) for the examples that must be clean; imports Keras.
@@ -62,8 +64,9 @@ def good_examples(directory: str, dsn: str | None) -> list[tuple[str, Callable[[
     if dsn:
 
         def make_pg(m: Any) -> Any:
-            table = "tsg_check_examples"
+            table = f"tsg_check_examples_{os.getpid()}"
             m.create_table(dsn, table, m.make_rows())
+            CLEANUPS.append(lambda: m.drop_table(dsn, table))
             return m.PostgresDataset(
                 dsn, table, problem_loaders.N, workers=2, use_multiprocessing=True
             )
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                     (short, "no errors", ",".join(errors) or "clean", not errors, elapsed)
                 )
     finally:
+        for cleanup in CLEANUPS:
+            cleanup()
         shutil.rmtree(scratch, ignore_errors=True)
 
     rule(f"SUMMARY ({time.perf_counter() - started:.0f} s)")
