@@ -435,3 +435,59 @@ def test_exit_closes_each_process_own_objects_only(tmp_path: Path) -> None:
         f"closed {parent_pid} in {parent_pid}",
     ]
     assert expected == lines
+
+
+FORK_FROM_OTHER_THREAD_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, threading
+    import threadsafe_gen as tsg
+
+    LOG = sys.argv[1]
+
+    def note_close(obj):
+        with open(LOG, "a") as f:
+            f.write(f"closed {obj} in {os.getpid()}\\n")
+
+    res = tsg.per_thread(os.getpid, close=note_close)  # the object is its creator's pid
+
+    def child():
+        res.get()
+        res.close_all()
+
+    def start_worker():
+        # Keras forks from its enqueuer thread, not from the thread that used the loader.
+        p = multiprocessing.get_context("fork").Process(target=child)
+        p.start()
+        p.join(60)
+        with open(LOG, "a") as f:
+            f.write(f"worker {p.pid} exit {p.exitcode}\\n")
+
+    if __name__ == "__main__":
+        res.get()  # made by the main thread, which is not the forking thread
+        t = threading.Thread(target=start_worker)
+        t.start()
+        t.join()
+        with open(LOG, "a") as f:
+            f.write(f"parent {os.getpid()} exiting\\n")
+    """
+)
+
+
+@pytest.mark.slow
+def test_fork_from_another_thread_never_closes_the_parents_per_thread_objects(
+    tmp_path: Path,
+) -> None:
+    """Forking from a thread other than the creator's leaves the creator's object unclosed in the child."""
+    script, log = tmp_path / "fork_other_thread.py", tmp_path / "log.txt"
+    script.write_text(FORK_FROM_OTHER_THREAD_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(log)], timeout=120, check=True)
+    lines = log.read_text().splitlines()
+    worker_pid = int(next(line for line in lines if line.startswith("worker")).split()[1])
+    parent_pid = int(next(line for line in lines if line.startswith("parent")).split()[1])
+    expected = [
+        f"closed {worker_pid} in {worker_pid}",
+        f"worker {worker_pid} exit 0",
+        f"parent {parent_pid} exiting",
+        f"closed {parent_pid} in {parent_pid}",
+    ]
+    assert expected == lines

@@ -31,8 +31,10 @@ T = TypeVar("T")
 # PerProcess, (pid, thread ident) for PerThread. _PID is refreshed by an after-fork hook, so
 # the hot path compares integers instead of calling os.getpid() (a syscall on glibc >= 2.25).
 # A forked child misses on the parent's key and creates its own object; the parent's object
-# stays referenced in the slot and is never closed nor finalized by the child (closing a
-# client socket or a libpq connection from the child would end the parent's session).
+# stays referenced in the slot (as long as the owner lives) and the child never runs the close
+# callback on it (closing a client socket or a libpq connection from the child would end the
+# parent's session). Per-thread objects of the parent's other threads stay referenced too,
+# although CPython frees those threads' thread-local storage in the child.
 # A slot pickles as an empty slot, so an owner pickled to a spawn worker arrives without the
 # parent's objects and creates its own on first use.
 # close callbacks run only for objects created in the current process: on close_all(), at
@@ -329,9 +331,10 @@ def _close_thread_objects(
     close: Callable[[Any], object] | None,
 ) -> None:
     # Runs when the thread's local storage is released: in that thread when it ends (or at
-    # interpreter exit for the main thread). In a forked child the parent's dead threads are
-    # released too: their key carries the parent's pid, so their objects are left alone.
-    if key[0] != _PID:
+    # interpreter exit for the main thread). In a forked child CPython also releases the
+    # storage of the parent's other threads, BEFORE the after-fork hooks refresh _PID: hence
+    # os.getpid() here. Their key carries the parent's pid, so their objects are left alone.
+    if key[0] != os.getpid():
         return
     for ref in slots:
         slot = ref()
