@@ -6,6 +6,7 @@ import collections
 import concurrent.futures
 import copy
 import inspect
+import io
 import itertools
 import multiprocessing
 import os
@@ -252,7 +253,12 @@ def test_attributes_are_forwarded_to_the_wrapped_object() -> None:
 
     gen = (i for i in range(2))
     wrapped: Any = threadsafe_iter(Reader())
-    assert (wrapped.batch_size, threadsafe_iter(gen).gi_running) == (32, False)
+    lines: Any = threadsafe_iter(io.StringIO("a\nb\n"))
+    assert (wrapped.batch_size, threadsafe_iter(gen).gi_running, lines.closed) == (
+        32,
+        False,
+        False,
+    )
 
 
 def test_builtin_iterators_get_the_class_without_getattr_hook() -> None:

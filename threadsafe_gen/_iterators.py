@@ -33,6 +33,9 @@ __all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
 T = TypeVar("T")
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: the class was defined in Python, not in C
+# C types whose instances have no public attributes worth forwarding (generators get
+# theirs as properties): they keep the lean class. See NOTE [ Attribute forwarding ... ].
+_LEAN_MODULES = frozenset({"builtins", "itertools"})
 P = ParamSpec("P")
 
 
@@ -248,13 +251,16 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     # Defining __getattr__ on a class makes CPython 3.11 route EVERY attribute load on its
     # instances (self._lock, self._it in __next__) through a slower hook that the
     # specialising interpreter cannot optimise: measured +13-25 % per item against
-    # more_itertools.serialize. So forwarding is split: generators and other built-in
-    # iterators (C types, whose public attributes are known) keep this class and get the
-    # generator attributes as properties below; objects of user-defined classes, which may
-    # carry any attribute, get the _ForwardingIter subclass with a full __getattr__.
+    # more_itertools.serialize. So forwarding is split: generators and the other builtin
+    # and itertools iterators (no public attributes but the generator ones, which are
+    # properties below) keep this class; everything else (objects of user-defined classes,
+    # files, csv readers, arrays...) gets the _ForwardingIter subclass with __getattr__.
 
     def __new__(cls, iterable: Iterable[T]) -> Any:
-        if cls is threadsafe_iter and type(iterable).__flags__ & _HEAPTYPE:
+        kind = type(iterable)
+        if cls is threadsafe_iter and (
+            kind.__flags__ & _HEAPTYPE or kind.__module__ not in _LEAN_MODULES
+        ):
             cls = _ForwardingIter
         return object.__new__(cls)
 
