@@ -21,6 +21,7 @@ import bisect
 import dataclasses
 import fnmatch
 import io
+import json
 import os
 import re
 import time
@@ -203,6 +204,7 @@ class Suppression:
     file: str
     line: int
     codes: frozenset[str] | None
+    cell: int | None = None  # notebooks: the code cell (1-based), *line* is within it
 
 
 @dataclasses.dataclass
@@ -260,6 +262,8 @@ class _FileFacts:
     classes: list[_ClassFacts]
     pending: list[_Pending]
     suppressions: list[Suppression]
+    # Notebooks: (cell number, line in cell) for each line of the joined code cells.
+    cells: tuple[tuple[int, int], ...] = ()
 
 
 def select_codes(
@@ -459,7 +463,7 @@ def _walk(folder: Path, exclude: tuple[str, ...], root: Path) -> Iterator[Path]:
             and not _excluded(Path(dirpath, d), exclude, root)
         )
         for name in sorted(filenames):
-            if name.endswith(".py"):
+            if name.endswith((".py", ".ipynb")):
                 path = Path(dirpath, name)
                 if not _excluded(path, exclude, root):
                     yield path
@@ -503,7 +507,83 @@ def _analyse_path(arg: tuple[str, str]) -> _FileFacts:
             location=Location(shown, 1, 1),
         )
         return _FileFacts(shown, [], [_Pending("", "always", finding)], [])
+    if path.endswith(".ipynb"):
+        return _analyse_notebook(raw, path, shown)
     return _analyse_file(raw, path, shown, _module_name(Path(path)))
+
+
+def _notebook_source(raw: bytes) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """Join a notebook's code cells into one module; map each line back to (cell, line).
+
+    IPython magics and shell escapes (``%time``, ``!pip``) become blank lines or ``pass`` so
+    the rest parses; a cell magic (``%%bash``) blanks its whole cell. Line numbers are kept.
+    """
+    nb = json.loads(raw)
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        msg = "no 'cells' list (not a Jupyter notebook in nbformat 4)"
+        raise ValueError(msg)
+    out: list[str] = []
+    where: list[tuple[int, int]] = []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        text = "".join(src) if isinstance(src, list) else str(src)
+        lines = text.split("\n")
+        magic_cell = text.lstrip().startswith("%%")
+        for i, line in enumerate(lines, start=1):
+            stripped = line.lstrip()
+            if magic_cell:
+                line = ""
+            elif stripped.startswith(("%", "!")):
+                indent = line[: len(line) - len(stripped)]
+                line = f"{indent}pass" if indent else ""
+            out.append(line)
+            where.append((number, i))
+    return "\n".join(out).encode(), tuple(where)
+
+
+def _analyse_notebook(raw: bytes, path: str, shown: str) -> _FileFacts:
+    try:
+        source, cells = _notebook_source(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        finding = make_finding(
+            "TSG852",
+            path=shown,
+            message=f"{shown} is not a readable notebook ({exc}), so it was not linted",
+            location=Location(shown, 1, 1),
+        )
+        return _FileFacts(shown, [], [_Pending("", "always", finding)], [])
+    facts = _analyse_file(source, path, shown, Path(path).stem)
+    # A notebook runs in a kernel, not as a script: there is no __main__ guard to add.
+    facts.pending = [p for p in facts.pending if p.finding.code != "TSG851"]
+    for p in facts.pending:
+        f = p.finding
+        if f.code == "TSG852" and f.location is not None and 1 <= f.location.line <= len(cells):
+            cell, line = cells[f.location.line - 1]
+            text = f.message.replace(
+                f"at line {f.location.line},", f"at cell {cell}, line {line},", 1
+            )
+            p.finding = dataclasses.replace(f, message=text)
+    facts.cells = cells
+    return facts
+
+
+def _in_cell(f: Finding, cells: tuple[tuple[int, int], ...]) -> Finding:
+    """Move a finding from joined-notebook lines to (cell, line in cell)."""
+    loc = f.location
+    if loc is None or not cells:
+        return f
+    cell, line = cells[min(max(loc.line, 1), len(cells)) - 1]
+    end_line = None
+    if loc.end_line is not None and 1 <= loc.end_line <= len(cells):
+        end_cell, end = cells[loc.end_line - 1]
+        end_line = end if end_cell == cell else None
+    new_loc = Location(
+        loc.file, line, loc.column, end_line, loc.end_column if end_line is not None else None
+    )
+    return dataclasses.replace(f, location=new_loc, details={**f.details, "cell": cell})
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,15 +673,21 @@ def _resolve(
                     used.add((s.line, f.code))
                     hit = True
             if not hit:
-                findings.append(f)
+                findings.append(_in_cell(f, ff.cells) if ff.cells else f)
         for s in ff.suppressions:
             if s.codes is None:
-                if (s.line, None) not in used:
-                    unused.append(s)
+                left: frozenset[str] | None = None
+                if (s.line, None) in used:
+                    continue
             else:
                 left = frozenset(c for c in s.codes if (s.line, c) not in used)
-                if left:
-                    unused.append(dataclasses.replace(s, codes=left))
+                if not left:
+                    continue
+            if ff.cells and 1 <= s.line <= len(ff.cells):
+                cell, line = ff.cells[s.line - 1]
+                unused.append(dataclasses.replace(s, codes=left, line=line, cell=cell))
+            else:
+                unused.append(dataclasses.replace(s, codes=left))
     if report_unused and "TSG653" in enabled:
         for s in unused:
             what = "ignore" if s.codes is None else f"ignore[{','.join(sorted(s.codes))}]"
@@ -612,18 +698,21 @@ def _resolve(
                 if unknown
                 else ""
             )
+            where = f"line {s.line}" if s.cell is None else f"cell {s.cell}, line {s.line}"
             findings.append(
                 make_finding(
                     "TSG653",
                     path=s.file,
-                    message=f"`# threadsafe-gen: {what}` suppresses nothing on line {s.line}{why}",
+                    message=f"`# threadsafe-gen: {what}` suppresses nothing on {where}{why}",
                     location=Location(s.file, s.line, 1),
+                    details={} if s.cell is None else {"cell": s.cell},
                 )
             )
     findings.sort(
         key=lambda f: (
             -f.severity.rank,
             f.location.file if f.location else f.path,
+            f.details.get("cell", 0),
             f.location.line if f.location else 0,
             f.location.column if f.location else 0,
             f.code,

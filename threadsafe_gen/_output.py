@@ -115,6 +115,9 @@ def _text(findings: Sequence[Finding], info: RunInfo, color: bool) -> str:
     out: list[str] = []
     for f in findings:
         where = str(f.location) if f.location else f.path
+        cell = f.details.get("cell")
+        if f.location is not None and cell is not None:  # notebooks, as ruff prints them
+            where = f"{f.location.file}:cell {cell}:{f.location.line}:{f.location.column}"
         sev = _paint(str(f.severity), _COLORS[f.severity.value], color)
         out.append(f"{_paint(where, '1', color)}: {_paint(f.code, '1', color)} [{sev}] {f.message}")
         out.append(f"    fix: {f.hint}")
@@ -358,10 +361,7 @@ def github_step_summary(findings: Sequence[Finding], info: RunInfo) -> str:
     lines += ["| severity | code | where | message |", "|---|---|---|---|"]
     for f in findings[:GITHUB_SUMMARY_ROWS]:
         where = str(f.location) if f.location else f.path
-        lines.append(
-            f"| {f.severity.value} | {f.code} | `{cell(where)}` "
-            f"| {cell(f.message)} |"
-        )
+        lines.append(f"| {f.severity.value} | {f.code} | `{cell(where)}` | {cell(f.message)} |")
     if len(findings) > GITHUB_SUMMARY_ROWS:
         rest = len(findings) - GITHUB_SUMMARY_ROWS
         lines += ["", f"... and {rest} more: run with `--format sarif` or `--format json`."]
