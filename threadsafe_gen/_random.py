@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 import numpy as np
-from numpy.random.bit_generator import ISeedSequence
 
 __all__ = ["rng_for", "set_seed"]
 
@@ -56,18 +55,29 @@ def _check_int(name: str, value: object, limit: int, expected: str) -> int:
     return number
 
 
-class _Words(ISeedSequence):
-    # Hands the Philox key to BitGenerator.__init__ directly. Philox(key=...) still builds a
+_KEY_SOURCE: Any = None  # built on first use: importing numpy.random costs ~10-30 ms
+
+
+def _key_source(words: np.ndarray[Any, np.dtype[np.uint64]]) -> Any:
+    # Hands the Philox key to BitGenerator.__init__ directly: Philox(key=...) still builds a
     # SeedSequence from OS entropy first, which costs ~30 us; this path costs ~7 us.
-    __slots__ = ("words",)
+    global _KEY_SOURCE
+    if _KEY_SOURCE is None:
+        from numpy.random.bit_generator import ISeedSequence
 
-    def __init__(self, words: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
-        self.words = words
+        class _Words(ISeedSequence):
+            __slots__ = ("words",)
 
-    def generate_state(
-        self, n_words: int, dtype: object = np.uint32
-    ) -> np.ndarray[Any, np.dtype[np.uint64]]:
-        return self.words
+            def __init__(self, words: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
+                self.words = words
+
+            def generate_state(
+                self, n_words: int, dtype: object = np.uint32
+            ) -> np.ndarray[Any, np.dtype[np.uint64]]:
+                return self.words
+
+        _KEY_SOURCE = _Words
+    return _KEY_SOURCE(words)
 
 
 def set_seed(seed: int) -> None:
@@ -143,5 +153,5 @@ def rng_for(index: int, epoch: int = 0, seed: int | None = None) -> np.random.Ge
     )
     words = np.array([key % _U64, key // _U64], dtype=np.uint64)
     counter = np.array([0, 0, ep, idx], dtype=np.uint64)
-    bit_generator = np.random.Philox(_Words(words), counter=counter)  # type: ignore[arg-type]
+    bit_generator = np.random.Philox(_key_source(words), counter=counter)
     return np.random.Generator(bit_generator)
