@@ -42,7 +42,7 @@ class CleanSeq:
     def __len__(self) -> int:
         return self.n_batches
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if not 0 <= index < self.n_batches:
             raise IndexError(index)
         return batch_for(index)
@@ -51,7 +51,7 @@ class CleanSeq:
 class SleepySeq(CleanSeq):
     """Pure, and each call waits 3 ms (I/O): threads overlap it."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         time.sleep(0.003)
         return super().__getitem__(index)
 
@@ -63,7 +63,7 @@ class CursorSeq(CleanSeq):
         super().__init__()
         self.cursor = 0
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         c = self.cursor
         time.sleep(0.002)
         self.cursor = (c + 1) % len(self)
@@ -77,7 +77,7 @@ class BufferSeq(CleanSeq):
         super().__init__()
         self.buf = np.zeros((BS, 4), dtype=np.float32)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         self.buf[:] = batch_for(index)[0]
         return (self.buf,)
 
@@ -89,7 +89,7 @@ class RowBufferSeq(CleanSeq):
         super().__init__()
         self.buf = np.zeros((BS, 4), dtype=np.float32)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x = batch_for(index)[0]
         for i in range(BS):
             self.buf[i] = x[i]
@@ -104,7 +104,7 @@ class LockedSeq(SleepySeq):
         super().__init__()
         self.lock = threading.Lock()
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         with self.lock:
             return super().__getitem__(index)
 
@@ -115,7 +115,7 @@ _GLOBAL_LOCK = threading.Lock()
 class GlobalLockSeq(SleepySeq):
     """Serialised by a module-level lock the checker cannot see on the loader."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         with _GLOBAL_LOCK:
             return super().__getitem__(index)
 
@@ -128,7 +128,7 @@ class PartialLockSeq(CleanSeq):
         self.lock = threading.Lock()
         self.calls = 0
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         time.sleep(0.003)
         with self.lock:
             self.calls += 1
@@ -144,7 +144,7 @@ class SqliteSeq(CleanSeq):
         self.conn = sqlite3.connect(":memory:")
         self.conn.execute("create table t (id integer)")
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         self.conn.execute("select count(*) from t").fetchone()
         return super().__getitem__(index)
 
@@ -152,7 +152,7 @@ class SqliteSeq(CleanSeq):
 class RaisingSeq(CleanSeq):
     """Raises ValueError on index 3 (failure-modes 2f)."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if index == 3:
             raise ValueError(f"boom at index {index}")
         return super().__getitem__(index)
@@ -182,7 +182,7 @@ class FloorLenSeq(CleanSeq):
     def __len__(self) -> int:
         return len(self.x) // BS
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x = self.x[index * BS : (index + 1) * BS]
         return x, x[:, 0]
 
@@ -195,7 +195,7 @@ class LazyPidSeq(CleanSeq):
         self._pid = -1
         self._conn: sqlite3.Connection | None = None
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if self._pid != os.getpid():
             self._conn = sqlite3.connect(":memory:", check_same_thread=False)
             self._pid = os.getpid()
@@ -210,7 +210,7 @@ class LazySqliteSeq(CleanSeq):
         super().__init__()
         self.conn: sqlite3.Connection | None = None
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if self.conn is None:
             self.conn = sqlite3.connect(":memory:")
         self.conn.execute("select 1").fetchone()
@@ -227,7 +227,7 @@ class EmptyLastSeq(CleanSeq):
     def __len__(self) -> int:
         return N // BS + 1
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x = self.x[index * BS : (index + 1) * BS]
         return x, x[:, 0]
 
@@ -235,7 +235,7 @@ class EmptyLastSeq(CleanSeq):
 class DtypeChangeSeq(CleanSeq):
     """Batch 5 is float64 instead of float32."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
         return (x.astype(np.float64) if index == 5 else x), y
 
@@ -243,7 +243,7 @@ class DtypeChangeSeq(CleanSeq):
 class ShapeChangeSeq(CleanSeq):
     """Batch 5 has 3 features instead of 4."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
         return (x[:, :3] if index == 5 else x), y
 
@@ -259,7 +259,7 @@ class StructureChangeSeq(CleanSeq):
 class InvalidBatchSeq(CleanSeq):
     """x and y disagree on the number of samples."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
         return x, y[:-1]
 
@@ -271,7 +271,7 @@ class FdLeakSeq(CleanSeq):
         super().__init__()
         self.handles: list[Any] = []
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         self.handles.append(open(os.devnull, "rb"))  # noqa: SIM115 - the leak is the point
         return super().__getitem__(index)
 
@@ -290,7 +290,7 @@ class ThreadLeakSeq(CleanSeq):
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         t = threading.Thread(target=self.stop.wait, daemon=True)
         t.start()
         self.threads.append(t)
@@ -310,7 +310,7 @@ class MutatingSeq(CleanSeq):
         super().__init__()
         self.last_index = -1
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         self.last_index = index
         return super().__getitem__(index)
 
@@ -322,7 +322,7 @@ class LazyInitSeq(CleanSeq):
         super().__init__()
         self.table: np.ndarray | None = None
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if self.table is None:
             self.table = rows(0, N)
         x = self.table[index * BS : (index + 1) * BS]
@@ -332,7 +332,7 @@ class LazyInitSeq(CleanSeq):
 class RandomSeq(CleanSeq):
     """Random augmentation from numpy's global RNG (failure-modes 2d; fine under threads)."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
         return x + np.random.normal(size=x.shape).astype(np.float32), y
 
@@ -344,7 +344,7 @@ class SamplingSeq(CleanSeq):
         super().__init__()
         self.x = rows(0, N)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x = self.x[np.random.choice(N, BS, replace=False)]
         return x, x[:, 0]
 
@@ -358,14 +358,14 @@ def gen_shuffled() -> Iterator[tuple[np.ndarray, np.ndarray]]:
 class ZerosSeq(CleanSeq):
     """Legitimately identical rows: every sample is zeros."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         return np.zeros((BS, 4), np.float32), np.zeros(BS, np.float32)
 
 
 class FewZerosSeq(CleanSeq):
     """Clean data with one legitimately repeated row (a padding sample in batch 0)."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
         if index == 0:
             x[1] = x[0]
@@ -380,7 +380,7 @@ class HangSeq(CleanSeq):
         super().__init__()
         self.gate = threading.Event()
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if index == 3:
             self.gate.wait()
         return super().__getitem__(index)
@@ -393,7 +393,7 @@ class HangSeq(CleanSeq):
 class ExitSeq(CleanSeq):
     """os._exit(13) on index 2 (failure-modes 2f')."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if index == 2:
             os._exit(13)
         return super().__getitem__(index)
@@ -402,7 +402,7 @@ class ExitSeq(CleanSeq):
 class ExitZeroSeq(CleanSeq):
     """sys.exit-like clean exit of the whole process (os._exit(0)) on index 1."""
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Any:
         if index == 1:
             os._exit(0)
         return super().__getitem__(index)

@@ -20,7 +20,7 @@ import tf_keras
 from loaders import BS, N, batch_for
 
 
-class PureDataset(keras.utils.PyDataset):
+class PureDataset(keras.utils.PyDataset):  # type: ignore[misc]  # keras is untyped
     """A clean Keras 3 PyDataset: a pure function of the index."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -61,7 +61,7 @@ class SqliteDataset(PureDataset):
         return batch_for(index)
 
 
-class LegacySequence(tf_keras.utils.Sequence):
+class LegacySequence(tf_keras.utils.Sequence):  # type: ignore[misc]  # tf_keras is untyped
     """A clean tf_keras Sequence."""
 
     def __len__(self) -> int:

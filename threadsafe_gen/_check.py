@@ -90,6 +90,8 @@ def check_loader(
     object is consumed (up to ``max_batches`` items), so pass the generator *function* when
     the iterator must stay usable. Calls run on helper threads and in forked children, never
     longer than ``batch_timeout`` each; a call that hangs is abandoned on a daemon thread.
+    Not thread-safe: the threads probe changes the interpreter's switch interval while it
+    runs, so run one check at a time.
 
     Args:
         loader: a Keras 3 PyDataset, a tf_keras Sequence (also ``ImageDataGenerator().flow``),
