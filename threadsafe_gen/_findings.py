@@ -1068,11 +1068,11 @@ _CHECKS: tuple[Check, ...] = (
         _I,
         "Keras 3 rebuilds its process pool every epoch; under spawn/forkserver each start "
         "imports TensorFlow again and unpickles the loader (measured 3.5-7 s per epoch).",
-        "Use threads when __getitem__ releases the GIL. For process workers, "
-        "threadsafe_gen.keras.legacy_fit_input(..., use_multiprocessing=True) or "
-        "GeneratorDataset(processes=True) start workers that import only the loader's own "
-        "module: keep it free of TensorFlow imports and a spawn start costs about a second "
-        "instead of several.",
+        "Use threads when __getitem__ releases the GIL. For a generator, "
+        "threadsafe_gen.keras.GeneratorDataset(processes=True) starts its worker processes "
+        "once per fit; threadsafe_gen.keras.legacy_fit_input(..., use_multiprocessing=True) "
+        "starts workers that import only the loader's own module (keep it free of TensorFlow "
+        "imports: about a second per epoch instead of several).",
         example=(
             "# spawn (macOS, Windows) or forkserver (Linux, Python >= 3.14): 8 workers start,\n"
             "# import TensorFlow and unpickle the loader again in every epoch\n"
