@@ -1102,9 +1102,10 @@ class _FileAnalyser:
                 "TSG451",
                 node,
                 "",
-                f"`.{method}()` gets {desc} with workers={workers}: worker threads call next() "
-                "on one generator and fail with 'ValueError: generator already executing' "
-                "(tf_keras: 'Your generator is NOT thread-safe')",
+                f"`.{method}()` gets {desc} with workers={workers}: tf_keras' worker threads "
+                "call next() on one generator and fail with 'Your generator is NOT "
+                "thread-safe' ('ValueError: generator already executing'); Keras 3's fit() "
+                "rejects workers= altogether",
                 hint="Decorate the generator function with @threadsafe_gen.threadsafe_generator "
                 "or wrap the generator with threadsafe_gen.threadsafe_iter(...); better, use a "
                 "PyDataset or threadsafe_gen.keras.GeneratorDataset.",
