@@ -4,7 +4,8 @@ Each rule maps to one registered ``TSGx5y`` code in :data:`threadsafe_gen._findi
 Names are resolved through each module's imports (``from keras.utils import Sequence as S``,
 ``import tensorflow as tf; tf.keras.utils.Sequence``, ``tf_keras.utils.Sequence``), and class
 hierarchies are followed across the files linted together, so a subclass of a project's own
-base dataset in another file is still a dataset.
+base dataset in another file is still a dataset. Jupyter notebooks are linted as the module
+their code cells form, with findings mapped back to (cell, line).
 
 # NOTE [ Conditional findings ]
 # Whether a class is a data loader can depend on a base class defined in another file. Each
