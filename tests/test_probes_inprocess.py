@@ -213,6 +213,18 @@ def test_finite_generator_is_tsg603_and_infinite_is_bounded() -> None:
     assert "16 calls" in infinite.probes[0].note
 
 
+def test_empty_loaders_are_reported() -> None:
+    """len() 0, or an exhausted generator object: nothing to train on, said plainly."""
+    empty_seq = check(L.CleanSeq(n_batches=0), probes=["structure"])
+    spent = L.gen_clean()
+    list(spent)
+    empty_gen = check(spent, probes=["structure"])
+    assert [(f.code, f.path) for f in empty_seq.findings] == [("TSG601", "loader")]
+    (f,) = empty_gen.findings
+    assert (f.code, f.details["batches"]) == ("TSG603", 0)
+    assert "exhausted generator object" in f.message
+
+
 # --- state -----------------------------------------------------------------------------------------
 
 

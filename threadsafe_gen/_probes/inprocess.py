@@ -571,6 +571,16 @@ def _past_end(ctx: ProbeContext, caller: _Caller) -> list[Finding]:
     n = _len(ctx.loader)
     if n is None:
         return []
+    if n == 0:
+        return [
+            make_finding(
+                "TSG601",
+                path="loader",
+                message="len(loader) is 0: Keras asks for no batch and trains on nothing",
+                severity=Severity.WARNING,
+                details={"len": 0},
+            )
+        ]
     out = caller.call(lambda: ctx.loader[n], _call_timeout(ctx))
     if out is None:
         ctx.shared["inprocess_unsafe"] = f"loader[{n}] (past the end) did not return"
@@ -681,7 +691,23 @@ def probe_structure(ctx: ProbeContext) -> list[Finding]:
         )
     if valid:
         findings += _changes(valid, path_of)
-    if ctx.kind == "generator" and rec.exhausted_after is not None:
+    if ctx.kind == "generator" and rec.exhausted_after == 0:
+        findings.append(
+            make_finding(
+                "TSG603",
+                path="loader",
+                message=(
+                    "the iterator yielded no batch at all: an exhausted generator object (one "
+                    "that was already consumed, by a previous fit() or check) trains on nothing"
+                ),
+                hint=(
+                    "Pass a fresh generator, or better the generator function, which can be "
+                    "called again (threadsafe_gen.keras.GeneratorDataset does that each epoch)."
+                ),
+                details={"batches": 0},
+            )
+        )
+    elif ctx.kind == "generator" and rec.exhausted_after is not None:
         n = rec.exhausted_after
         is_func = ctx.make_iterator is not None and not hasattr(ctx.loader, "__next__")
         findings.append(
