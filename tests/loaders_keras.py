@@ -48,6 +48,9 @@ class SqliteAugmented(keras.utils.PyDataset):
     """Reads a batch of rows from SQLite (per_process) and adds an rng_for augmentation column."""
 
     db = tsg.per_process(connect, close=sqlite3.Connection.close)
+    #: The tests record which process made each row; check_loader() rightly reports a batch
+    #: that depends on the process, so the checked variant leaves it out.
+    record_pid = True
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -64,8 +67,9 @@ class SqliteAugmented(keras.utils.PyDataset):
         ).fetchall()
         ids = [row[0] for row in rows]
         aug = [tsg.rng_for(i, self.epoch, seed=SEED).random() for i in ids]
+        pid = os.getpid() if self.record_pid else 0
         x = np.array(
-            [[i, a, v, os.getpid(), self.epoch] for (i, v), a in zip(rows, aug, strict=True)],
+            [[i, a, v, pid, self.epoch] for (i, v), a in zip(rows, aug, strict=True)],
             dtype=np.float64,
         )
         return x, x[:, 2:3].copy()
@@ -75,6 +79,12 @@ class SqliteAugmented(keras.utils.PyDataset):
         # (EpochIterator.reset()), so the first training epoch sees epoch == 1. The tests only
         # rely on each training epoch seeing one value, different from the other epoch's.
         self.epoch += 1
+
+
+class SqliteAugmentedChecked(SqliteAugmented):
+    """The loader as a user would write it: batches depend only on (index, epoch)."""
+
+    record_pid = False
 
 
 def connect_same_thread(ds: SqliteAugmented) -> sqlite3.Connection:

@@ -210,3 +210,16 @@ def test_lock_held_by_another_thread_at_fork_does_not_hang_keras(
     assert "error" not in ours, ours.get("error")
     assert Counter(range(N_SAMPLES)) == Counter(int(r[0]) for r in ours["rows"][0])
     assert (raw.get("error"), raw["leftover"], ours["leftover"]) == ("hung", [], [])
+
+
+@pytest.mark.parametrize("use_multiprocessing", [False, True])
+def test_check_loader_finds_nothing_wrong(db_path: str, use_multiprocessing: bool) -> None:
+    """check_loader() reports no error or warning for the per_process + rng_for loader (threads, fork)."""
+    import loaders_keras
+
+    ds = loaders_keras.SqliteAugmentedChecked(
+        db_path, workers=4, use_multiprocessing=use_multiprocessing
+    )
+    ds[0]  # opened in the parent first, as Keras' spec peek does
+    report = tsg.check_loader(ds, start_method="fork")
+    assert (report.errors, report.warnings) == ([], []), str(report)
