@@ -620,8 +620,30 @@ def test_to_tf_dataset_fork_processes_keras3() -> None:
 
     ds = to_tf_dataset(kl.id_batches(), workers=2, processes=True, start_method="fork", batches=8)
     rows = fit_keras3(ds, epochs=2)
+    assert multiprocessing.active_children() == []  # per-pass workers (the default) are reaped
     assert [ids(r) for r in rows] == [ALL_IDS] * 2
     assert distinct_noise(np.concatenate(rows)) == 2 * kl.N_SAMPLES
+
+
+@pytest.mark.slow
+def test_to_tf_dataset_spawn_keeps_its_workers_across_epochs() -> None:
+    """to_tf_dataset(persistent_workers=True), 2 spawn shards, 3 Keras 3 epochs: exactly once each, the same 2 processes."""
+    from threadsafe_gen.keras import to_tf_dataset
+
+    data = to_tf_dataset(
+        kl.pid_batches(),
+        workers=2,
+        processes=True,
+        start_method="spawn",
+        batches=8,
+        timeout=120,
+        persistent_workers=True,
+    )
+    rows = fit_keras3(data, epochs=3)
+    pids_per_epoch = [sorted({int(p) for p in r[:, 1]}) for r in rows]
+    assert [ids(r) for r in rows] == [ALL_IDS] * 3
+    assert len(pids_per_epoch[0]) == 2
+    assert pids_per_epoch == [pids_per_epoch[0]] * 3
 
 
 # --- tf_keras -------------------------------------------------------------------------------

@@ -591,6 +591,82 @@ def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
         epoch += 1
 
 
+class _PersistentShards:
+    """Worker processes that serve many epochs of *source* (see NOTE [ One set of worker
+    processes for the whole fit ]). Not thread-safe: callers hold their own lock."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        workers: int,
+        start_method: str | None,
+        seed: int,
+        timeout: float | None,
+        epoch: int,
+    ) -> None:
+        import tempfile
+
+        from ._workers import parallel_iter
+
+        fd, gate = tempfile.mkstemp(prefix="threadsafe_gen_gate_")
+        os.close(fd)
+        _write_gate(gate, epoch)
+        self._gate: str | None = gate
+        # Also removed at interpreter exit if this was never closed nor collected.
+        weakref.finalize(self, _remove_gate, gate)
+        self._workers = workers
+        self._ends = 0  # _EpochEnd markers read in this epoch
+        self.epoch = epoch
+        self._stream: Any = None
+        try:
+            self._stream = parallel_iter(
+                functools.partial(_persistent_shards, source, gate, seed),
+                workers=workers,
+                processes=True,
+                start_method=start_method,
+                epoch=epoch,
+                seed=seed,
+                timeout=timeout,
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def next(self) -> Any:
+        """The next item of the current epoch, or _MISSING once every shard has ended it."""
+        while self._ends < self._workers:
+            item = next(self._stream, _MISSING)
+            if item is _MISSING:
+                return _MISSING
+            if isinstance(item, _EpochEnd):
+                self._ends += 1
+                continue
+            return item
+        return _MISSING
+
+    def advance(self) -> None:
+        """Drop what is left of the current epoch and let the workers start the next one."""
+        while self.next() is not _MISSING:
+            pass
+        self._ends = 0
+        self.epoch += 1
+        if self._gate is not None:
+            _write_gate(self._gate, self.epoch)
+
+    def close(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            _remove_gate(gate)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_gate", None) is not None or getattr(self, "_stream", None) is not None:
+            self.close()
+
+
 class _GeneratorDatasetImpl:
     """Run a generator's shards in parallel workers as a Keras 3 ``PyDataset``.
 
@@ -699,8 +775,6 @@ class _GeneratorDatasetImpl:
         self._in_epoch = False
         # See NOTE [ One set of worker processes for the whole fit ].
         self._persistent = processes and not truncate
-        self._gate: str | None = None
-        self._ends = 0  # _EpochEnd markers read in this epoch (persistent mode)
 
     # -- Keras protocol -------------------------------------------------------------------
 
@@ -754,26 +828,25 @@ class _GeneratorDatasetImpl:
                 return
             ok = False
             try:
-                if not self._truncate and drawn == self._batches:
-                    if self._next_of_epoch() is not _MISSING:
-                        msg = (
-                            f"GeneratorDataset: epoch {epoch} of {_name(self._source)} yielded "
-                            f"more than batches={self._batches} items; Keras trained on "
-                            f"{self._batches} and the rest would be dropped silently. Pass the "
-                            "right batches=, leave it unset to count it, or pass truncate=True "
-                            "for an infinite generator."
-                        )
-                        raise ValueError(msg)
-                elif self._persistent:
-                    # Keras asked for fewer batches (steps_per_epoch): finish the epoch so
-                    # that the next one starts clean.
-                    while self._next_of_epoch() is not _MISSING:
-                        pass
+                if (
+                    not self._truncate
+                    and drawn == self._batches
+                    and self._next_of_epoch() is not _MISSING
+                ):
+                    msg = (
+                        f"GeneratorDataset: epoch {epoch} of {_name(self._source)} yielded "
+                        f"more than batches={self._batches} items; Keras trained on "
+                        f"{self._batches} and the rest would be dropped silently. Pass the "
+                        "right batches=, leave it unset to count it, or pass truncate=True "
+                        "for an infinite generator."
+                    )
+                    raise ValueError(msg)
                 ok = True
             finally:
-                if ok and self._persistent and self._gate is not None:
-                    self._ends = 0
-                    _write_gate(self._gate, self._epoch)  # workers start the next epoch now
+                if ok and self._persistent:
+                    # Drops the rest of the epoch if Keras asked for fewer batches
+                    # (steps_per_epoch), and lets the workers start the next epoch now.
+                    self._stream.advance()
                 else:
                     self._close_locked()
 
@@ -798,10 +871,6 @@ class _GeneratorDatasetImpl:
 
     def _close_locked(self) -> None:
         stream, self._stream = self._stream, None
-        gate, self._gate = self._gate, None
-        self._ends = 0
-        if gate is not None:
-            _remove_gate(gate)
         if stream is not None:
             stream.close()
 
@@ -818,32 +887,6 @@ class _GeneratorDatasetImpl:
             timeout=self._timeout,
         )
 
-    def _open_persistent(self) -> Any:
-        import tempfile
-
-        from ._workers import parallel_iter
-
-        fd, gate = tempfile.mkstemp(prefix="threadsafe_gen_gate_")
-        os.close(fd)
-        _write_gate(gate, self._epoch)
-        self._gate, self._ends = gate, 0
-        # Also removed at interpreter exit if the dataset was never closed nor collected.
-        weakref.finalize(self, _remove_gate, gate)
-        try:
-            return parallel_iter(
-                functools.partial(_persistent_shards, self._source, gate, self._seed),
-                workers=self._shards,
-                processes=True,
-                start_method=self._start_method,
-                epoch=self._epoch,
-                seed=self._seed,
-                timeout=self._timeout,
-            )
-        except BaseException:
-            self._gate = None
-            _remove_gate(gate)
-            raise
-
     def _count(self) -> int:
         with self._open(self._epoch) as stream:
             n = sum(1 for _ in stream)
@@ -854,22 +897,24 @@ class _GeneratorDatasetImpl:
 
     def _next_of_epoch(self) -> Any:
         """The next item of the current epoch, or _MISSING at its end (lock held)."""
-        if not self._persistent:
-            return next(self._stream, _MISSING)
-        while self._ends < self._shards:
-            item = next(self._stream, _MISSING)
-            if item is _MISSING:
-                return _MISSING
-            if isinstance(item, _EpochEnd):
-                self._ends += 1
-                continue
-            return item
-        return _MISSING
+        if self._persistent:
+            return self._stream.next()
+        return next(self._stream, _MISSING)
 
     def _draw(self) -> Any:
         # Called with self._lock held.
         if self._stream is None:
-            self._stream = self._open_persistent() if self._persistent else self._open(self._epoch)
+            if self._persistent:
+                self._stream = _PersistentShards(
+                    self._source,
+                    workers=self._shards,
+                    start_method=self._start_method,
+                    seed=self._seed,
+                    timeout=self._timeout,
+                    epoch=self._epoch,
+                )
+            else:
+                self._stream = self._open(self._epoch)
         if self._truncate and self._drawn >= len(self):
             msg = f"GeneratorDataset: more than batches={self._batches} items requested in epoch {self._epoch}."
             raise IndexError(msg)
@@ -937,6 +982,53 @@ else:
         raise AttributeError(msg)
 
 
+class _SharedShards:
+    """Thread-safe access to one _PersistentShards for a tf.data pipeline's epochs.
+
+    Each pass over the dataset asks for its own epoch number. tf.data may abandon a pass before
+    its end (Keras stops after ``cardinality`` steps) and run the next pass's generator on
+    another thread, so items are handed out per epoch under a lock: a late call from an older
+    pass gets nothing, and the first call of a newer pass drops what is left of the old one.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        workers: int,
+        start_method: str | None,
+        seed: int,
+        timeout: float | None,
+    ) -> None:
+        self._args = (source, workers, start_method, seed, timeout)
+        self._lock = threading.Lock()
+        self._shards: _PersistentShards | None = None
+
+    def next(self, epoch: int) -> Any:
+        with self._lock:
+            if self._shards is None:
+                source, workers, start_method, seed, timeout = self._args
+                self._shards = _PersistentShards(
+                    source,
+                    workers=workers,
+                    start_method=start_method,
+                    seed=seed,
+                    timeout=timeout,
+                    epoch=epoch,
+                )
+            shards = self._shards
+            while shards.epoch < epoch:
+                shards.advance()
+            if shards.epoch != epoch:
+                return _MISSING  # a pass that was already abandoned
+            return shards.next()
+
+    def __del__(self) -> None:
+        shards = getattr(self, "_shards", None)
+        if shards is not None:
+            shards.close()
+
+
 def _infer_signature(source: Any) -> Any:
     import tensorflow as tf
 
@@ -959,6 +1051,7 @@ def to_tf_dataset(
     deterministic: bool = True,
     seed: int | None = None,
     timeout: float | None = None,
+    persistent_workers: bool = False,
 ) -> Any:
     """Run a generator's shards in parallel as a ``tf.data.Dataset``, every item once per pass.
 
@@ -986,6 +1079,10 @@ def to_tf_dataset(
         deterministic: fixed interleave order (threads only).
         seed: base seed of the per-worker, per-epoch seeds.
         timeout: per-item limit in seconds for worker processes.
+        persistent_workers: processes only: start the worker processes once and keep them
+            for every pass (as :class:`GeneratorDataset` does), instead of once per pass.
+            tf.data keeps a dataset's generators referenced, so such workers usually live
+            until the program exits; hence off by default.
 
     Returns:
         A ``tf.data.Dataset``.
@@ -1015,9 +1112,23 @@ def to_tf_dataset(
     base_seed = secrets.randbits(63) if seed is None else seed
     epochs = _EpochCounter()
 
-    if processes:
+    if processes and persistent_workers:
+        holder = _SharedShards(
+            source, workers=workers, start_method=start_method, seed=base_seed, timeout=timeout
+        )
 
         def epoch_items() -> Iterator[Any]:
+            epoch = epochs.take()
+            while True:
+                item = holder.next(epoch)
+                if item is _MISSING:
+                    return
+                yield _as_structure(item)
+
+        ds = tf.data.Dataset.from_generator(epoch_items, output_signature=signature)
+    elif processes:
+
+        def epoch_run() -> Iterator[Any]:
             stream = parallel_iter(
                 source,
                 workers=workers,
@@ -1033,7 +1144,7 @@ def to_tf_dataset(
             finally:
                 stream.close()
 
-        ds = tf.data.Dataset.from_generator(epoch_items, output_signature=signature)
+        ds = tf.data.Dataset.from_generator(epoch_run, output_signature=signature)
     else:
         shard_items = functools.partial(_shard_items, source, workers, base_seed)
 
@@ -1183,6 +1294,7 @@ def legacy_fit_input(
     deterministic: bool = True,
     seed: int | None = None,
     timeout: float | None = None,
+    persistent_workers: bool = False,
 ) -> Any:
     """Convert a generator or Sequence into a ``tf.data.Dataset`` for tf_keras ``fit()``.
 
@@ -1216,6 +1328,9 @@ def legacy_fit_input(
         deterministic: fixed order with threads.
         seed: base seed of the per-worker, per-epoch seeds.
         timeout: per-batch limit in seconds for worker processes.
+        persistent_workers: generator sources with processes only: keep the worker processes
+            for every epoch (see :func:`to_tf_dataset`). A Sequence is always sent afresh each
+            epoch, so that its ``on_epoch_end`` (e.g. a reshuffle) reaches the workers.
 
     Returns:
         A ``tf.data.Dataset`` yielding the same batches.
@@ -1270,4 +1385,5 @@ def legacy_fit_input(
         deterministic=deterministic,
         seed=seed,
         timeout=timeout,
+        persistent_workers=persistent_workers,
     )
