@@ -90,6 +90,19 @@ def epoch_time(dataset: Any, epochs: int) -> float:
     return statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
+def thread_ceiling(size: int, batches: int, repeat: int) -> float:
+    """The same __getitem__ work in a plain ThreadPoolExecutor, 2 threads vs 1, no Keras:
+    what 2 threads can gain on this machine at this moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(workers: int) -> None:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda i: _work(i, size), range(batches)))
+
+    times = interleaved({"1": lambda: run(1), "2": lambda: run(2)}, repeat)
+    return times["1"] / times["2"]
+
+
 def guard_overhead(repeat: int) -> tuple[float, float, float]:
     """(plain s, guarded s, overhead fraction) per call on a 64x32x32x3 float32 augmentation."""
     from threadsafe_gen.keras import guard
@@ -131,6 +144,7 @@ def run(quick: bool) -> list[Result]:
     speedup = measured["guarded w1"] / measured["guarded w2"]
     locked = measured["guarded w1"] / measured["locked w2"]
     plain, guarded, overhead = guard_overhead(5 if quick else 30)
+    ceiling = thread_ceiling(size, batches, 2 if quick else 5)
     name = "guarded PyDataset, GIL-releasing __getitem__ (threads)"
     return [
         Result(
@@ -146,6 +160,12 @@ def run(quick: bool) -> list[Result]:
             "workers=2 vs workers=1 (lock-around-__getitem__ recipe)",
             locked,
             detail="the recipe beside it",
+        ),
+        Result(
+            "machine ceiling for thread parallelism (same run)",
+            "plain ThreadPoolExecutor(2) vs (1), same __getitem__ work, no Keras",
+            ceiling,
+            detail="what 2 threads can gain on this machine at this moment; compare the guard's row with it",
         ),
         Result(
             "guard overhead per batch",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
+import statistics
 import time
 from collections.abc import Iterator
 
@@ -34,6 +36,18 @@ def cpu_items(n: int, work: int) -> Iterator[tuple[int, int]]:
         yield i, _burn(i, work)
 
 
+def _burn_item(args: tuple[int, int]) -> int:
+    return _burn(*args)
+
+
+def pool_time(workers: int, n: int, work: int) -> float:
+    """The same work through a plain multiprocessing.Pool: what this machine allows right now."""
+    t0 = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_burn_item, [(i, work) for i in range(n)], chunksize=max(1, n // (4 * workers)))
+    return time.perf_counter() - t0
+
+
 def measure(workers: int, n: int, work: int) -> tuple[float, collections.Counter[int]]:
     t0 = time.perf_counter()
     with parallel_iter(cpu_items(n, work), workers=workers, processes=True, timeout=120) as items:
@@ -43,7 +57,7 @@ def measure(workers: int, n: int, work: int) -> tuple[float, collections.Counter
 
 def run(quick: bool) -> list[Result]:
     n, work, repeat = (40, 2_000, 1) if quick else (400, 50_000, 3)
-    one, two = [], []
+    one, two, pool1, pool2 = [], [], [], []
     dup = missing = 0
     for _ in range(repeat):  # alternate to spread machine noise
         for workers, times in ((1, one), (2, two)):
@@ -51,8 +65,11 @@ def run(quick: bool) -> list[Result]:
             times.append(elapsed)
             dup += sum(c - 1 for c in counts.values() if c > 1)
             missing += n - len(counts)
-    t1, t2 = sorted(one)[len(one) // 2], sorted(two)[len(two) // 2]
+        pool1.append(pool_time(1, n, work))
+        pool2.append(pool_time(2, n, work))
+    t1, t2 = statistics.median(one), statistics.median(two)
     speedup = t1 / t2
+    ceiling = statistics.median(pool1) / statistics.median(pool2)
     ok = speedup >= 1.8 and dup == 0 and missing == 0
     return [
         Result(
@@ -62,7 +79,13 @@ def run(quick: bool) -> list[Result]:
             target=">= 1.8, 0 duplicates",
             met=ok,
             detail=f"{t1:.2f} s vs {t2:.2f} s for {n} items; {dup} duplicates, {missing} missing over {2 * repeat} runs",
-        )
+        ),
+        Result(
+            "machine ceiling for process parallelism (same run)",
+            "plain multiprocessing.Pool(2) vs Pool(1), same work",
+            ceiling,
+            detail="what 2 processes can gain on this machine at this moment; compare the row above with it",
+        ),
     ]
 
 

@@ -26,7 +26,10 @@ EXPECTED = {
     ],
     "bench_shards": ["2 processes vs 1 process"],
     "bench_shared": ["64 MiB vs 1 MiB SharedArray", "plain ndarray (pickled copy)"],
-    "bench_keras_pool": ["PyDataset ndarray / PyDataset SharedArray", "GeneratorDataset (TF-free workers)"],
+    "bench_keras_pool": [
+        "PyDataset ndarray / PyDataset SharedArray",
+        "GeneratorDataset (TF-free workers)",
+    ],
 }
 
 
