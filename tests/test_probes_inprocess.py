@@ -74,6 +74,24 @@ def test_batch_info_nested_structure_and_weights() -> None:
     assert info.fingerprint != other_weights.fingerprint
 
 
+class Sparse:
+    """Stands for a sparse tensor: numpy cannot convert it to rows."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"Sparse({self.n})"
+
+
+def test_opaque_leaves_are_compared_by_repr_not_rejected() -> None:
+    """A leaf numpy cannot convert is opaque: not invalid, and its repr is fingerprinted."""
+    a = batch_info((Sparse(1), np.zeros(3)))
+    b = batch_info((Sparse(2), np.zeros(3)))
+    assert (a.n_rows, a.structure) == (3, "(opaque test_probes_inprocess.Sparse, array)")
+    assert a.fingerprint != b.fingerprint
+
+
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(0, 1000))
 def test_row_digests_detect_exactly_the_duplicated_rows(n: int, k: int, seed: int) -> None:
     """For any batch where row j copies row i, the row digests are equal exactly there."""

@@ -42,8 +42,9 @@ class Leaf:
     """One array of a batch: where it sits (``x``, ``x['image']``, ``y``) and its values."""
 
     path: str
-    value: np.ndarray[Any, Any] | None  # None stands for a None placeholder (e.g. y=None)
+    value: np.ndarray[Any, Any] | None  # None: a None placeholder (y=None) or an opaque leaf
     role: str  # "x", "y" or "sample_weight"
+    opaque: str = ""  # type and repr of a leaf numpy cannot convert (a sparse tensor, ...)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +146,8 @@ def batch_info(batch: Any) -> BatchInfo:
     sigs: list[tuple[str, str, tuple[int, ...], int]] = []
     for leaf in leaves:
         if leaf.value is None:
-            sigs.append((leaf.path, "None", (), 0))
-            digest.update(b"None")
+            sigs.append((leaf.path, "opaque" if leaf.opaque else "None", (), 0))
+            digest.update(leaf.opaque.encode() or b"None")
             continue
         arr = leaf.value
         sigs.append((leaf.path, str(arr.dtype), tuple(arr.shape[1:]), arr.ndim))
@@ -186,9 +187,14 @@ def _flatten(value: Any, path: str, role: str, out: list[Leaf]) -> str:
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     try:
         arr = np.asarray(value)
-    except Exception as exc:
-        msg = f"{path} is not an array: {short_repr(value)} (type={type(value).__name__}): {exc}"
-        raise InvalidBatchError(msg) from exc
+    except Exception:
+        arr = None
+    if arr is None or (arr.ndim == 0 and arr.dtype.hasobject and not np.isscalar(value)):
+        # Sparse and ragged tensors, framework objects: numpy cannot see their rows. They
+        # are compared by type and repr only, never declared invalid (Keras may accept them).
+        name = f"{type(value).__module__}.{type(value).__qualname__}"
+        out.append(Leaf(path, None, role, opaque=f"{name}:{short_repr(value, 10_000)}"))
+        return f"opaque {name}"
     out.append(Leaf(path, arr, role))
     return "array"
 
