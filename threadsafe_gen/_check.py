@@ -15,8 +15,10 @@ Safety (see NOTE [ In-process crash and hang safety ] in ``_probes/inprocess.py`
 canary runs the sequential indices first, so a loader that kills its process is reported
 (TSG821) instead of killing the caller; every in-process call runs on a daemon thread with a
 per-call timeout, so a hanging ``__getitem__`` becomes a TSG801 finding and later in-process
-probes are skipped. The whole check takes at most ``timeout`` plus the last call's
-``batch_timeout`` and a few seconds for reaping child processes. A probe that raises is
+probes are skipped. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
+the calling thread, as Keras runs them, and only after the canary showed they return. Every
+wait is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds
+for reaping child processes. A probe that raises is
 recorded as ``failed`` and never reaches the caller. Probes that could not start before the
 budget ran out are listed in a TSG802 finding.
 
