@@ -135,6 +135,20 @@ def test_index_spread(length: int, max_batches: int) -> None:
         assert (0, length - 1) == (got[0], got[-1])
 
 
+class BadLen(L.CleanSeq):
+    """__len__ raises (a bug Keras meets before the first batch)."""
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length yet")
+
+
+def test_len_that_raises_is_tsg822() -> None:
+    """len() raising is reported with its message; indices are probed up to max_batches."""
+    report = check_loader(BadLen(), probes=["sequential"], max_batches=8)
+    f = next(f for f in report.findings if f.path == "len(loader)")
+    assert (f.code, f.details["error"]) == ("TSG822", "RuntimeError: no length yet")
+
+
 # --- orchestration --------------------------------------------------------------------------------
 
 

@@ -170,6 +170,8 @@ def check_loader(
         deadline=t_start + float(timeout),
     )
     ctx.shared["creator_thread"] = threading.get_ident()
+    if kind == "sequence" and length is None and hasattr(loader, "__len__"):
+        ctx.shared["len_error"] = _len_error(loader)
     selected = _select_probes(probes)
     findings: list[Finding] = []
     results: list[ProbeResult] = []
@@ -419,6 +421,15 @@ def _length(loader: Any) -> int | None:
         msg = f"check_loader() expected len(loader) to be an int >= 0, got {n!r}"
         raise TypeError(msg)
     return n
+
+
+def _len_error(loader: Any) -> str:
+    """What len(loader) raised (it has __len__, but _length() found no length)."""
+    try:
+        len(loader)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "len(loader) returned None"
 
 
 def _spread(length: int | None, max_batches: int) -> list[int]:

@@ -441,6 +441,19 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
         findings += _error_findings(ctx, rec)
         if ctx.kind == "sequence":
             findings += _past_end(ctx, caller)
+        if "len_error" in ctx.shared:
+            findings.append(
+                make_finding(
+                    "TSG822",
+                    path="len(loader)",
+                    message=(
+                        f"len(loader) raised {_cut(ctx.shared['len_error'])}; Keras calls it "
+                        f"before the first batch, so fit() stops there. The check probed "
+                        f"indices 0-{ctx.max_batches - 1} instead"
+                    ),
+                    details={"error": ctx.shared["len_error"]},
+                )
+            )
     finally:
         caller.close()
     return findings
