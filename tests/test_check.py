@@ -236,6 +236,18 @@ def test_clean_exit_of_the_process_is_tsg821_too() -> None:
     assert (f.path, f.details["exitcode"]) == ("loader[1]", 0)
 
 
+def test_no_threads_or_processes_are_left_behind() -> None:
+    """After a check of a clean loader: the same threads as before, and no child processes."""
+    import threading
+
+    before = threading.active_count()
+    check_loader(L.SleepySeq(), workers=4, probes=INPROCESS)
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # probe threads end right after their last call returns
+    assert (threading.active_count(), multiprocessing.active_children()) == (before, [])
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 
