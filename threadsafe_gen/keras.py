@@ -500,14 +500,16 @@ def _as_structure(item: Any) -> Any:
 
 
 # NOTE [ One set of worker processes for the whole fit ]
-# Starting worker processes every epoch costs about a second under spawn/forkserver (more if the
-# generator's module imports TensorFlow). With processes=True, GeneratorDataset starts its
-# workers once, through parallel_iter, with a body (_persistent_shards) that runs the worker's
-# shard of the source once per epoch and then sends an _EpochEnd marker. Between epochs a
-# worker waits at a gate: a small file holding the highest epoch it may start, polled every
-# with a backoff up to _GATE_POLL_S. The consumer opens the gate for epoch e+1 only after it has read all N markers
-# of epoch e, so items of two epochs never mix and a fast worker cannot run ahead. Removing the
-# file ends the workers' loops; close() also terminates them through parallel_iter.
+# Starting worker processes every epoch costs about a second under spawn/forkserver (more if
+# the generator's module imports TensorFlow). With processes=True, GeneratorDataset (and
+# to_tf_dataset(persistent_workers=True)) starts its workers once, through parallel_iter, with
+# a body (_persistent_shards) that runs the worker's shard of the source once per epoch and
+# then sends an _EpochEnd marker. Between epochs a worker waits at a gate: a small file holding
+# the highest epoch it may start, polled with a backoff up to _GATE_POLL_S. (A file, because
+# multiprocessing's locks refuse to be pickled outside process start-up, where parallel_iter
+# checks picklability.) The consumer opens the gate for epoch e+1 only after it has read all
+# N markers of epoch e, so items of two epochs never mix and a fast worker cannot run ahead.
+# Removing the file ends the workers' loops; close() also terminates them via parallel_iter.
 
 _GATE_POLL_S = 0.05
 
@@ -663,8 +665,14 @@ class _PersistentShards:
             stream.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_gate", None) is not None or getattr(self, "_stream", None) is not None:
-            self.close()
+        try:
+            if (
+                getattr(self, "_gate", None) is not None
+                or getattr(self, "_stream", None) is not None
+            ):
+                self.close()
+        except Exception:  # at garbage collection there is no caller to report to
+            pass
 
 
 class _GeneratorDatasetImpl:
@@ -940,8 +948,11 @@ class _GeneratorDatasetImpl:
         raise PicklingRefusedError(msg)
 
     def __del__(self) -> None:
-        if getattr(self, "_lock", None) is not None:
-            self._close_locked()
+        try:
+            if getattr(self, "_lock", None) is not None:
+                self._close_locked()
+        except Exception:  # at garbage collection there is no caller to report to
+            pass
 
     def __repr__(self) -> str:
         kind = f"processes ({self._start_method or 'default'})" if self._processes else "threads"
@@ -1026,7 +1037,7 @@ class _SharedShards:
     def __del__(self) -> None:
         shards = getattr(self, "_shards", None)
         if shards is not None:
-            shards.close()
+            shards.__del__()
 
 
 def _infer_signature(source: Any) -> Any:
