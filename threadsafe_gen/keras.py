@@ -383,11 +383,12 @@ def current_epoch(dataset: object) -> int:
     """The epoch a guarded dataset is in, counted from 0 by its ``on_epoch_end`` calls.
 
     Use it inside ``__getitem__`` to key per-sample randomness on the epoch, e.g.
-    ``rng_for(index, epoch=current_epoch(self))``. Keras 3 calls ``on_epoch_end`` once per
-    epoch in the training process and builds each epoch's worker pool after it, so forked and
-    spawned workers see the right number. tf_keras calls ``on_epoch_end`` twice per epoch
-    (failure-modes 4.6), so there the number grows by 2 per epoch: still distinct per epoch,
-    which is what seeding needs.
+    ``rng_for(index, epoch=current_epoch(self))``. The number is distinct per epoch, which is
+    what seeding needs, but it is not Keras' epoch index: Keras 3 calls ``on_epoch_end`` once
+    before the first epoch (``EpochIterator.reset()``) and then after each epoch, in the
+    training process, building each epoch's worker pool after it, so training epoch ``e`` sees
+    ``e + 1`` in the parent and in its forked or spawned workers; tf_keras calls
+    ``on_epoch_end`` twice per epoch (failure-modes 4.6), so there it grows by 2 per epoch.
 
     Args:
         dataset: an instance of a class decorated with :func:`guard`.
