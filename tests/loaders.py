@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from threadsafe_gen import threadsafe_generator
+
 N = 64
 BS = 8
 
@@ -496,4 +498,12 @@ def gen_from_db(conn: sqlite3.Connection) -> Iterator[tuple[np.ndarray, np.ndarr
     """Reads through a connection made by the caller's thread (failure-modes 1.7, generators)."""
     for i in range(N // BS):
         conn.execute("select 1").fetchone()
+        yield batch_for(i)
+
+
+@threadsafe_generator
+def safe_sleepy() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """gen_sleepy made thread-safe with @threadsafe_generator (module level: picklable)."""
+    for i in range(N // BS):
+        time.sleep(0.002)
         yield batch_for(i)

@@ -353,6 +353,14 @@ def test_threadsafe_generator_is_clean_under_threads() -> None:
     assert set() == report.codes() & {"TSG301", "TSG302", "TSG306"}
 
 
+def test_unstarted_threadsafe_generator_call_is_copied_not_consumed() -> None:
+    """An unstarted @threadsafe_generator call pickles, so the check runs copies of it."""
+    call = L.safe_sleepy()
+    report = check(call, workers=4)
+    assert report.codes() == {"TSG603"}
+    assert len(list(call)) == 8
+
+
 def test_racy_iterator_object_loses_batches_silently() -> None:
     """An iterator class without a lock: 4 threads receive duplicated and missing batches."""
     report = check(L.RacyIterator(), workers=4, probes=["threads"])
