@@ -188,6 +188,43 @@ def test_pickled_size_counts_bytes_without_keeping_them() -> None:
     assert len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)) == pickled_size(obj)
 
 
+_SCRIPT = """
+import numpy as np
+from threadsafe_gen import check_loader
+
+class Rows:
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return (np.zeros((2, 2)),)
+
+{body}
+"""
+_RUN = "report = check_loader(Rows(), use_multiprocessing=True, start_method='spawn', probes=['pickling'])\nprint(sorted(report.codes()))"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_RUN, "['TSG102']"),
+        ('if __name__ == "__main__":\n    ' + _RUN.replace("\n", "\n    "), "[]"),
+    ],
+)
+def test_class_in_unguarded_main_script_is_tsg102(tmp_path: Any, body: str, expected: str) -> None:
+    """A loader class in a script without a __main__ guard: spawned workers re-run it (TSG102)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(_SCRIPT.format(body=body), encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == expected
+
+
 def test_main_guard_detection() -> None:
     """`if __name__ == "__main__":` in either order of operands counts as a guard."""
     assert _has_main_guard(ast.parse('if __name__ == "__main__":\n    pass\n'))
