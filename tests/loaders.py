@@ -61,13 +61,14 @@ class SleepySeq(CleanSeq):
 class CursorSeq(CleanSeq):
     """Ignores the index and advances a cursor with a 2 ms gap (failure-modes 1.1)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, n_batches: int = N // BS, gap: float = 0.002) -> None:
+        super().__init__(n_batches)
         self.cursor = 0
+        self.gap = gap
 
     def __getitem__(self, index: int) -> Any:
         c = self.cursor
-        time.sleep(0.002)
+        time.sleep(self.gap)
         self.cursor = (c + 1) % len(self)
         return batch_for(c)
 

@@ -307,6 +307,14 @@ def test_cursor_is_tsg301_error_with_workers() -> None:
     assert "TSG401" in report.codes()
 
 
+@settings(max_examples=10)
+@given(st.integers(3, 12))
+def test_any_cursor_is_found_without_threads(n_batches: int) -> None:
+    """For any length >= 3, a cursor that ignores the index is order-dependent (TSG301)."""
+    report = check(L.CursorSeq(n_batches, gap=0.0), probes=["order"])
+    assert "TSG301" in report.codes()
+
+
 def test_cursor_is_tsg301_warning_with_one_worker() -> None:
     """With workers=1 the cursor works now, so the order dependence is a warning."""
     (f,) = by_code(check(L.CursorSeq(), workers=1, probes=["order"]), "TSG301")
