@@ -245,7 +245,9 @@ def test_no_threads_or_processes_are_left_behind() -> None:
     deadline = time.monotonic() + 5
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.01)  # probe threads end right after their last call returns
-    assert (threading.active_count(), multiprocessing.active_children()) == (before, [])
+    # <=: a thread an earlier test left (a released hang) may end meanwhile.
+    assert threading.active_count() <= before
+    assert multiprocessing.active_children() == []
 
 
 # --- the report -------------------------------------------------------------------------------------
