@@ -39,15 +39,20 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Median time of each fn, running them alternately so that machine noise hits all alike."""
+def interleaved(
+    fns: dict[str, Callable[[], Any]],
+    repeat: int,
+    stat: Callable[[list[float]], float] = statistics.median,
+) -> dict[str, float]:
+    """`stat` (median, or min for an intrinsic cost) of each fn's times, running them alternately
+    so that machine noise hits all alike."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: stat(values) for name, values in times.items()}
 
 
 def emit(results: list[Result]) -> None:
