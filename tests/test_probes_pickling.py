@@ -238,14 +238,15 @@ def test_main_guard_detection() -> None:
 @pytest.mark.parametrize(
     ("use_mp", "method", "severity"),
     [
-        (False, "fork", Severity.INFO),
+        (False, "fork", Severity.WARNING),
+        (False, "spawn", Severity.WARNING),
         (True, "fork", Severity.WARNING),
         (True, "spawn", Severity.ERROR),
         (True, "forkserver", Severity.ERROR),
     ],
 )
 def test_severity_follows_planned_workers(use_mp: bool, method: str, severity: Severity) -> None:
-    """Spawn-only problems: info for threads, warning under fork, error under spawn/forkserver."""
+    """Spawn-only problems: errors for spawn/forkserver processes, warnings for fork or threads."""
     report = check_loader(
         L.UnpicklableSeq(),
         workers=2,

@@ -24,8 +24,8 @@ budget ran out are listed in a TSG802 finding.
 
 Severity rule for problems that only spawn/forkserver workers have (pickling, import by
 name): error when the planned workers are processes started with spawn or forkserver,
-warning when they are processes started with fork ("fails on Windows, macOS, and on Linux
-from Python 3.14"), info when the planned workers are threads.
+warning otherwise (fork processes or threads: "fails on Windows, macOS, and on Linux from
+Python 3.14" once the loader runs in process workers there).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def check_loader(
         start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"``; defaults to what
             multiprocessing uses on this Python. Problems only spawn/forkserver workers have
             (pickling, import by name) are reported whatever it is: as errors when the
-            workers are processes started with spawn/forkserver, as warnings under fork
-            (they fail on Windows, macOS, and on Linux from Python 3.14), as info for threads.
+            workers are processes started with spawn/forkserver, else as warnings (they
+            fail on Windows, macOS, and on Linux from Python 3.14).
         max_batches: batches per pass (default 64).
         timeout: total budget in seconds; probes that cannot start in time are listed in a
             TSG802 finding.

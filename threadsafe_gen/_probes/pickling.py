@@ -14,10 +14,10 @@ the deepest culprit (Grain's ``_check_picklable`` does the same for the first cu
 Objects whose type is known to be unpicklable (locks, files, connections, generators, ...) are
 reported as a whole with a specific hint instead of by their private internals.
 
-Severity rule (shared with the process probes): a problem that only affects spawn/forkserver
-workers is an error when the planned workers are processes started that way, a warning when
-they are processes started with fork ("fails on Windows, macOS, and on Linux from Python
-3.14"), and info when the planned workers are threads (pickling is not used at all then).
+Severity rule (issue 3, shared with the process probes): a problem that only affects
+spawn/forkserver workers is an error when the planned workers are processes started that way,
+and a warning otherwise, with fork processes or with threads: it "fails on Windows, macOS,
+and on Linux from Python 3.14" as soon as the loader runs in process workers there.
 """
 
 from __future__ import annotations
@@ -79,9 +79,7 @@ class Unpicklable:
 
 def spawn_only_severity(ctx: ProbeContext) -> Severity:
     """The severity of a problem that only spawn/forkserver workers have (see module docstring)."""
-    if not ctx.use_multiprocessing:
-        return Severity.INFO
-    if ctx.start_method in ("spawn", "forkserver"):
+    if ctx.use_multiprocessing and ctx.start_method in ("spawn", "forkserver"):
         return Severity.ERROR
     return Severity.WARNING
 
@@ -490,7 +488,10 @@ def _main_module_problem_func(func: types.FunctionType) -> str | None:
 
 def _when(ctx: ProbeContext) -> str:
     if not ctx.use_multiprocessing:
-        return "does not matter for worker threads (use_multiprocessing=False), only if you switch to processes"
+        return (
+            "is harmless with worker threads (use_multiprocessing=False), but process workers "
+            f"would need it: it {_SPAWN_NOTE}"
+        )
     if ctx.start_method in ("spawn", "forkserver"):
         return f"stops training with the planned start method {ctx.start_method!r}"
     return f"works with 'fork' but {_SPAWN_NOTE}"
