@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,6 +59,11 @@ def verdict(r: Result) -> str:
     return "-" if r.met is None else ("met" if r.met else "MISSED")
 
 
+def md(text: str) -> str:
+    """Markdown-safe cell text: dunder names in backticks (else `__x__` renders bold)."""
+    return re.sub(r"(\w*__\w+__\w*)", r"`\1`", text)
+
+
 def table(results: list[Result]) -> str:
     lines = [
         "| benchmark | what is compared | value | target | result | measured |",
@@ -65,7 +71,7 @@ def table(results: list[Result]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r.benchmark} | {r.metric} | {fmt_value(r)} | {r.target or '-'} | {verdict(r)} | {r.detail} |"
+            f"| {md(r.benchmark)} | {md(r.metric)} | {fmt_value(r)} | {r.target or '-'} | {verdict(r)} | {md(r.detail)} |"
         )
     return "\n".join(lines)
 
