@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -96,3 +97,28 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return info
+
+
+def epoch_time(dataset: Any, epochs: int, features: int) -> float:
+    """Train a tiny Keras 3 model on `dataset`; the median epoch period after the first, in s.
+
+    A period runs from one epoch's start to the next one's (the last: to the end of fit), so
+    work an adapter does between epochs (e.g. starting the next epoch's workers) counts.
+    """
+    import keras
+
+    stamps: list[float] = []
+
+    class Clock(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            stamps.append(time.perf_counter())
+
+        def on_train_end(self, logs: Any = None) -> None:
+            stamps.append(time.perf_counter())
+
+    inputs = keras.Input(shape=(features,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(dataset, epochs=epochs, verbose=0, callbacks=[Clock()])
+    times = [b - a for a, b in itertools.pairwise(stamps)]
+    return statistics.median(times[1:]) if len(times) > 1 else times[0]

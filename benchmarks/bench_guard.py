@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import threading
-import time
 from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import itertools
 
 import numpy as np
-from _util import Result, emit, interleaved
+from _util import Result, emit, epoch_time, interleaved
 
 BATCH = 8
 FEATURES = 4
@@ -66,28 +63,6 @@ def make_classes(size: int, batches: int) -> dict[str, type]:
                 return super().__getitem__(index)
 
     return {"plain": Plain, "guarded": Guarded, "locked": Locked}
-
-
-def epoch_time(dataset: Any, epochs: int) -> float:
-    import keras
-
-    # Epoch *periods*: from one epoch's start to the next one's (the last: to the end of fit),
-    # so work an adapter does between epochs (e.g. starting the next epoch's workers) counts.
-    stamps: list[float] = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            stamps.append(time.perf_counter())
-
-        def on_train_end(self, logs: Any = None) -> None:
-            stamps.append(time.perf_counter())
-
-    inputs = keras.Input(shape=(FEATURES,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(dataset, epochs=epochs, verbose=0, callbacks=[Clock()])
-    times = [b - a for a, b in itertools.pairwise(stamps)]
-    return statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
 def thread_ceiling(size: int, batches: int, repeat: int) -> float:
@@ -138,10 +113,10 @@ def run(quick: bool) -> list[Result]:
     size, batches, epochs = (200_000, 8, 2) if quick else (1_500_000, 16, 4)
     classes = make_classes(size, batches)
     measured = {
-        "guarded w1": epoch_time(classes["guarded"](workers=1), epochs),
-        "guarded w2": epoch_time(classes["guarded"](workers=2), epochs),
-        "plain w2": epoch_time(classes["plain"](workers=2), epochs),
-        "locked w2": epoch_time(classes["locked"](workers=2), epochs),
+        "guarded w1": epoch_time(classes["guarded"](workers=1), epochs, FEATURES),
+        "guarded w2": epoch_time(classes["guarded"](workers=2), epochs, FEATURES),
+        "plain w2": epoch_time(classes["plain"](workers=2), epochs, FEATURES),
+        "locked w2": epoch_time(classes["locked"](workers=2), epochs, FEATURES),
     }
     detail = ", ".join(f"{k}: {v * 1000:.0f} ms/epoch" for k, v in measured.items())
     speedup = measured["guarded w1"] / measured["guarded w2"]

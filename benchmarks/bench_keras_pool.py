@@ -23,44 +23,18 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
 import subprocess
 import sys
-import time
-from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import itertools
 
 import numpy as np
 from _tf_free_source import BATCHES, FEATURES, table_batches
-from _util import Result, emit
+from _util import Result, emit, epoch_time
 
 from threadsafe_gen import SharedArray
-
-
-def epoch_time(dataset: Any, epochs: int) -> float:
-    import keras
-
-    # Epoch *periods*: from one epoch's start to the next one's (the last: to the end of fit),
-    # so work an adapter does between epochs (e.g. starting the next epoch's workers) counts.
-    stamps: list[float] = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            stamps.append(time.perf_counter())
-
-        def on_train_end(self, logs: Any = None) -> None:
-            stamps.append(time.perf_counter())
-
-    inputs = keras.Input(shape=(FEATURES,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(dataset, epochs=epochs, verbose=0, callbacks=[Clock()])
-    times = [b - a for a, b in itertools.pairwise(stamps)]
-    return statistics.median(times[1:]) if len(times) > 1 else times[0]
 
 
 def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
@@ -99,10 +73,10 @@ def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
             multiprocessing.set_start_method(method, force=True)  # what Keras 3's pool uses
             measured = {
                 "PyDataset + ndarray": epoch_time(
-                    TableDataset(plain, workers=2, use_multiprocessing=True), epochs
+                    TableDataset(plain, workers=2, use_multiprocessing=True), epochs, FEATURES
                 ),
                 "PyDataset + SharedArray": epoch_time(
-                    TableDataset(shared, workers=2, use_multiprocessing=True), epochs
+                    TableDataset(shared, workers=2, use_multiprocessing=True), epochs, FEATURES
                 ),
             }
             generator = GeneratorDataset(
@@ -113,7 +87,7 @@ def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
                 batches=BATCHES,
             )
             try:
-                measured["GeneratorDataset + SharedArray"] = epoch_time(generator, epochs)
+                measured["GeneratorDataset + SharedArray"] = epoch_time(generator, epochs, FEATURES)
             finally:
                 generator.close()
             detail = ", ".join(f"{k}: {v:.2f} s/epoch" for k, v in measured.items())
