@@ -189,5 +189,7 @@ def test_linter_is_silent_on_the_good_examples_and_flags_the_problem_loaders() -
     from threadsafe_gen import lint_paths
 
     result = lint_paths([EXAMPLES])
-    files = {os.path.basename(str(f.location.file)) for f in result.findings if f.location is not None}
+    files = {
+        os.path.basename(str(f.location.file)) for f in result.findings if f.location is not None
+    }
     assert files == {"problem_loaders.py"}
