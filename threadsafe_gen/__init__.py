@@ -25,6 +25,20 @@ from ._workers import WorkerInfo, shard, worker_info
 
 __version__ = "0.1.0.dev0"
 
+# Submodules with optional dependencies, imported on first attribute access so that
+# `tsg.keras.guard` works after a plain `import threadsafe_gen as tsg` while the import
+# itself stays light (threadsafe_gen.keras loads TensorFlow only when an adapter is built).
+_LAZY_SUBMODULES = frozenset({"keras", "testing"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 __all__ = [
     "BoundedSemaphore",
     "Category",
