@@ -122,6 +122,33 @@ _S, _PF, _RS = Category.STRUCTURE, Category.PERFORMANCE, Category.RESOURCES
 _H, _X = Category.HANG, Category.CRASH
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
+# The forked-RNG bug shows up as TSG501 (across workers) and TSG502 (across epochs):
+# one example and one fix serve both entries.
+_GLOBAL_RNG_EXAMPLE = (
+    "import numpy as np\n"
+    "import keras\n"
+    "\n"
+    "class Augmented(keras.utils.PyDataset):\n"
+    "    def __getitem__(self, i):\n"
+    "        x, y = load(i)\n"
+    "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
+)
+_RNG_FOR_FIXED = (
+    "import keras\n"
+    "import threadsafe_gen\n"
+    "\n"
+    "class Augmented(keras.utils.PyDataset):\n"
+    "    epoch = 0\n"
+    "\n"
+    "    def on_epoch_end(self):\n"
+    "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
+    "\n"
+    "    def __getitem__(self, i):\n"
+    "        x, y = load(i)\n"
+    "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
+    "        return x + rng.normal(size=x.shape), y\n"
+)
+
 _CHECKS: tuple[Check, ...] = (
     # --- pickling ----------------------------------------------------------------------
     _c(
@@ -714,30 +741,8 @@ _CHECKS: tuple[Check, ...] = (
         "worker, so the workers replay the same augmentation stream.",
         "Draw randomness from threadsafe_gen.rng_for(index, epoch=epoch), or reseed per "
         "worker with threadsafe_gen.keras.guard.",
-        example=(
-            "import numpy as np\n"
-            "import keras\n"
-            "\n"
-            "class Augmented(keras.utils.PyDataset):\n"
-            "    def __getitem__(self, i):\n"
-            "        x, y = load(i)\n"
-            "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
-        ),
-        fixed=(
-            "import keras\n"
-            "import threadsafe_gen\n"
-            "\n"
-            "class Augmented(keras.utils.PyDataset):\n"
-            "    epoch = 0\n"
-            "\n"
-            "    def on_epoch_end(self):\n"
-            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
-            "\n"
-            "    def __getitem__(self, i):\n"
-            "        x, y = load(i)\n"
-            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
-            "        return x + rng.normal(size=x.shape), y\n"
-        ),
+        example=_GLOBAL_RNG_EXAMPLE,
+        fixed=_RNG_FOR_FIXED,
     ),
     _c(
         "TSG502",
@@ -748,30 +753,8 @@ _CHECKS: tuple[Check, ...] = (
         "Keras forks a new worker pool every epoch from an unchanged parent, so forked "
         "workers repeat last epoch's augmentations.",
         "Key randomness on the epoch: threadsafe_gen.rng_for(index, epoch=epoch).",
-        example=(
-            "import numpy as np\n"
-            "import keras\n"
-            "\n"
-            "class Augmented(keras.utils.PyDataset):\n"
-            "    def __getitem__(self, i):\n"
-            "        x, y = load(i)\n"
-            "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
-        ),
-        fixed=(
-            "import keras\n"
-            "import threadsafe_gen\n"
-            "\n"
-            "class Augmented(keras.utils.PyDataset):\n"
-            "    epoch = 0\n"
-            "\n"
-            "    def on_epoch_end(self):\n"
-            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
-            "\n"
-            "    def __getitem__(self, i):\n"
-            "        x, y = load(i)\n"
-            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
-            "        return x + rng.normal(size=x.shape), y\n"
-        ),
+        example=_GLOBAL_RNG_EXAMPLE,
+        fixed=_RNG_FOR_FIXED,
     ),
     _c(
         "TSG503",
