@@ -8,9 +8,13 @@ import copy
 import inspect
 import io
 import itertools
+import json
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import types
@@ -24,7 +28,7 @@ from strategies import item_lists, thread_counts
 
 from threadsafe_gen import threadsafe_generator, threadsafe_iter
 from threadsafe_gen._iterators import GeneratorCall
-from threadsafe_gen.errors import PicklingRefusedError
+from threadsafe_gen.errors import CopiedIteratorError, PicklingRefusedError
 
 # --- helpers and module-level generators (spawn children import them by name) --------------
 
@@ -338,9 +342,12 @@ def _next_in_child() -> None:
 
 @pytest.mark.slow
 def test_forked_child_does_not_deadlock_on_a_lock_held_at_fork() -> None:
-    """A lock held by another thread at fork time is renewed in the child: next() works there."""
+    """A lock held by another thread at fork time is renewed in the child: next() works there.
+
+    The generator never ran, so the child's copy is not refused (see the copy tests below).
+    """
     global SHARED_AT_FORK
-    SHARED_AT_FORK = threadsafe_iter(iter(range(3)))
+    SHARED_AT_FORK = threadsafe_iter(x for x in range(3))
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -363,6 +370,183 @@ def test_forked_child_does_not_deadlock_on_a_lock_held_at_fork() -> None:
         release.set()
         holder.join()
     assert child.exitcode == 0
+
+
+# --- copies in other processes: refused loudly, never continued -----------------------------
+
+
+def _use_in_child(it: Any, conn: Any, method: str) -> None:
+    """Child process body: report what next()/send()/throw() on `it` give, through `conn`."""
+    outcomes = []
+    for name in ("next", "send", "throw", "next"):
+        try:
+            if name == "next":
+                outcomes.append(("ok", next(it)))
+            elif name == "send":
+                outcomes.append(("ok", it.send(None)))
+            else:
+                outcomes.append(("ok", it.throw(ValueError("thrown"))))
+        except Exception as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    conn.send((os.getpid(), outcomes))
+    conn.close()
+
+
+def _run_child(method: str, it: Any) -> tuple[int, list[tuple[str, Any]]]:
+    """Start a `method` child with `it` as an argument; return (its pid, its outcomes)."""
+    ctx: Any = multiprocessing.get_context(method)  # typeshed's BaseContext lacks Process
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_use_in_child, args=(it, send, method))
+    child.start()
+    send.close()
+    try:
+        if not recv.poll(60):
+            pytest.fail(f"the {method} child did not answer within 60 s")
+        pid, outcomes = recv.recv()
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert child.exitcode == 0
+    return pid, outcomes
+
+
+def _started_call() -> GeneratorCall[int]:
+    call = numbers(10)
+    next(call)
+    return call
+
+
+def _list_iter() -> threadsafe_iter[int]:
+    return threadsafe_iter(iter(range(10)))  # cannot know: treated as started
+
+
+def _started_gen() -> threadsafe_iter[int]:
+    it = threadsafe_iter(x for x in range(10))
+    next(it)
+    return it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [_started_call, _list_iter, _started_gen])
+def test_forked_copy_of_a_started_iterator_refuses_and_the_parent_continues(
+    make: Callable[[], Any],
+) -> None:
+    """A forked child's next/send/throw raise CopiedIteratorError; the parent's iterator goes on."""
+    it = make()
+    before = list(itertools.islice(it.as_generator(), 2))
+    pid, outcomes = _run_child("fork", it)
+    kinds = [kind for kind, _ in outcomes]
+    message = outcomes[0][1]
+    assert kinds == ["CopiedIteratorError"] * 4
+    assert f"was copied into the forked process {pid}, where it refuses to continue" in message
+    assert f"lives in process {os.getpid()}" in message
+    assert "legacy_fit_input" in message
+    assert "GeneratorDataset" in message
+    first = before[0]
+    assert [*before, *it] == list(range(first, 10))
+
+
+@pytest.mark.slow
+def test_unstarted_call_works_in_a_forked_child() -> None:
+    """An unstarted call is not refused in a forked child: one consumer there is legitimate."""
+    call = numbers(3)
+    _, outcomes = _run_child("fork", call)
+    assert (outcomes[0], call.started, list(call)) == (("ok", 0), False, [0, 1, 2])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_started_call_sent_to_a_new_process_refuses_there(method: str) -> None:
+    """A started call passed to a spawn/forkserver Process pickles to a stand-in that raises."""
+    call = _started_call()
+    pid, outcomes = _run_child(method, call)
+    kinds = [kind for kind, _ in outcomes]
+    message = outcomes[0][1]
+    assert kinds == ["CopiedIteratorError"] * 4
+    assert message.startswith(f"{call!r} lives in process {os.getpid()}")
+    assert f"copied into the {method} process {pid}" in message
+    assert next(call) == 1  # the parent's call is untouched
+
+
+def test_pickling_outside_a_process_start_still_refuses_at_once() -> None:
+    """Only multiprocessing's process start gets the stand-in; pickle.dumps still refuses."""
+    for it in (_started_call(), _list_iter()):
+        with pytest.raises(PicklingRefusedError):
+            pickle.dumps(it)
+
+
+def test_copied_iterator_error_is_a_runtime_error() -> None:
+    """Callers can catch the copy error as RuntimeError (and as the package's root error)."""
+    from threadsafe_gen.errors import ThreadsafeGenError
+
+    assert issubclass(CopiedIteratorError, RuntimeError)
+    assert issubclass(CopiedIteratorError, ThreadsafeGenError)
+
+
+_TF_KERAS_FIT = textwrap.dedent(
+    """
+    import json, multiprocessing, sys, time
+    import numpy as np
+    import tf_keras
+    from threadsafe_gen import threadsafe_generator, threadsafe_iter
+
+    @threadsafe_generator
+    def batches():
+        i = 0
+        while True:
+            yield np.full((2, 2), i, "float32"), np.zeros((2, 1), "float32")
+            i += 1
+
+    if __name__ == "__main__":
+        multiprocessing.set_start_method(sys.argv[1], force=True)
+        model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        source = batches() if sys.argv[2] == "call" else threadsafe_iter(batches().as_generator())
+        try:
+            model.fit(source, steps_per_epoch=4, epochs=1, workers=2,
+                      use_multiprocessing=True, verbose=0)
+            result = {"raised": None}
+        except Exception as exc:
+            result = {"raised": type(exc).__name__, "text": str(exc)}
+        print(json.dumps(result), flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    ("method", "kind"), [("fork", "call"), ("fork", "iter"), ("spawn", "call")]
+)
+def test_tf_keras_fit_with_worker_processes_fails_loudly(
+    method: str, kind: str, tmp_path: Any
+) -> None:
+    """tf_keras fit(..., workers=2, use_multiprocessing=True) raises CopiedIteratorError, no hang.
+
+    Before: fork gave every process its own copy (duplicates, no error) and spawn hung for
+    ever (failure-modes 5.3).
+    """
+    pytest.importorskip("tf_keras")
+    script = tmp_path / "fit_with_processes.py"
+    script.write_text(_TF_KERAS_FIT)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), method, kind],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed and reaped it
+        pytest.fail(f"tf_keras fit under {method} hung (no answer in 120 s)")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["raised"] is not None, done.stderr[-2000:]
+    assert "CopiedIteratorError" in result["text"]
+    assert "legacy_fit_input" in result["text"]
 
 
 # --- @threadsafe_generator -------------------------------------------------------------------

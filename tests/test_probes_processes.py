@@ -263,6 +263,18 @@ def test_generator_function_is_copied_per_process_measured() -> None:
     ) == (4, 4, 4)
 
 
+@pytest.mark.slow
+@needs_fork
+def test_threadsafe_generator_copies_refuse_loudly_measured() -> None:
+    """TSG402 for a @threadsafe_generator loader says the forked copies raise CopiedIteratorError."""
+    make = threadsafe_gen.threadsafe_generator(L.gen_batches)
+    ctx = make_ctx(make, kind="generator", make_iterator=make, workers=4)
+    found = by_code(P.process_inspection(ctx), "TSG402")
+    assert [f.severity for f in found] == [Severity.ERROR]
+    assert found[0].details["refused"] == "threadsafe_gen.errors.CopiedIteratorError"
+    assert "instead of duplicating every item" in found[0].message
+
+
 def test_generator_with_threads_warns_and_one_worker_is_fine() -> None:
     """TSG402 is a warning with worker threads and absent with workers=1 (no child needed)."""
     gen = L.gen_batches()

@@ -10,6 +10,23 @@
 # CPython >= 3.11 until something raises. BaseExceptions that are not Exceptions
 # (KeyboardInterrupt, SystemExit, GeneratorExit) are not remembered: they are about the
 # caller, not the data.
+
+# NOTE [ Copies in other processes ]
+# A started iterator copied into another process would continue there independently: with
+# N worker processes (tf_keras use_multiprocessing=True) every item arrives N times, and
+# nothing fails. So a copy refuses to continue, loudly, in the child, on use:
+# - fork: the at-fork hook (NOTE [ Locks after fork ]) swaps `_it` of every started call and
+#   every plain threadsafe_iter (which wraps a live iterator; only a generator that never ran
+#   is known to be unstarted) for a `_Failed` that raises CopiedIteratorError. No cost on the
+#   hot path; objects the child never touches are harmless. Unstarted calls stay usable: one
+#   forked consumer of an unstarted call is legitimate (threadsafe_gen's own workers call
+#   `.fresh()` there anyway).
+# - spawn/forkserver: pickling while multiprocessing starts a process
+#   (get_spawning_popen() is set) yields a `_CopiedIterator` stand-in that raises the same
+#   error on first next() in the child. Raising inside that pickler instead would kill
+#   tf_keras' enqueuer thread and hang fit() for ever (failure-modes 5.3); an error raised by
+#   next() in a worker travels back as a task result and fit() fails. Any other pickling
+#   (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError at once.
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ import copy
 import functools
 import inspect
 import os
+import sys
 import threading
 import types
 import weakref
@@ -26,7 +44,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from ._workers import auto_shard, current_worker_info
 from ._workers import short_repr as _short_repr
-from .errors import PicklingRefusedError
+from .errors import CopiedIteratorError, PicklingRefusedError
 
 __all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
 
@@ -48,13 +66,18 @@ P = ParamSpec("P")
 _LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
 
 
-def _renew_locks_after_fork() -> None:
+def _after_fork_in_child() -> None:
+    # Runs in the child right after fork, before any other code. See also NOTE [ Copies in
+    # other processes ].
+    parent = os.getppid()
     for it in list(_LIVE):
         it._lock = threading.Lock()
+        if it._copy_would_continue():
+            it._it = _Failed(None, _CopyError(weakref.ref(it), parent))
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_renew_locks_after_fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _replay(exc: Exception) -> Exception:
@@ -82,18 +105,106 @@ def _replay(exc: Exception) -> Exception:
 
 
 class _Failed:
-    """Stands in for the iterator after it raised; see NOTE [ Sticky outcome ]."""
+    """Stands in for the iterator after it raised; see NOTE [ Sticky outcome ].
 
-    __slots__ = ("exc",)
+    With ``make`` (a copy in another process), each call raises a new ``make()`` instead
+    of a replay of ``exc``: nothing raised earlier.
+    """
 
-    def __init__(self, exc: Exception) -> None:
+    __slots__ = ("exc", "make")
+
+    def __init__(self, exc: Exception | None, make: Callable[[], Exception] | None = None) -> None:
         self.exc = exc
+        self.make = make
 
     def __iter__(self) -> _Failed:
         return self
 
+    def error(self) -> Exception:
+        if self.make is not None:
+            return self.make()
+        assert self.exc is not None
+        return _replay(self.exc)
+
     def __next__(self) -> Any:
-        raise _replay(self.exc)
+        raise self.error()
+
+
+def _copied_message(what: str, origin: int, how: str) -> str:
+    # Built in the child, on use.
+    return (
+        f"{what} lives in process {origin} and was copied into {how} process "
+        f"{os.getpid()}, where it refuses to continue. Each "
+        "process would continue its own copy of the iterator, so every item would be "
+        "delivered once per process, silently duplicating the data (tf_keras "
+        "fit(gen, workers=N, use_multiprocessing=True) does this). Fix: with Keras 3 use "
+        "threadsafe_gen.keras.GeneratorDataset(...); with tf_keras pass "
+        "threadsafe_gen.keras.legacy_fit_input(gen, workers=N, use_multiprocessing=True) to "
+        "fit() without workers/use_multiprocessing; or keep use_multiprocessing=False so "
+        "worker threads share the iterator; or turn the data into a keras.utils.Sequence. To "
+        "read the data in one child process, create the iterator in the child (an unstarted "
+        "@threadsafe_generator call may be passed)."
+    )
+
+
+class _CopyError:
+    """Builds the CopiedIteratorError of a forked copy (lazily: no repr() inside the at-fork hook)."""
+
+    __slots__ = ("owner", "parent")
+
+    def __init__(self, owner: weakref.ref[threadsafe_iter[Any]], parent: int) -> None:
+        self.owner, self.parent = owner, parent
+
+    def __call__(self) -> CopiedIteratorError:
+        it = self.owner()
+        what = repr(it) if it is not None else "a threadsafe_iter"
+        return CopiedIteratorError(_copied_message(what, self.parent, "the forked"))
+
+
+class _CopiedIterator:
+    """What a started iterator becomes in a spawn/forkserver child: raises on use.
+
+    See NOTE [ Copies in other processes ].
+    """
+
+    __slots__ = ("how", "origin", "what")
+
+    def __init__(self, what: str, origin: int, how: str) -> None:
+        self.what, self.origin, self.how = what, origin, how
+
+    def __iter__(self) -> _CopiedIterator:
+        return self
+
+    def _error(self) -> CopiedIteratorError:
+        return CopiedIteratorError(_copied_message(self.what, self.origin, f"the {self.how}"))
+
+    def __next__(self) -> Any:
+        raise self._error()
+
+    def send(self, value: Any, /) -> Any:
+        raise self._error()
+
+    def throw(self, *args: Any) -> Any:
+        raise self._error()
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<refused copy of {self.what} from process {self.origin}>"
+
+
+def _spawning_method() -> str | None:
+    """The start method of the process multiprocessing is starting right now, else None."""
+    # Not imported when absent: then nothing can be spawning, and `import threadsafe_gen`
+    # stays light.
+    context = sys.modules.get("multiprocessing.context")
+    if context is None:
+        return None
+    popen = context.get_spawning_popen()
+    if popen is None:
+        return None
+    return str(getattr(popen, "method", "spawn"))
 
 
 class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wraps
@@ -125,6 +236,17 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     1.17x for objects of user-defined classes, whose attribute forwarding needs
     ``__getattr__``. :meth:`as_generator` serves APIs that accept only real generators
     (Keras 3 ``fit``).
+
+    **Processes.** An iterator is never continued by two processes: each would deliver
+    every item, silently (tf_keras ``fit(..., use_multiprocessing=True)``). In a forked
+    child, ``next()``/``send()``/``throw()`` on an inherited copy raise
+    :class:`~threadsafe_gen.errors.CopiedIteratorError` (the parent's iterator keeps
+    working); only a wrapped generator that never ran is left usable there. Passed to a
+    spawn/forkserver process while it starts, the iterator arrives as a stand-in raising the
+    same error on first use, so frameworks report it instead of hanging; any other pickling
+    raises :class:`~threadsafe_gen.errors.PicklingRefusedError` at once. For worker
+    processes use ``threadsafe_gen.keras.GeneratorDataset`` (Keras 3) or
+    ``threadsafe_gen.keras.legacy_fit_input`` (tf_keras).
 
     Args:
         iterable: any iterable; ``iter()`` is called on it once.
@@ -193,7 +315,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         with self._lock:
             it = self._it
             if type(it) is _Failed:
-                raise _replay(it.exc)
+                raise it.error()
             method = getattr(self._source(), name)  # AttributeError, as in serialize
             try:
                 return method(*args)
@@ -290,7 +412,28 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     def __repr__(self) -> str:
         return f"threadsafe_iter({_short_repr(self._obj)})"
 
+    def _copy_would_continue(self) -> bool:
+        # Called in a forked child: would a copy of this iterator continue the parent's data?
+        # See NOTE [ Copies in other processes ].
+        it = self._it
+        if type(it) is _Failed:
+            return False  # already raises its own error
+        # A generator that never ran is known to be unstarted; any other iterator may not be.
+        return not (
+            type(it) is types.GeneratorType and inspect.getgeneratorstate(it) == inspect.GEN_CREATED
+        )
+
+    def _spawn_stand_in(self) -> Any:
+        # Pickled while multiprocessing starts a process: travel as a stand-in that raises.
+        method = _spawning_method()
+        if method is None:
+            return None
+        return (_CopiedIterator, (repr(self), os.getpid(), method))
+
     def __reduce_ex__(self, protocol: Any) -> Any:
+        stand_in = self._spawn_stand_in()
+        if stand_in is not None:
+            return stand_in
         msg = (
             f"{self!r} cannot be pickled: it holds a live iterator, and a copy in another "
             "process would restart or duplicate the data instead of continuing it. "
@@ -352,7 +495,9 @@ class GeneratorCall(threadsafe_iter[T]):
     The generator is created when the first item is requested, in the thread (and worker)
     that requests it: inside one of threadsafe_gen's workers it then yields only that
     worker's shard (see :func:`threadsafe_gen.shard`). An unstarted call pickles as
-    function + arguments and is re-created on the other side; a started one refuses.
+    function + arguments and is re-created on the other side; a started one refuses, and a
+    copy of it in another process raises :class:`~threadsafe_gen.errors.CopiedIteratorError`
+    on use (see :class:`threadsafe_iter`).
     """
 
     __slots__ = ("_args", "_auto_shard", "_factory", "_func", "_kwargs")
@@ -458,8 +603,14 @@ class GeneratorCall(threadsafe_iter[T]):
         state = "started" if self.started else "unstarted"
         return f"<threadsafe_generator call {self.describe()}, {state}>"
 
+    def _copy_would_continue(self) -> bool:
+        return self.started and type(self._it) is not _Failed
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         if self.started:
+            stand_in = self._spawn_stand_in()
+            if stand_in is not None:
+                return stand_in
             msg = (
                 f"{self!r} cannot be pickled: next() was already called on it, and a copy "
                 "would restart the generator from its first item, duplicating the data "
@@ -513,9 +664,15 @@ def threadsafe_generator(
     call returns a :class:`threadsafe_iter` that also remembers ``(function, args, kwargs)``:
 
     - **threads:** ``next()`` is serialised; errors are sticky (see :class:`threadsafe_iter`).
-    - **processes:** an unstarted call pickles as function + arguments; a started call
-      refuses (:class:`~threadsafe_gen.errors.PicklingRefusedError`), because a copy would
-      restart the generator and duplicate data.
+    - **processes:** an unstarted call pickles as function + arguments and works in a
+      forked child; a started call refuses to be pickled
+      (:class:`~threadsafe_gen.errors.PicklingRefusedError`), because a copy would restart
+      the generator and duplicate data. A started call copied into another process anyway
+      (a forked child, or a spawn/forkserver process it was passed to at start, as tf_keras
+      ``use_multiprocessing=True`` does) raises
+      :class:`~threadsafe_gen.errors.CopiedIteratorError` there on first use, instead of
+      continuing a copy; the parent's call is unaffected. Use
+      ``threadsafe_gen.keras.legacy_fit_input`` or ``GeneratorDataset`` for worker processes.
     - **sharding:** run inside threadsafe_gen's workers, the call yields only the items at
       positions ``k % num_workers == id``, unless its body calls :func:`shard` or
       :func:`worker_info` before its first ``yield`` (then it splits the data itself).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "CopiedIteratorError",
     "LoaderCheckError",
     "PicklingRefusedError",
     "SharedArrayClosedError",
@@ -31,6 +32,20 @@ class PicklingRefusedError(ThreadsafeGenError, TypeError):
     Raised for a started generator (a copy would restart it and duplicate data) and for a
     lock proxy that is held at pickling time. It is a :class:`TypeError`, like the error
     the standard pickler raises for objects it cannot pickle.
+    """
+
+
+class CopiedIteratorError(ThreadsafeGenError, RuntimeError):
+    """A started iterator was copied into another process and refuses to continue there.
+
+    Raised by ``next()``/``send()``/``throw()`` on a :class:`~threadsafe_gen.threadsafe_iter`
+    (or a started ``@threadsafe_generator`` call) in a process that got a copy of it: a
+    forked child (tf_keras ``fit(..., use_multiprocessing=True)`` under fork), or a
+    spawn/forkserver child that received it while starting. Each process would otherwise
+    continue its own copy and deliver every item once per process, silently. The error is
+    raised in the child, on use, rather than while pickling, so that it travels back through
+    the framework's normal result path (tf_keras hangs when the pickling itself fails). Plain
+    ``pickle.dumps`` outside a process start still raises :class:`PicklingRefusedError`.
     """
 
 

@@ -1488,7 +1488,22 @@ def _generator_copies(ctx: ProbeContext) -> list[Finding]:
             f"every item would arrive up to {ctx.workers} times"
         )
     details: dict[str, Any] = {"factor": ctx.workers}
-    if measured is not None:
+    if isinstance(measured, str):
+        # threadsafe_gen's own wrappers: see NOTE [ Copies in other processes ] in _iterators.
+        lead = (
+            f"The loader is a threadsafe_gen iterator and workers={ctx.workers}"
+            + (
+                " with use_multiprocessing=True"
+                if ctx.use_multiprocessing
+                else ": with use_multiprocessing=True"
+            )
+            + " tf_keras would start it in this process (its first-batch peek) and copy it "
+            f"into each of the {ctx.workers} processes. The copies refuse to continue, so "
+            f"fit() fails with {measured} instead of duplicating every item. Measured: "
+            f"2 forked copies of the started iterator raised {measured}"
+        )
+        details.update(refused=measured)
+    elif measured is not None:
         same, total = measured
         lead += f". Measured: 2 forked copies yielded identical data for {same} of {total} items"
         details.update(identical=same, compared=total)
@@ -1503,7 +1518,8 @@ def _generator_copies(ctx: ProbeContext) -> list[Finding]:
     ]
 
 
-def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | None:
+def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | str | None:
+    """(identical, compared) items of 2 forked copies, or the error name both copies raised."""
     if (
         ctx.make_iterator is None
         or "fork" not in multiprocessing.get_all_start_methods()
@@ -1515,6 +1531,17 @@ def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | None:
     except Exception as exc:
         _note(ctx, f"process_inspection: make_iterator() raised {exc!r}")
         return None
+    from .._iterators import threadsafe_iter
+
+    ours = isinstance(it, threadsafe_iter)
+    if ours:
+        # tf_keras takes the first batch in this process before it forks (its peek): our
+        # wrappers then refuse to continue in the copies. Mirror that order.
+        try:
+            next(it)
+        except Exception as exc:
+            _note(ctx, f"process_inspection: the first next() raised {exc!r}")
+            return None
     draws = max(1, min(_GENERATOR_DRAWS, ctx.max_batches))
     mp_ctx = multiprocessing.get_context("fork")
     pair = [_make_worker(mp_ctx, f"fork-gen-{k}", Payload(it), draws) for k in (1, 2)]
@@ -1533,6 +1560,11 @@ def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | None:
             close()
         except Exception:
             pass
+    if ours:
+        raised = {c.error["type"] for w in pair for c in w.calls.values() if c.error is not None}
+        refused = [w for w in pair if any(c.error is not None for c in w.calls.values())]
+        if len(refused) == len(pair) and len(raised) == 1:
+            return raised.pop()
     same, total = _identical(pair[0], pair[1])
     return (same, total) if total else None
 
