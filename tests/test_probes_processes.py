@@ -275,6 +275,17 @@ def test_threadsafe_generator_copies_refuse_loudly_measured() -> None:
     assert "instead of duplicating every item" in found[0].message
 
 
+def test_started_threadsafe_iter_loader_is_reported_as_refused_without_a_child() -> None:
+    """A threadsafe_iter loader cannot be copied to measure: TSG402 still says copies refuse."""
+    loader = threadsafe_gen.threadsafe_iter(L.gen_batches())
+    found = by_code(P.process_inspection(make_ctx(loader, kind="generator")), "TSG402")
+    assert [f.severity for f in found] == [Severity.ERROR]
+    assert found[0].details == {
+        "factor": 2,
+        "refused": "threadsafe_gen.errors.CopiedIteratorError",
+    }
+
+
 def test_generator_with_threads_warns_and_one_worker_is_fine() -> None:
     """TSG402 is a warning with worker threads and absent with workers=1 (no child needed)."""
     gen = L.gen_batches()

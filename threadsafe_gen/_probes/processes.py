@@ -1488,21 +1488,27 @@ def _generator_copies(ctx: ProbeContext) -> list[Finding]:
             f"every item would arrive up to {ctx.workers} times"
         )
     details: dict[str, Any] = {"factor": ctx.workers}
-    if isinstance(measured, str):
+    from .._iterators import threadsafe_iter
+
+    if isinstance(measured, str) or isinstance(ctx.loader, threadsafe_iter):
         # threadsafe_gen's own wrappers: see NOTE [ Copies in other processes ] in _iterators.
-        lead = (
-            f"The loader is a threadsafe_gen iterator and workers={ctx.workers}"
-            + (
-                " with use_multiprocessing=True"
-                if ctx.use_multiprocessing
-                else ": with use_multiprocessing=True"
-            )
-            + " tf_keras would start it in this process (its first-batch peek) and copy it "
-            f"into each of the {ctx.workers} processes. The copies refuse to continue, so "
-            f"fit() fails with {measured} instead of duplicating every item. Measured: "
-            f"2 forked copies of the started iterator raised {measured}"
+        error = (
+            measured if isinstance(measured, str) else "threadsafe_gen.errors.CopiedIteratorError"
         )
-        details.update(refused=measured)
+        setting = (
+            " with use_multiprocessing=True:"
+            if ctx.use_multiprocessing
+            else ": with use_multiprocessing=True"
+        )
+        lead = (
+            f"The loader is a threadsafe_gen iterator and workers={ctx.workers}{setting} "
+            "tf_keras would start it in this process (its first-batch peek) and copy it "
+            f"into each of the {ctx.workers} processes. The copies refuse to continue, so "
+            f"fit() fails with {error} instead of duplicating every item"
+        )
+        if isinstance(measured, str):
+            lead += f". Measured: 2 forked copies of the started iterator raised {measured}"
+        details.update(refused=error)
     elif measured is not None:
         same, total = measured
         lead += f". Measured: 2 forked copies yielded identical data for {same} of {total} items"
