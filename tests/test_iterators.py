@@ -449,6 +449,29 @@ def test_forked_copy_of_a_started_iterator_refuses_and_the_parent_continues(
 
 
 @pytest.mark.slow
+def test_started_call_forked_while_its_lock_is_held_refuses_without_hanging() -> None:
+    """A started call whose lock another thread holds at fork raises in the child, no hang."""
+    call = _started_call()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with call._lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        _, outcomes = _run_child("fork", call)
+    finally:
+        release.set()
+        holder.join()
+    assert [kind for kind, _ in outcomes] == ["CopiedIteratorError"] * 4
+    assert next(call) == 1
+
+
+@pytest.mark.slow
 def test_unstarted_call_works_in_a_forked_child() -> None:
     """An unstarted call is not refused in a forked child: one consumer there is legitimate."""
     call = numbers(3)
