@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Iterator
+
+import pytest
 
 try:
     from hypothesis import HealthCheck, settings
@@ -23,3 +27,16 @@ else:
 # TensorFlow logs a lot at import; keep test output readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_child_processes() -> Iterator[None]:
+    """Fail the test that leaves a multiprocessing child running (never an innocent later one)."""
+    before = set(multiprocessing.active_children())
+    yield
+    leaked = set(multiprocessing.active_children()) - before
+    if leaked:
+        for proc in leaked:  # reap them so the next test starts clean
+            proc.kill()
+            proc.join(5)
+        pytest.fail(f"test left child processes running: {sorted(map(repr, leaked))}")

@@ -627,7 +627,28 @@ def test_to_tf_dataset_fork_processes_keras3() -> None:
 
 @pytest.mark.slow
 def test_to_tf_dataset_spawn_keeps_its_workers_across_epochs() -> None:
-    """to_tf_dataset(persistent_workers=True), 2 spawn shards, 3 Keras 3 epochs: exactly once each, the same 2 processes."""
+    """to_tf_dataset(persistent_workers=True), 2 spawn shards, 3 Keras 3 epochs: exactly once each, the same 2 processes.
+
+    Persistent workers live until the program exits (tf.data keeps the generator referenced,
+    as documented), so the fit runs in its own interpreter and the test process keeps no child.
+    """
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import test_keras; test_keras._persistent_spawn_fit(); print('PERSISTENT-OK')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(TESTS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (out.returncode, out.stdout.strip().splitlines()[-1:]) == (0, ["PERSISTENT-OK"]), (
+        out.stderr[-3000:]
+    )
+
+
+def _persistent_spawn_fit() -> None:
     from threadsafe_gen.keras import to_tf_dataset
 
     data = to_tf_dataset(
