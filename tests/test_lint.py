@@ -90,6 +90,35 @@ def test_iterator_without_lock_is_not_tsg351() -> None:
     assert codes(src) == []
 
 
+@pytest.mark.parametrize("attr", ["block_size", "clock", "blocked"])
+def test_attribute_with_lock_inside_a_word_is_not_a_lock(attr: str) -> None:
+    """`self.block_size` or `self.clock` is not a lock: an iterator using it is not TSG351."""
+    src = f"""
+    class Chunks:
+        def __init__(self, data):
+            self.data = data
+            self.{attr} = 4
+        def __next__(self):
+            chunk, self.data = self.data[: self.{attr}], self.data[self.{attr} :]
+            return chunk
+    """
+    assert codes(src) == []
+
+
+@pytest.mark.parametrize("attr", ["_lock", "read_lock", "mutex", "_locks"])
+def test_attribute_named_as_a_lock_counts_as_one(attr: str) -> None:
+    """A lock made elsewhere but named like one (`self._lock = make()`) is the recipe's lock."""
+    src = f"""
+    class It:
+        def __init__(self, it, make):
+            self.it = it
+            self.{attr} = make()
+        def __next__(self):
+            return next(self.it)
+    """
+    assert codes(src) == ["TSG351"]
+
+
 # --- TSG151 / TSG251: what __init__ stores on self ----------------------------------------------
 
 LOADER = """

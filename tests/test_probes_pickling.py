@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import pickle
 import socket
 import sqlite3
@@ -110,11 +111,20 @@ def test_slots_getstate_sets_and_cycles() -> None:
 
 def test_file_and_socket_with_multiprocessing_pickler() -> None:
     """A file is refused; a socket passes ForkingPickler (fd duplication, failure-modes 2b''')."""
+    threads_before = threading.active_count()
+    fds_before = len(os.listdir("/proc/self/fd"))
     with open(__file__, "rb") as fh, socket.socket() as sock:
         obj = {"fh": fh, "sock": sock}
         assert paths(obj) == [("loader['fh']", "_io.BufferedReader")]
+        assert pickled_size({"sock": sock}) > 0
         with pytest.raises(TypeError):
             pickle.dumps(sock)
+    # ForkingPickler alone would have started multiprocessing's resource_sharer thread and
+    # kept a duplicate of the socket's descriptor open in this process.
+    assert (threading.active_count(), len(os.listdir("/proc/self/fd"))) == (
+        threads_before,
+        fds_before,
+    )
 
 
 def test_our_lock_proxies_and_resources_pickle() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -119,10 +120,18 @@ def test_locked_iterator_delivers_exactly_once() -> None:
     assert runs >= 3
 
 
+def reading_items() -> Iterator[int]:
+    """200 ints, releasing the GIL inside the generator's frame, as reading a file does (a
+    race on `yield from range(200)` alone depends on luck: one CI run of 150 saw none)."""
+    for i in range(200):
+        time.sleep(0)
+        yield i
+
+
 def test_plain_generator_fails_exactly_once() -> None:
     """A shared plain generator fails with 'generator already executing', reported readably."""
     with pytest.raises(AssertionError) as info:
-        assert_exactly_once(items, max_examples=30, repeats=5)
+        assert_exactly_once(reading_items, max_examples=30, repeats=5)
     assert "ValueError: generator already executing" in str(info.value)
     assert "threads sharing one iterator" in str(info.value)
 

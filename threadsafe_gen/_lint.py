@@ -95,6 +95,14 @@ _OUR_LOCKS = frozenset(
     }
 )
 _ALL_LOCKS = _THREAD_LOCKS | _PROCESS_LOCKS | _OUR_LOCKS
+#: A name that says "lock" as a word (`lock`, `_lock`, `read_lock`, `mutex`), not as letters
+#: inside another word (`block_size`, `clock`).
+_LOCK_NAME = re.compile(r"(?:^|_)(?:r?locks?|mutex(?:es)?)(?:_|$)")
+
+
+def _lock_like(name: str) -> bool:
+    return _LOCK_NAME.search(name.lower()) is not None
+
 
 # Objects whose pickling raises TypeError (measured for locks, queues, local, generators).
 _UNPICKLABLE_CTORS: Mapping[str, str] = {
@@ -877,7 +885,7 @@ class _FileAnalyser:
         # Byte-level pre-filters: a rule whose trigger words are absent from the file
         # cannot fire, and skipping its walk keeps a whole-package lint within seconds.
         self.has_yield = b"yield" in raw
-        self.has_lock = b"lock" in raw or b"Lock" in raw
+        self.has_lock = any(w in raw for w in (b"lock", b"Lock", b"mutex"))
         self.has_procs = any(w in raw for w in (b"Pool", b"Process", b"use_multiprocessing"))
         self.fit_lines = _match_lines(_FIT_CALL_RE, raw)
         self.file = shown
@@ -1177,7 +1185,7 @@ class _FileAnalyser:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for t, v in _pairs(targets, stmt.value):
                     if isinstance(t, ast.Name) and (
-                        self.call_name(v) in _ALL_LOCKS or "lock" in t.id.lower()
+                        self.call_name(v) in _ALL_LOCKS or _lock_like(t.id)
                     ):
                         out.setdefault(t.id, stmt)
         for fn in cls.body:
@@ -1191,7 +1199,7 @@ class _FileAnalyser:
                         attr = _self_attr(t, self_name)
                         if attr is None:
                             continue
-                        if self.call_name(v) in _ALL_LOCKS or "lock" in attr.lower():
+                        if self.call_name(v) in _ALL_LOCKS or _lock_like(attr):
                             out.setdefault(attr, n)
         return out
 

@@ -26,6 +26,7 @@ import ast
 import dataclasses
 import io
 import pickle
+import socket
 import sys
 import threading
 import types
@@ -99,6 +100,28 @@ class _CountingSink(io.RawIOBase):
         return n
 
 
+def _socket_stand_in(sock: socket.socket) -> tuple[Any, tuple[Any, ...]]:
+    """Reduce a socket the way ForkingPickler does, minus the descriptor duplication."""
+    return socket.socket, (sock.family, sock.type, sock.proto)
+
+
+class _Pickler(ForkingPickler):
+    """multiprocessing's pickler without its one side effect in the pickling process.
+
+    ForkingPickler reduces a socket with ``DupFd``; outside a process being started that
+    registers a duplicate of the descriptor with ``multiprocessing.resource_sharer``, which
+    starts a server thread and keeps the duplicate open in this process for good. The real
+    transport reduces sockets while it starts the worker (the descriptor goes to the child),
+    so a socket does pickle: count it without duplicating anything, so a check leaves no
+    thread and no descriptor behind (and later probes do not see a thread it started).
+    """
+
+    def __init__(self, file: Any, protocol: int | None = None) -> None:
+        super().__init__(file, protocol)
+        if socket.socket in self.dispatch_table:
+            self.dispatch_table[socket.socket] = _socket_stand_in
+
+
 def _dump(obj: Any) -> int:
     """Pickle *obj* with multiprocessing's pickler into a counter; return the byte count."""
     sink = _CountingSink()
@@ -106,7 +129,7 @@ def _dump(obj: Any) -> int:
         # itertools objects warn that their pickling support goes away in 3.14; the answer
         # we want is whether it pickles today, not a DeprecationWarning turned into an error.
         warnings.simplefilter("ignore", DeprecationWarning)
-        ForkingPickler(sink, pickle.HIGHEST_PROTOCOL).dump(obj)
+        _Pickler(sink, pickle.HIGHEST_PROTOCOL).dump(obj)
     return sink.size
 
 
