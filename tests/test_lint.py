@@ -277,6 +277,41 @@ def test_getitem_ignoring_index_is_reported() -> None:
     assert codes(getitem("return self.x[0]")) == ["TSG353"]
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("return np.zeros((4, 3)), np.ones((4, 1))", []),  # a constant batch: pure
+        ("yield np.ones((2, 11))", []),
+        ("return np.random.rand(4, 3), np.zeros(4)", ["TSG551"]),  # random, but no state
+        ("return next(self.it)", ["TSG353"]),  # a cursor
+    ],
+)
+def test_getitem_ignoring_index_is_tsg353_only_when_it_reads_state(
+    body: str, expected: list[str]
+) -> None:
+    """Ignoring the index loses track of the data only when the batch comes from state."""
+    assert codes("import numpy as np\n" + getitem(body)) == expected
+
+
+def test_epoch_order_stored_on_the_loader_is_not_an_augmentation() -> None:
+    """Keras' image iterators draw the epoch's order lazily: `self.order = permutation(n)`."""
+    src = """
+    import numpy as np
+    import keras
+    class Loader(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+        def _set_order(self):
+            self.order = np.random.permutation(32)
+        def __getitem__(self, idx):
+            if self.order is None:
+                self._set_order()
+            return self.x[self.order[idx * 8 : (idx + 1) * 8]]
+    """
+    assert codes(src) == []
+    assert codes(src.replace("self.order = np", "order = np")) == ["TSG551"]
+
+
 def test_getitem_reading_index_in_nested_function_is_clean() -> None:
     """Reading the index inside a nested lambda counts as reading it."""
     assert codes(getitem("f = lambda: self.x[idx]\nreturn f()")) == []
@@ -429,6 +464,45 @@ def test_super_init_without_kwargs_is_info() -> None:
     """
     (finding,) = lint_source(textwrap.dedent(src)).findings
     assert (finding.code, finding.severity.value) == ("TSG651", "info")
+
+
+def test_super_init_passing_the_worker_arguments_by_position_is_clean() -> None:
+    """Keras' own tests pass workers, use_multiprocessing, max_queue_size positionally."""
+    src = """
+    import keras
+    class Loader(keras.utils.PyDataset):
+        def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+            super().__init__(workers, use_multiprocessing, max_queue_size)
+    """
+    assert codes(src) == []
+
+
+def test_framework_base_linted_alongside_is_still_known(tmp_path: Path) -> None:
+    """Linting keras itself: its PyDataset (no __len__) among the files changes nothing."""
+    base = tmp_path / "keras" / "src"
+    base.mkdir(parents=True)
+    (tmp_path / "keras" / "__init__.py").write_text("")
+    (base / "__init__.py").write_text("")
+    (base / "py_dataset.py").write_text(
+        "class PyDataset:\n"
+        "    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):\n"
+        "        self.workers = workers\n"
+        "    def __getitem__(self, index):\n"
+        "        raise NotImplementedError\n"
+    )
+    (base / "user.py").write_text(
+        "from keras.src.py_dataset import PyDataset\n"
+        "class Rows(PyDataset):\n"
+        "    def __init__(self, x):\n"
+        "        self.x = x\n"
+        "    def __getitem__(self, i):\n"
+        "        self.last = i\n"
+        "        return self.x[i]\n"
+    )
+    alone = lint_paths([base / "user.py"], root=tmp_path).findings
+    together = lint_paths([tmp_path / "keras"], root=tmp_path).findings
+    assert sorted(f.code for f in alone) == ["TSG352", "TSG651"]
+    assert [(f.code, f.path) for f in together] == [(f.code, f.path) for f in alone]
 
 
 def test_tf_keras_sequence_needs_no_super_init() -> None:

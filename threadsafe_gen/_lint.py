@@ -95,6 +95,8 @@ _OUR_LOCKS = frozenset(
     }
 )
 _ALL_LOCKS = _THREAD_LOCKS | _PROCESS_LOCKS | _OUR_LOCKS
+#: PyDataset's constructor arguments, which a subclass must pass on for workers to work.
+_PYDATASET_ARGS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
 #: A name that says "lock" as a word (`lock`, `_lock`, `read_lock`, `mutex`), not as letters
 #: inside another word (`block_size`, `clock`).
 _LOCK_NAME = re.compile(r"(?:^|_)(?:r?locks?|mutex(?:es)?)(?:_|$)")
@@ -621,7 +623,7 @@ def _resolve(
         # Keras 3 made `keras.utils.Sequence` an alias of PyDataset; tf_keras' Sequence
         # has no constructor arguments.
         known = parts[0] in {"keras", "tensorflow"} and parts[-1] in _LOADER_BASE_NAMES
-        known = known and "python" not in parts and q not in index
+        known = known and "python" not in parts
         cls = index.get(q)
         ans = known or (
             cls is not None and depth < 50 and any(is_pydataset(b, depth + 1) for b in cls.bases)
@@ -642,7 +644,9 @@ def _resolve(
             return loader_cache[q]
         loader_cache[q] = False
         cls = index.get(q)
-        ans = is_known_base(q, _LOADER_BASE_NAMES) and cls is None
+        # A framework base is known by its name, also when its own source is linted too
+        # (linting keras itself: its PyDataset defines __getitem__ but no __len__).
+        ans = is_known_base(q, _LOADER_BASE_NAMES)
         if not ans and cls is not None and depth < 50:
             ans = any(is_loader(b, depth + 1) for b in cls.bases) or (
                 has_method(q, "defines_getitem")
@@ -670,8 +674,10 @@ def _resolve(
                 continue
             if p.cond == "loader" and not is_loader(p.cls):
                 continue
-            if p.cond == "pydataset" and not is_pydataset(p.cls):
-                continue
+            if p.cond == "pydataset" and (
+                not is_pydataset(p.cls) or is_known_base(p.cls, _LOADER_BASE_NAMES)
+            ):
+                continue  # the rule is about subclasses, not the framework's own base class
             line = f.location.line if f.location else 0
             hit = False
             for s in by_line.get(line, ()):
@@ -1279,9 +1285,10 @@ class _FileAnalyser:
             if isinstance(n, ast.Call) and self._is_super_init(n, me):
                 calls_super = True
                 forwards_kwargs = forwards_kwargs or any(k.arg is None for k in n.keywords)
-                passes_workers = passes_workers or any(
-                    k.arg in {"workers", "use_multiprocessing", "max_queue_size"}
-                    for k in n.keywords
+                passes_workers = (
+                    passes_workers
+                    or any(k.arg in _PYDATASET_ARGS for k in n.keywords)
+                    or any(isinstance(a, ast.Name) and a.id in _PYDATASET_ARGS for a in n.args)
                 )
             if not isinstance(n, (ast.Assign, ast.AnnAssign)) or n.value is None:
                 continue
@@ -1503,17 +1510,16 @@ class _FileAnalyser:
             ) and any(
                 isinstance(n, (ast.Lambda, ast.FunctionDef)) for n in ast.walk(fn) if n is not fn
             )
-        # `_` names an argument ignored on purpose; `return self` / a constant is a stand-in
-        # (tests, sentinels), not a loader that lost track of its index.
-        trivial = len(body) == 1 and (
-            isinstance(body[0], ast.Return)
-            and (
-                body[0].value is None
-                or isinstance(body[0].value, ast.Constant)
-                or (isinstance(body[0].value, ast.Name) and body[0].value.id == me)
-            )
+        # `_` names an argument ignored on purpose. A body that reads no state (no `self.x`,
+        # no next()) returns constants or fresh random data, the same whichever worker runs
+        # it: stand-ins in tests, not a loader that lost track of its index (random data is
+        # TSG551's business).
+        reads_state = any(
+            (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == me)
+            or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next")
+            for n in ast.walk(fn)
         )
-        if not reads_index and not index.startswith("_") and not trivial:
+        if not reads_index and not index.startswith("_") and reads_state:
             self.add(
                 "TSG353",
                 fn,
@@ -1571,6 +1577,17 @@ class _FileAnalyser:
         # Names derived from the index (e.g. seed = self.seed + idx), a forward pass.
         tainted: set[str] = {index} if index else set()
         seeded_global = False
+        # `self.order = np.random.permutation(n)`: an epoch's order stored on the loader (set
+        # lazily on first use, as Keras' image iterators do), which every worker must draw
+        # alike; per-index seeding, this rule's fix, would break it.
+        me = fn.args.args[0].arg if fn.args.args else None
+        stored_orders = {
+            id(n.value)
+            for n in _walk_local(fn.body)
+            if isinstance(n, ast.Assign)
+            and me is not None
+            and all(_self_attr(t, me) is not None for t in n.targets)
+        }
         nodes = sorted(
             (n for n in _walk_local(fn.body) if hasattr(n, "lineno")),
             key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)),
@@ -1594,6 +1611,8 @@ class _FileAnalyser:
             if q.startswith("numpy.random.") and len(parts) == 3:
                 name = parts[2]
                 if name in _NUMPY_RNG_HARMLESS:
+                    continue
+                if name == "permutation" and id(n) in stored_orders:
                     continue
                 if name == "seed":
                     seeded_global = seeded_global or (_mentions(n, tainted) and bool(tainted))
