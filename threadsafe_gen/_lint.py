@@ -1107,7 +1107,7 @@ class _FileAnalyser:
                 "",
                 f"`.{method}()` gets {desc} with use_multiprocessing=True: tf_keras copies the "
                 "generator into every worker process, so each item arrives up to `workers` "
-                "times, silently (measured: 4 copies of every sample with workers=4)",
+                "times, silently (in a measured test loader: 4 copies of every sample with workers=4)",
                 hint="Use a keras.utils.PyDataset (index-addressed), or "
                 "threadsafe_gen.keras.GeneratorDataset, which shards the generator function "
                 "per worker.",
@@ -1388,7 +1388,7 @@ class _FileAnalyser:
                 where,
                 f"{cls.name}.__init__ stores a random generator ({q}) on self.{attr}: pickling "
                 "or forking copies it with its state into every worker, so the workers draw "
-                "the same numbers (measured: 2 of 8 values distinct with 4 workers, under fork "
+                "the same numbers (in a measured test loader: 2 of 8 values distinct with 4 workers, under fork "
                 "and spawn alike)",
                 cls=qual,
                 cond="loader",
@@ -1403,8 +1403,12 @@ class _FileAnalyser:
                 where,
                 f"{cls.name}.__init__ stores {_HANDLE_CTORS[q]} ({q}) on self.{attr}: "
                 "forked workers share one descriptor/session (wrong rows, interleaved "
-                "replies), spawned workers cannot receive it, and sqlite3 refuses use "
-                "from another thread",
+                "replies) and spawned workers cannot receive it"
+                + (
+                    ", and sqlite3 refuses a connection made in another thread"
+                    if q.startswith("sqlite3.")
+                    else ""
+                ),
                 cls=qual,
                 cond="loader",
                 hint=f"Open it lazily per worker: `{attr} = threadsafe_gen.per_process("
@@ -1484,7 +1488,7 @@ class _FileAnalyser:
                                 where,
                                 f"{where} fills self.{filled} in place and returns it: every "
                                 "batch is the same array, so batches still queued are "
-                                "overwritten by later calls (measured: 8 of 64 samples unique "
+                                "overwritten by later calls (in a measured test loader: 8 of 64 samples unique "
                                 "with 4 threads)",
                                 cls=qual,
                                 cond="loader",
@@ -1526,7 +1530,7 @@ class _FileAnalyser:
                 where,
                 f"{where} never reads its index argument `{index}`: it returns whatever its "
                 "state points at, so with workers>1 batches are duplicated and others "
-                "skipped (measured: 16 of 64 samples unique with 4 threads)",
+                "skipped (in a measured test loader: 16 of 64 samples unique with 4 threads)",
                 cls=qual,
                 cond="loader",
             )
@@ -1652,7 +1656,7 @@ class _FileAnalyser:
                     where,
                     f"{where} calls numpy.random.{name}() on numpy's global RNG: forked "
                     "workers inherit the same state and replay the same numbers, in every "
-                    "epoch (measured: 24 of 64 augmentations distinct with 4 workers)",
+                    "epoch (in a measured test loader: 24 of 64 augmentations distinct with 4 workers)",
                     cls=cls,
                     cond=cond,
                     hint=(
