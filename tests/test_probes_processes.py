@@ -561,10 +561,44 @@ def test_tf_keras_image_data_generator_flow() -> None:
     inspection = P.process_inspection(make_ctx(flow))
     forked = P.fork_dry_run(make_ctx(flow))
     spawned = P.spawn_dry_run(make_ctx(flow))
-    assert [f.code for f in inspection if f.code != "TSG204"] == []
+    assert [f.code for f in inspection if f.code != "TSG204"] == ["TSG703"]
     assert {"TSG501", "TSG502"} <= {f.code for f in forked}
     assert [(f.code, f.severity) for f in spawned] == [("TSG101", Severity.WARNING)]
     assert "_thread.lock" in spawned[0].message
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    ("workers", "use_multiprocessing", "expected"),
+    [(2, False, ["TSG703"]), (1, True, ["TSG703"]), (1, False, [])],
+)
+def test_tf_keras_sequence_with_workers_stalls_at_every_epoch_end(
+    workers: int, use_multiprocessing: bool, expected: list[str]
+) -> None:
+    """TSG703 for a tf_keras Sequence fed through its OrderedEnqueuer, not for workers=1."""
+    tf_keras = pytest.importorskip("tf_keras")
+
+    class Rows(tf_keras.utils.Sequence):  # type: ignore[misc,name-defined]
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
+            return (np.full((4, 1), i, np.float32),)
+
+    ctx = make_ctx(Rows(), workers=workers, use_multiprocessing=use_multiprocessing)
+    found = [f for f in P.process_inspection(ctx) if f.code != "TSG204"]
+    assert [f.code for f in found] == expected
+    assert all("OrderedEnqueuer" in f.message and "5 s" in f.message for f in found)
+
+
+@pytest.mark.keras
+def test_keras_3_pydataset_has_no_epoch_stall() -> None:
+    """Keras 3 has no OrderedEnqueuer: a PyDataset with workers=2 is not TSG703."""
+    pytest.importorskip("keras")
+    import loaders_proc_keras as K
+
+    ds = K.RandomPyDataset(workers=2, use_multiprocessing=True)
+    assert "TSG703" not in [f.code for f in P.process_inspection(make_ctx(ds))]
 
 
 @pytest.mark.slow

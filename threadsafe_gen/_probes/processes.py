@@ -435,6 +435,8 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
     findings: list[Finding] = []
     if ctx.kind == "generator":
         findings += _generator_copies(ctx)
+    else:
+        findings += _tf_keras_epoch_stall(ctx)
     walk = _walk(ctx.loader)
     if walk.truncated:
         _note(ctx, f"process_inspection: stopped after {_MAX_WALK_NODES} objects")
@@ -1467,6 +1469,37 @@ def _start_cost(ctx: ProbeContext, method: str, startup: float, worker: _Worker)
 
 
 # --------------------------------------------------------------------------- generators
+
+
+def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
+    """TSG703: a tf_keras Sequence that tf_keras' fit() would feed through its OrderedEnqueuer."""
+    if not (ctx.workers > 1 or ctx.use_multiprocessing):
+        return []  # fit(workers=1) without processes iterates the Sequence directly
+    base = next(
+        (
+            c
+            for c in type(ctx.loader).__mro__
+            if c.__name__ == "Sequence" and c.__module__.split(".")[0] == "tf_keras"
+        ),
+        None,
+    )
+    if base is None:
+        return []
+    how = "processes" if ctx.use_multiprocessing else "threads"
+    return [
+        make_finding(
+            "TSG703",
+            path="loader",
+            message=(
+                f"The loader is a tf_keras Sequence ({base.__module__}.Sequence) and "
+                f"workers={ctx.workers} {how}: tf_keras' fit() feeds it through its "
+                "OrderedEnqueuer, which waits up to 5 s for its queue at the end of every "
+                "epoch (measured: 17.2 s for 3 epochs of 64 samples with workers=2, against "
+                "1.0-1.5 s through threadsafe_gen.keras.legacy_fit_input)"
+            ),
+            details={"workers": ctx.workers, "use_multiprocessing": ctx.use_multiprocessing},
+        )
+    ]
 
 
 def _generator_copies(ctx: ProbeContext) -> list[Finding]:
