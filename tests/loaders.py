@@ -365,6 +365,13 @@ class ZerosSeq(CleanSeq):
         return np.zeros((BS, 4), np.float32), np.zeros(BS, np.float32)
 
 
+class WrapSeq(CleanSeq):
+    """Index arithmetic that wraps after 4 batches: samples repeat, half are never served."""
+
+    def __getitem__(self, index: int) -> Any:
+        return super().__getitem__(index % 4)
+
+
 class FewZerosSeq(CleanSeq):
     """Clean data with one legitimately repeated row (a padding sample in batch 0)."""
 

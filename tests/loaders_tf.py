@@ -15,6 +15,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+import loaders as L
 import numpy as np
 import tf_keras
 from loaders import BS, N, batch_for
@@ -91,3 +92,48 @@ def image_flow() -> Any:
     y = np.arange(N, dtype=np.float32)
     gen = tf_keras.preprocessing.image.ImageDataGenerator()
     return gen.flow(x, y, batch_size=BS, shuffle=False)
+
+
+# --- one problem loader per finding category, in each framework family ----------------------
+# The duck-typed loaders of tests/loaders.py, re-based on Keras 3's PyDataset and on tf_keras'
+# Sequence. Each class is a module attribute with a matching __qualname__, so that spawned
+# workers import it by name like any user's class.
+
+FAMILIES = {"keras3": keras.utils.PyDataset, "tf_keras": tf_keras.utils.Sequence}
+
+
+def _in_family(problem: type, family: str) -> type:
+    base = FAMILIES[family]
+    name = f"{family.capitalize()}{problem.__name__}"
+
+    def __init__(self: Any, **kwargs: Any) -> None:
+        problem.__init__(self)  # the duck-typed loaders' own state
+        base.__init__(self, **kwargs)  # PyDataset: workers, use_multiprocessing, ...
+
+    cls = type(name, (problem, base), {"__init__": __init__, "__module__": __name__})
+    cls.__qualname__ = name
+    globals()[name] = cls
+    return cls
+
+
+def in_family(problem: str, family: str) -> type:
+    """``problem`` (a class name in tests/loaders.py) as a loader of ``family``."""
+    cls = globals().get(f"{family.capitalize()}{problem}")
+    return cls if cls is not None else _in_family(getattr(L, problem), family)
+
+
+for _family in FAMILIES:
+    for _problem in (
+        "UnpicklableSeq",
+        "SqliteSeq",
+        "CursorSeq",
+        "WrapSeq",
+        "RandomSeq",
+        "LenTooLongSeq",
+        "DtypeChangeSeq",
+        "LockedSeq",
+        "FdLeakSeq",
+        "HangSeq",
+        "ExitSeq",
+    ):
+        _in_family(getattr(L, _problem), _family)

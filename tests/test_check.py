@@ -346,3 +346,63 @@ def test_report_type() -> None:
     report = check_loader(L.CleanSeq(), probes=["sequential"])
     assert isinstance(report, LoaderReport)
     assert report.loader == "loaders.CleanSeq (len=8)"
+
+
+# --- every category, in every framework family ---------------------------------------------------
+
+#: (category, problem loader in tests/loaders.py, probes that find it, planned processes, code)
+CATEGORY_CASES = [
+    ("pickling", "UnpicklableSeq", ["pickling"], True, "TSG101"),
+    ("fork-safety", "SqliteSeq", ["process_inspection"], True, "TSG201"),
+    ("thread-safety", "CursorSeq", INPROCESS, False, "TSG301"),
+    ("duplicate-data", "WrapSeq", INPROCESS, False, "TSG401"),
+    ("randomness", "RandomSeq", ["fork_dry_run"], True, "TSG501"),
+    ("coverage", "LenTooLongSeq", INPROCESS, False, "TSG601"),
+    ("structure", "DtypeChangeSeq", INPROCESS, False, "TSG622"),
+    ("performance", "LockedSeq", INPROCESS, False, "TSG701"),
+    ("resources", "FdLeakSeq", INPROCESS, False, "TSG721"),
+    ("hang", "HangSeq", INPROCESS, False, "TSG801"),
+    ("crash", "ExitSeq", ["fork_dry_run"], True, "TSG821"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="the dry runs fork"
+)
+@pytest.mark.parametrize("family", ["duck-typed", "keras3", "tf_keras"])
+@pytest.mark.parametrize(
+    ("category", "problem", "probes", "processes", "code"),
+    CATEGORY_CASES,
+    ids=[c[0] for c in CATEGORY_CASES],
+)
+def test_every_category_is_found_in_every_framework_family(
+    family: str, category: str, problem: str, probes: list[str], processes: bool, code: str
+) -> None:
+    """The same problem is found whether the loader is duck-typed, a Keras 3 PyDataset or a
+    tf_keras Sequence (generator functions: tests/test_probes_*.py)."""
+    from threadsafe_gen import REGISTRY
+
+    assert {c[0] for c in CATEGORY_CASES} == {r.category.value for r in REGISTRY.values()}
+    if family == "duck-typed":
+        loader = getattr(L, problem)()
+    else:
+        LT = pytest.importorskip("loaders_tf")
+        loader = LT.in_family(problem, family)()
+    try:
+        report = check_loader(
+            loader,
+            workers=2,
+            use_multiprocessing=processes,
+            start_method="fork",
+            probes=probes,
+            batch_timeout=2.0,
+            timeout=30.0,
+        )
+    finally:
+        for cleanup in ("release", "close"):  # a hung call returns, leaked handles close
+            getattr(loader, cleanup, lambda: None)()
+    found = {f.code: f for f in report.findings}
+    assert code in found, str(report)
+    assert found[code].category.value == category
