@@ -24,7 +24,14 @@ sys.path.insert(0, HERE)
 
 from _util import Result, machine  # noqa: E402
 
-BENCHMARKS = ["bench_iter", "bench_guard", "bench_shards", "bench_shared", "bench_keras_pool"]
+BENCHMARKS = [
+    "bench_iter",
+    "bench_guard",
+    "bench_shards",
+    "bench_shared",
+    "bench_keras_pool",
+    "bench_check",
+]
 DOCS = os.path.join(os.path.dirname(HERE), "docs", "performance.md")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -52,7 +59,7 @@ def run_one(name: str, quick: bool, timeout: float) -> tuple[list[Result], str]:
 
 
 def fmt_value(r: Result) -> str:
-    return f"{r.value:.2f}{' %' if r.unit == '%' else 'x'}"
+    return f"{r.value:.2f}{' ' + r.unit if r.unit in ('%', 's') else 'x'}"
 
 
 def verdict(r: Result) -> str:

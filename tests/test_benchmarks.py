@@ -30,6 +30,11 @@ EXPECTED = {
         "PyDataset ndarray / PyDataset SharedArray",
         "GeneratorDataset (TF-free workers)",
     ],
+    "bench_check": [
+        "workers=4 threads: seconds per check",
+        "workers=4 fork: seconds per check",
+        "workers=4 spawn: seconds per check",
+    ],
 }
 
 
@@ -50,7 +55,7 @@ def test_benchmark_runs_quick_and_prints_its_ratios(name: str) -> None:
     for metric in EXPECTED[name]:
         line = next((ln for ln in proc.stdout.splitlines() if metric in ln), None)
         assert line is not None, f"{metric!r} missing from:\n{proc.stdout}"
-        value = float(re.search(r"\s(-?[\d.]+)(?:x| %)\s", line).group(1))  # type: ignore[union-attr]
+        value = float(re.search(r"\s(-?[\d.]+)(?:x| %| s)\s", line).group(1))  # type: ignore[union-attr]
         assert math.isfinite(value)
         if "%" not in line:
             assert value > 0
