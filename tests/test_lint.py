@@ -505,6 +505,18 @@ def test_framework_base_linted_alongside_is_still_known(tmp_path: Path) -> None:
     assert [(f.code, f.path) for f in together] == [(f.code, f.path) for f in alone]
 
 
+def test_module_level_alias_of_the_base_is_followed() -> None:
+    """`Base = keras.utils.PyDataset` at module level resolves like an import."""
+    src = """
+    import keras
+    Base = keras.utils.PyDataset
+    class Loader(Base):
+        def __init__(self, x):
+            self.x = x
+    """
+    assert codes(src) == ["TSG651"]
+
+
 def test_tf_keras_sequence_needs_no_super_init() -> None:
     """tf_keras' Sequence has no constructor arguments: no TSG651."""
     src = """

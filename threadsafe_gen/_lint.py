@@ -946,6 +946,18 @@ class _FileAnalyser:
                     if a.name == "*":
                         continue
                     self.imports[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+        # Module-level aliases of imported names: `Base = keras.utils.PyDataset`.
+        for node in self.tree.body:
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, (ast.Name, ast.Attribute))
+            ):
+                target = node.targets[0].id
+                q = self.qualname(node.value)
+                if q is not None and target not in self.imports:
+                    self.imports[target] = q
 
     def _expressions_on_lines(self, lines: list[int]) -> Iterator[ast.AST]:
         """Expression nodes of the statements that span any of *lines* (sorted)."""
