@@ -364,6 +364,24 @@ def marked_block(name: str) -> str:
     return m.group(1)
 
 
+def test_documented_configuration_loads_as_described(tmp_path: Path) -> None:
+    """The `[tool.threadsafe_gen]` example in docs/cli.md is valid and means what it says."""
+    from threadsafe_gen._config import load_config
+
+    (tmp_path / "pyproject.toml").write_text(marked_block("config"), encoding="utf-8")
+    config = load_config(start=tmp_path)
+    assert (config.select, config.ignore, config.exclude) == (
+        ("TSG1", "TSG3", "TSG551"),
+        ("TSG652",),
+        ("legacy/*",),
+    )
+    assert (config.fail_on, config.report_unused_ignores) == ("warning", True)
+    assert dict(config.per_file_ignores) == {"tests/*": ("TSG353", "TSG551")}
+    check = config.check
+    assert (check.workers, check.use_multiprocessing, check.start_method) == (4, True, "spawn")
+    assert (check.timeout, check.max_batches, check.ignore) == (120.0, 32, ("TSG401",))
+
+
 def run_documented(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a documented `threadsafe-gen ...` command with this environment's console script."""
     import shlex
