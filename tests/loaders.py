@@ -479,6 +479,31 @@ def gen_needs_args(n: int) -> Iterator[int]:
     yield from range(n)
 
 
+class _SharedCursor:
+    """The cursor that every iterator of gen_shared_cursor() shares (a class attribute)."""
+
+    next_batch = 0
+
+
+def gen_shared_cursor() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Rewinds and advances one shared cursor: right alone, split between iterators running
+    at once (failure-modes 6.4, "the next unread row" of a table)."""
+    _SharedCursor.next_batch = 0
+    while True:
+        i = _SharedCursor.next_batch
+        if i >= N // BS:
+            return
+        time.sleep(0.001)
+        _SharedCursor.next_batch = i + 1
+        yield batch_for(i)
+
+
+@threadsafe_generator
+def safe_shared_cursor() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """gen_shared_cursor made thread-safe: next() is serialised, the shared cursor is not."""
+    yield from gen_shared_cursor()
+
+
 class RacyIterator:
     """An iterator class with a read-sleep-write cursor and no lock (silent race, 4.3)."""
 

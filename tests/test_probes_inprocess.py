@@ -369,6 +369,20 @@ def test_unstarted_threadsafe_generator_call_is_copied_not_consumed() -> None:
     assert len(list(call)) == 8
 
 
+@pytest.mark.parametrize("threadsafe", [True, False])
+def test_iterators_sharing_a_cursor_split_the_data(threadsafe: bool) -> None:
+    """Separate iterators of one generator function that share a cursor: TSG301 (6.4)."""
+    loader = L.safe_shared_cursor if threadsafe else L.gen_shared_cursor
+    report = check(loader, workers=4, probes=["threads"])
+    (f,) = [f for f in by_code(report, "TSG301") if "iterators of the generator" in f.message]
+    assert f.details["iterators"] == 4
+    assert f.details["differed"] >= 2
+    assert f.details["missing"] > 0
+    # one iterator alone, or no worker threads planned: nothing to report
+    assert "TSG301" not in check(loader, workers=1).codes()
+    assert ("TSG306" in report.codes()) is not threadsafe
+
+
 def test_racy_iterator_object_loses_batches_silently() -> None:
     """An iterator class without a lock: 4 threads receive duplicated and missing batches."""
     report = check(L.RacyIterator(), workers=4, probes=["threads"])

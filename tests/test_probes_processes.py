@@ -592,6 +592,31 @@ def test_tf_keras_sequence_with_workers_stalls_at_every_epoch_end(
 
 
 @pytest.mark.keras
+def test_tf_keras_on_epoch_end_called_twice_is_a_warning_when_overridden() -> None:
+    """tf_keras calls on_epoch_end mid-epoch too (4.6): a Sequence that reshuffles there is told."""
+    tf_keras = pytest.importorskip("tf_keras")
+
+    class Shuffled(tf_keras.utils.Sequence):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.order = np.arange(2)
+
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
+            return (np.full((4, 1), self.order[i], np.float32),)
+
+        def on_epoch_end(self) -> None:
+            np.random.default_rng(0).shuffle(self.order)
+
+    ctx = make_ctx(Shuffled(), workers=2, use_multiprocessing=False)
+    (f,) = [f for f in P.process_inspection(ctx) if f.code == "TSG703"]
+    assert (f.path, f.severity) == ("loader.on_epoch_end", Severity.WARNING)
+    assert "twice per epoch" in f.message
+    assert "Shuffled overrides on_epoch_end" in f.message
+
+
+@pytest.mark.keras
 def test_keras_3_pydataset_has_no_epoch_stall() -> None:
     """Keras 3 has no OrderedEnqueuer: a PyDataset with workers=2 is not TSG703."""
     pytest.importorskip("keras")

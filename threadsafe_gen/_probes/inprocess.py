@@ -13,7 +13,8 @@ The probes run in this order (``PROBES``), each reading what the earlier ones st
                 (TSG301), or a loader that is random by design (then exact comparisons stop).
 ``threads``     with workers>1 threads: concurrent passes from N threads started on a
                 Barrier with ``sys.setswitchinterval(1e-6)``; TSG301, TSG302, TSG304, TSG306,
-                TSG701 (a lock that serialises the calls).
+                TSG701 (a lock that serialises the calls). For a generator function, also N
+                separate iterators pulled from in turn: TSG301 when they share a cursor.
 ``duplicates``  sample-row fingerprints over one pass with the planned workers; TSG401.
 
 What these probes leave in ``ctx.shared`` for later probes (the process probes read some):
@@ -1411,8 +1412,11 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
                 details={"error": other[0].error, "traceback": other[0].traceback},
             )
         )
-    if not executing and ctx.make_iterator is not None and not _is_random(ctx):
+    if ctx.make_iterator is not None and not _is_random(ctx):
         seq = collections.Counter(c.info.fingerprint for c in rec.calls if c.info is not None)
+        finite = rec.exhausted_after is not None
+        findings += _separate_iterators(ctx, seq, len(rec.calls), n, finite=finite)
+    if not executing and ctx.make_iterator is not None and not _is_random(ctx):
         got = collections.Counter(c.info.fingerprint for c in run.calls if c.info is not None)
         if seq != got:
             dup = sum((got - seq).values())
@@ -1430,6 +1434,78 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
                 )
             )
     return findings
+
+
+def _separate_iterators(
+    ctx: ProbeContext, reference: collections.Counter[Any], limit: int, n: int, *, finite: bool
+) -> list[Finding]:
+    """TSG301: n iterators of one generator function, pulled from in turn.
+
+    GeneratorDataset's workers and a tf.data interleave each run their own iterator of the
+    generator function, and their next() calls interleave; each iterator must still yield
+    what one iterator yields alone. Iterators that share a cursor (a module or class
+    attribute, one file handle) split or repeat the data between them instead
+    (failure-modes 6.4: 16-17 unique of 32). Round-robin order makes the interleaving
+    deterministic (threads racing in lockstep would read the shared cursor alike and hide it).
+    Needs a re-creatable, non-random generator.
+    """
+    assert ctx.make_iterator is not None
+    make = ctx.make_iterator
+    got: list[collections.Counter[Any]] = [collections.Counter() for _ in range(n)]
+    caller = _Caller()
+    try:
+        made = caller.call(lambda: [make() for _ in range(n)], _call_timeout(ctx))
+        if made is None:
+            return _hang_finding(ctx, [], f"making {n} iterators")
+        if made.error is not None:
+            return []
+        live: list[tuple[int, Iterator[Any]]] = list(enumerate(made.value))
+        # A finite reference ended: one more pull shows extra items. An endless one was cut
+        # at `limit` items, so each iterator is compared on as many.
+        for _ in range(limit + 1 if finite else limit):
+            for k, it in list(live):
+                out = caller.call(functools.partial(next, it), _call_timeout(ctx))
+                if out is None:
+                    return _hang_finding(ctx, [], f"{n} iterators pulled in turn")
+                if isinstance(out.error, StopIteration):
+                    live.remove((k, it))
+                    continue
+                if out.error is not None:
+                    return []  # an exception is reported by the sequential and thread runs
+                info = _record(0, out).info
+                got[k][info.fingerprint if info is not None else None] += 1
+            if not live:
+                break
+    finally:
+        caller.close()
+    wrong = [k for k in range(n) if got[k] != reference]
+    if not wrong:
+        return []
+    union: collections.Counter[Any] = sum(got, collections.Counter())
+    expected = collections.Counter({fp: c * n for fp, c in reference.items()})
+    dup = sum((union - expected).values())
+    missing = sum((expected - union).values())
+    return [
+        make_finding(
+            "TSG301",
+            path="loader",
+            message=(
+                f"{n} iterators of the generator function, pulled from in turn (as "
+                "threadsafe_gen.keras.GeneratorDataset's workers and a tf.data interleave "
+                f"pull from theirs), did not each yield what one iterator yields alone: "
+                f"{len(wrong)} of {n} differed, with {dup} batches more and {missing} fewer "
+                f"than {n} full copies. The iterators share state (a module or class "
+                "attribute, one file handle or cursor), so parallel workers split or repeat "
+                "the data"
+            ),
+            hint=(
+                "Keep the generator's position in local variables, open its file or cursor "
+                "inside the generator body, and split the items between workers with "
+                "threadsafe_gen.shard(...) instead of a shared counter."
+            ),
+            details={"iterators": n, "differed": len(wrong), "extra": dup, "missing": missing},
+        )
+    ]
 
 
 # --- duplicates -----------------------------------------------------------------------------------

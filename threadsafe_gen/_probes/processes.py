@@ -1486,18 +1486,33 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
     if base is None:
         return []
     how = "processes" if ctx.use_multiprocessing else "threads"
+    hook = type(ctx.loader).on_epoch_end
+    overridden = hook is not getattr(base, "on_epoch_end", None)
+    twice = (
+        f". It also calls on_epoch_end twice per epoch, once mid-epoch from its enqueuer "
+        f"thread while batches are still being made (failure-modes 4.6: 6 calls for 3 "
+        f"epochs), and {type(ctx.loader).__name__} overrides on_epoch_end: a reshuffle there "
+        "changes the order under the batches in flight"
+        if overridden
+        else ""
+    )
     return [
         make_finding(
             "TSG703",
-            path="loader",
+            path="loader.on_epoch_end" if overridden else "loader",
+            severity=Severity.WARNING if overridden else None,
             message=(
                 f"The loader is a tf_keras Sequence ({base.__module__}.Sequence) and "
                 f"workers={ctx.workers} {how}: tf_keras' fit() feeds it through its "
                 "OrderedEnqueuer, which waits up to 5 s for its queue at the end of every "
                 "epoch (measured: 17.2 s for 3 epochs of 64 samples with workers=2, against "
-                "1.0-1.5 s through threadsafe_gen.keras.legacy_fit_input)"
+                f"1.0-1.5 s through threadsafe_gen.keras.legacy_fit_input){twice}"
             ),
-            details={"workers": ctx.workers, "use_multiprocessing": ctx.use_multiprocessing},
+            details={
+                "workers": ctx.workers,
+                "use_multiprocessing": ctx.use_multiprocessing,
+                "on_epoch_end_overridden": overridden,
+            },
         )
     ]
 
