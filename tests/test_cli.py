@@ -415,6 +415,30 @@ def documented_project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_documented_json_output_has_the_shape_the_page_shows(documented_project: Path) -> None:
+    """docs/cli.md's JSON sample: the same keys, counts and first finding as the real output
+    (the page shortens the message and hint with "...")."""
+    documented = json.loads(marked_block("json"))
+    out = run_documented("threadsafe-gen lint loader.py --format json", documented_project)
+    real = json.loads(out.stdout)
+    assert out.returncode == 1
+    assert real.keys() == documented.keys()
+    assert (real["schema_version"], real["command"], real["tool"]["name"]) == (
+        documented["schema_version"],
+        documented["command"],
+        documented["tool"]["name"],
+    )
+    counts = ("files", "findings", "errors", "warnings", "info")
+    assert real["summary"].keys() == documented["summary"].keys()
+    assert [real["summary"][k] for k in counts] == [documented["summary"][k] for k in counts]
+    first, shown = real["findings"][0], documented["findings"][0]
+    assert first.keys() == shown.keys()
+    same = ("code", "name", "title", "category", "severity", "path", "docs", "location", "details")
+    assert [first[k] for k in same] == [shown[k] for k in same]
+    for key in ("message", "hint"):
+        assert first[key].startswith(shown[key].split(" ...")[0])
+
+
 def test_documented_lint_console_output(documented_project: Path) -> None:
     """The console example in docs/cli.md prints exactly what the page shows."""
     lines = marked_block("console").rstrip("\n").splitlines()
