@@ -245,6 +245,24 @@ def finite_batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield x, x[:, 1:2]
 
 
+class _Table:
+    """Where the "next unread row" lives: one counter for every reader (a class attribute)."""
+
+    next_row = 0
+
+
+def next_unread_rows() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Reads "the next unread rows" through one shared counter (catalog 6.4): right with one
+    reader, but the readers that GeneratorDataset's workers or a tf.data interleave run at
+    once split and repeat the rows between them."""
+    _Table.next_row = 0
+    while _Table.next_row < N:
+        lo = _Table.next_row
+        _Table.next_row = lo + BATCH
+        x = rows(lo, lo + BATCH)
+        yield x, x[:, 1:2]
+
+
 class LockAroundGetitem(_Base):
     """The usual advice, a lock around the whole of __getitem__: safe, but 4 workers run one
     at a time, as slow as 1 (the I/O sleep is serialised too)."""
@@ -429,6 +447,13 @@ CASES: list[Case] = [
         lambda d: finite_batches,
         frozenset({"TSG402"}),
         _procs("fork", 4),
+    ),
+    Case(
+        "generators_sharing_a_cursor",
+        "GeneratorDataset(workers=4) trains on half the rows, some twice, and nothing fails",
+        lambda d: next_unread_rows,
+        frozenset({"TSG301"}),
+        _threads(4),
     ),
     Case(
         "finite_generator_keras3",
