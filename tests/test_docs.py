@@ -12,8 +12,9 @@ Conventions for ```python blocks in docs/*.md (see docs/index.md, "Reading the e
   ``# not run: <reason>``; it is still compiled, and the number of such blocks is capped;
 * ``>>>`` blocks are run with doctest.
 
-docs/checks.md is generated (docs/gen_checks.py); its examples are compiled, not run: they are
-lint inputs and loader fragments whose behaviour the linter's and checker's own tests assert.
+docs/checks.md is generated (docs/gen_checks.py); its examples are compiled here and run
+elsewhere: the lint codes' through the linter (tests/test_lint.py), the others' through
+check_loader() with the helpers they assume (tests/test_registry_examples.py).
 """
 
 from __future__ import annotations

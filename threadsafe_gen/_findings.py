@@ -123,12 +123,15 @@ _H, _X = Category.HANG, Category.CRASH
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 # The forked-RNG bug shows up as TSG501 (across workers) and TSG502 (across epochs):
-# one example and one fix serve both entries.
+# one example and one fix serve both entries, and the fix serves TSG503 (an RNG on the loader).
 _GLOBAL_RNG_EXAMPLE = (
     "import numpy as np\n"
     "import keras\n"
     "\n"
     "class Augmented(keras.utils.PyDataset):\n"
+    "    def __len__(self):\n"
+    "        return 100\n"
+    "\n"
     "    def __getitem__(self, i):\n"
     "        x, y = load(i)\n"
     "        return x + np.random.normal(size=x.shape), y  # same noise in every forked worker\n"
@@ -142,6 +145,9 @@ _RNG_FOR_FIXED = (
     "\n"
     "    def on_epoch_end(self):\n"
     "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
+    "\n"
+    "    def __len__(self):\n"
+    "        return 100\n"
     "\n"
     "    def __getitem__(self, i):\n"
     "        x, y = load(i)\n"
@@ -413,6 +419,9 @@ _CHECKS: tuple[Check, ...] = (
             "        super().__init__(**kwargs)\n"
             "        self.path, self.conn = path, None\n"
             "\n"
+            "    def __len__(self):\n"
+            "        return 8  # batches in table t\n"
+            "\n"
             "    def __getitem__(self, i):\n"
             "        if self.conn is None:  # opened by Keras' first calls, in the parent...\n"
             "            self.conn = sqlite3.connect(self.path)  # ...then inherited by forked workers\n"
@@ -432,6 +441,9 @@ _CHECKS: tuple[Check, ...] = (
             "    def __init__(self, path, **kwargs):\n"
             "        super().__init__(**kwargs)\n"
             "        self.path = path\n"
+            "\n"
+            "    def __len__(self):\n"
+            "        return 8  # batches in table t\n"
             "\n"
             "    def __getitem__(self, i):\n"
             '        return self.conn.execute("SELECT x FROM t WHERE batch = ?", (i,)).fetchall()\n'
@@ -774,25 +786,14 @@ _CHECKS: tuple[Check, ...] = (
             "        super().__init__(**kwargs)\n"
             "        self.rng = np.random.default_rng(0)  # copied, with its state, into every worker\n"
             "\n"
+            "    def __len__(self):\n"
+            "        return 100\n"
+            "\n"
             "    def __getitem__(self, i):\n"
             "        x, y = load(i)\n"
             "        return x + self.rng.normal(size=x.shape), y\n"
         ),
-        fixed=(
-            "import keras\n"
-            "import threadsafe_gen\n"
-            "\n"
-            "class Augmented(keras.utils.PyDataset):\n"
-            "    epoch = 0\n"
-            "\n"
-            "    def on_epoch_end(self):\n"
-            "        self.epoch += 1  # Keras starts the next epoch's workers after this\n"
-            "\n"
-            "    def __getitem__(self, i):\n"
-            "        x, y = load(i)\n"
-            "        rng = threadsafe_gen.rng_for(i, epoch=self.epoch)  # the same in every worker\n"
-            "        return x + rng.normal(size=x.shape), y\n"
-        ),
+        fixed=_RNG_FOR_FIXED,
     ),
     # --- coverage and structure ------------------------------------------------------------
     _c(
@@ -915,13 +916,17 @@ _CHECKS: tuple[Check, ...] = (
             "        return x, y\n"
         ),
         fixed=(
+            "import numpy as np\n"
+            "\n"
             "class Rows:\n"
             "    def __len__(self):\n"
             "        return 10\n"
             "\n"
             "    def __getitem__(self, i):\n"
             "        x, y = load(i)\n"
-            "        return x, y  # the same structure every time\n"
+            "        if y is None:  # unlabelled: a placeholder label with weight 0\n"
+            "            return x, np.zeros(len(x)), np.zeros(len(x))\n"
+            "        return x, y, np.ones(len(x))  # (x, y, weights) every time\n"
         ),
     ),
     _c(
