@@ -1063,7 +1063,9 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
             continue
         if f.info.fingerprint == c.info.fingerprint:
             continue
-        if c.info.fingerprint in seen_batches and not c.info.empty:
+        if c.info.empty and not f.info.empty:
+            moved.append(c.index)  # a cursor that ran past the end of the data
+        elif c.info.fingerprint in seen_batches and not c.info.empty:
             moved.append(c.index)
         else:
             novel.append(c.index)
