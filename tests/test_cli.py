@@ -460,6 +460,21 @@ def test_github_actions_snippet_runs_and_prints_documented_output(documented_pro
     assert (out.returncode, out.stdout.rstrip("\n")) == (1, expected)
 
 
+def test_github_actions_sarif_step_writes_the_file_it_uploads(documented_project: Path) -> None:
+    """The SARIF steps: the lint command writes the file the upload step names, valid SARIF."""
+    import jsonschema
+    import yaml
+
+    run, upload = yaml.safe_load(marked_block("github-actions-sarif"))
+    out = run_documented(run["run"], documented_project)
+    assert out.returncode == 1, out.stderr
+    sarif = json.loads((documented_project / upload["with"]["sarif_file"]).read_text())
+    schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    rules = {r["ruleId"] for r in sarif["runs"][0]["results"]}
+    assert rules == {"TSG151", "TSG751"}
+
+
 def test_pre_commit_snippet_matches_hook_and_documented_output(documented_project: Path) -> None:
     """The pre-commit snippet is our hook; its entry, run on loader.py, prints the documented text."""
     import yaml
