@@ -1417,7 +1417,7 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
     if ctx.make_iterator is not None and not _is_random(ctx):
         seq = collections.Counter(c.info.fingerprint for c in rec.calls if c.info is not None)
         finite = rec.exhausted_after is not None
-        findings += _separate_iterators(ctx, seq, len(rec.calls), n, finite=finite)
+        findings += _separate_iterators(ctx, rec, n, finite=finite)
     if not executing and ctx.make_iterator is not None and not _is_random(ctx):
         got = collections.Counter(c.info.fingerprint for c in run.calls if c.info is not None)
         if seq != got:
@@ -1438,8 +1438,13 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
     return findings
 
 
+#: Items drawn from each of the separate iterators: a shared cursor shows from the second
+#: round on, and a slow generator costs n times this many calls.
+SEPARATE_ITEMS = 16
+
+
 def _separate_iterators(
-    ctx: ProbeContext, reference: collections.Counter[Any], limit: int, n: int, *, finite: bool
+    ctx: ProbeContext, rec: PassRecord, n: int, *, finite: bool
 ) -> list[Finding]:
     """TSG301: n iterators of one generator function, pulled from in turn.
 
@@ -1451,8 +1456,16 @@ def _separate_iterators(
     deterministic (threads racing in lockstep would read the shared cursor alike and hide it).
     Needs a re-creatable, non-random generator.
     """
-    assert ctx.make_iterator is not None
     make = ctx.make_iterator
+    if make is None:
+        return []
+    # Each iterator against the reference's first `limit` items; a finite reference that
+    # fits gets one pull more, which shows extra items.
+    limit = min(len(rec.calls), SEPARATE_ITEMS)
+    pulls = limit + 1 if finite and len(rec.calls) <= SEPARATE_ITEMS else limit
+    reference = collections.Counter(
+        c.info.fingerprint if c.info is not None else None for c in rec.calls[:limit]
+    )
     got: list[collections.Counter[Any]] = [collections.Counter() for _ in range(n)]
     caller = _Caller()
     try:
@@ -1462,9 +1475,9 @@ def _separate_iterators(
         if made.error is not None:
             return []
         live: list[tuple[int, Iterator[Any]]] = list(enumerate(made.value))
-        # A finite reference ended: one more pull shows extra items. An endless one was cut
-        # at `limit` items, so each iterator is compared on as many.
-        for _ in range(limit + 1 if finite else limit):
+        for _ in range(pulls):
+            if ctx.remaining() <= 0:
+                return []  # not enough budget left to compare them
             for k, it in list(live):
                 out = caller.call(functools.partial(next, it), _call_timeout(ctx))
                 if out is None:
