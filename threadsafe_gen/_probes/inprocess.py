@@ -1414,11 +1414,11 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
                 details={"error": other[0].error, "traceback": other[0].traceback},
             )
         )
-    if ctx.make_iterator is not None and not _is_random(ctx):
+    if ctx.make_iterator is None or _is_random(ctx):
+        return findings
+    findings += _separate_iterators(ctx, rec, n)
+    if not executing:
         seq = collections.Counter(c.info.fingerprint for c in rec.calls if c.info is not None)
-        finite = rec.exhausted_after is not None
-        findings += _separate_iterators(ctx, rec, n, finite=finite)
-    if not executing and ctx.make_iterator is not None and not _is_random(ctx):
         got = collections.Counter(c.info.fingerprint for c in run.calls if c.info is not None)
         if seq != got:
             dup = sum((got - seq).values())
@@ -1443,9 +1443,7 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
 SEPARATE_ITEMS = 16
 
 
-def _separate_iterators(
-    ctx: ProbeContext, rec: PassRecord, n: int, *, finite: bool
-) -> list[Finding]:
+def _separate_iterators(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Finding]:
     """TSG301: n iterators of one generator function, pulled from in turn.
 
     GeneratorDataset's workers and a tf.data interleave each run their own iterator of the
@@ -1462,6 +1460,7 @@ def _separate_iterators(
     # Each iterator against the reference's first `limit` items; a finite reference that
     # fits gets one pull more, which shows extra items.
     limit = min(len(rec.calls), SEPARATE_ITEMS)
+    finite = rec.exhausted_after is not None
     pulls = limit + 1 if finite and len(rec.calls) <= SEPARATE_ITEMS else limit
     reference = collections.Counter(
         c.info.fingerprint if c.info is not None else None for c in rec.calls[:limit]
