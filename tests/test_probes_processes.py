@@ -699,6 +699,24 @@ def test_walk_follows_closures_and_partials() -> None:
     assert paths == ["loader.fetch.<closure conn>", "loader.query.args[0]"]
 
 
+def test_threads_native_code_registered_are_not_named_as_live_threads() -> None:
+    """A thread started outside `threading` that called into Python (as tf.data's do) stays
+    in threading.enumerate() before 3.13 after it ended: it is not named as a live thread."""
+    import _thread
+
+    seen = threading.Event()
+    box: list[threading.Thread] = []
+
+    def native() -> None:
+        box.append(threading.current_thread())  # registers a threading._DummyThread
+        seen.set()
+
+    _thread.start_new_thread(native, ())
+    assert seen.wait(5)
+    assert isinstance(box[0], threading._DummyThread)
+    assert box[0] not in P._other_python_threads()
+
+
 @pytest.mark.slow
 @needs_fork
 def test_lock_held_by_a_thread_at_fork_hangs_workers_and_is_explained() -> None:

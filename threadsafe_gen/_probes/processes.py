@@ -411,7 +411,14 @@ def _os_thread_count() -> int:
 
 def _other_python_threads() -> list[threading.Thread]:
     """Live Python threads besides this one and the main thread, not counting the check's
-    own helper threads (named ``threadsafe_gen-*``; a call that hung is reported already)."""
+    own helper threads (named ``threadsafe_gen-*``; a call that hung is reported already).
+
+    Threads that native code started and Python only registered when they called into it
+    (``threading._DummyThread``, e.g. TensorFlow's tf.data threads) are left out too: before
+    Python 3.13 they stay in ``threading.enumerate()`` as alive after the OS thread ended, so
+    after any Keras training they would be named here for good. The OS thread count
+    (TSG204) still counts the ones that run.
+    """
     me = threading.current_thread()
     main = threading.main_thread()
     return [
@@ -420,6 +427,7 @@ def _other_python_threads() -> list[threading.Thread]:
         if t is not me
         and t is not main
         and t.is_alive()
+        and not isinstance(t, threading._DummyThread)
         and not t.name.startswith("threadsafe_gen-")
     ]
 
