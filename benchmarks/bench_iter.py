@@ -1,7 +1,7 @@
 """threadsafe_iter vs more_itertools.serialize: per-item cost, alone and with 4 threads on one iterator.
 
 Target (issue 6): threadsafe_iter costs <= 1.1x serialize per item, in both settings.
-Contention itself costs about 4x for any lock wrapper (failure-modes r09), so the 4-thread
+Contention itself costs about 4x for any lock wrapper (docs/failure-modes.md, "Lock overhead"), so the 4-thread
 numbers are compared with serialize under the same contention, not with 1 thread.
 """
 

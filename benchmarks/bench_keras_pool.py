@@ -1,6 +1,6 @@
 """Keras 3 PyDataset with spawn/forkserver workers: the per-epoch pool start, with and without help.
 
-Keras 3 builds a new ``multiprocessing.Pool`` every epoch (failure-modes 2.0), so under spawn
+Keras 3 builds a new ``multiprocessing.Pool`` every epoch (docs/failure-modes.md row 2.0), so under spawn
 and forkserver every epoch pays for starting the workers, importing Keras/TF in them, and
 unpickling the dataset into each. A dataset holding a large numpy array also pays for pickling
 it into every worker, every epoch (2.0b).

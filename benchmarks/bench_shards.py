@@ -1,7 +1,7 @@
 """Pure-Python CPU-bound generator: 2 process shards vs 1 process, counting every item.
 
 Target (issue 6): >= 1.8x with 2 processes, zero duplicates and zero missing items. Threads
-cannot do this (the GIL: failure-modes 6.5 measured 0.99-1.06x for a pure-Python loop), and
+cannot do this (the GIL: docs/failure-modes.md row 6.5 measured 0.99-1.06x for a pure-Python loop), and
 copying one generator into several processes duplicates its items (catalog 4.1). Here every
 worker re-creates the generator call and ``shard()`` gives it its own share of the work.
 """

@@ -3,7 +3,7 @@
 Target (issue 6): starting a spawn worker that receives a 1 GiB SharedArray takes <= 1.2x
 the time with a 1 MiB one: the array travels as a ~150-byte handle and the worker maps the
 same memory. A plain numpy array of the same size is pickled into the worker instead
-(failure-modes 2.0b: +6-7 s per epoch for 128 MiB under Keras 3).
+(docs/failure-modes.md row 2.0b: +6-7 s per epoch for 128 MiB under Keras 3).
 
 Measured: from ``Process.start()`` until the worker has unpickled its argument and read the
 array's last element.

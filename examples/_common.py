@@ -5,7 +5,7 @@ Keras model with ``run_eagerly=True`` so that its first layer can record the ids
 sees, then checks that each id arrived exactly once in every epoch. Counting what the model
 saw, not what the loader says it produced, is the only way to see duplicated or lost
 samples: Keras always asks for ``len()`` batches, so the batch count looks right even when
-half the samples are copies (failure-modes catalog, rows 1.1 and 4.1).
+half the samples are copies (docs/failure-modes.md, rows 1.1 and 4.1).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Problem it solves: one file object shared by worker threads has one position, so
 ``seek()`` + ``read()`` from two threads interleave and return the wrong rows, silently
-(failure-modes catalog row 1.5: 2-8 wrong rows per epoch). Opening a file for every record is
+(docs/failure-modes.md row 1.5: 2-8 wrong rows per epoch). Opening a file for every record is
 safe but slow. ``threadsafe_gen.per_thread`` gives every worker thread its own small cache of
 open handles (at most MAX_OPEN, least recently used closed first, so thousands of files do
 not exhaust file descriptors), created on first use and closed when asked.

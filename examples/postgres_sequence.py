@@ -2,7 +2,7 @@
 
 A libpq connection is a socket with protocol state. Shared by forked workers, their
 requests and replies interleave on one socket (replies read by the wrong worker, stalls;
-failure-modes rows 1.8 and 2b'''); it cannot be pickled to spawn workers at all.
+docs/failure-modes.md rows 1.8 and 2b'''); it cannot be pickled to spawn workers at all.
 ``threadsafe_gen.per_process`` gives each process its own connection, opened on first use,
 and never closes a parent's connection from a forked child.
 

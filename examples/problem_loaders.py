@@ -1,7 +1,7 @@
 """Loaders that reproduce the problems users report with workers > 1.
 
 Each class is what people really write, reduced to a few lines; the docstring names the
-report and the row of the measured failure-modes catalog (docs/failure-modes) it
+report and the row of the measured failure-modes catalog (docs/failure-modes.md) it
 reproduces. ``check_examples.py`` runs ``threadsafe_gen.check_loader()`` over every one of
 them (and over the good examples, which must come out clean) and prints the reports.
 

@@ -3,7 +3,7 @@
 Problem it solves: a ``sqlite3.Connection`` opened in ``__init__`` cannot be pickled to
 spawn/forkserver workers, is shared (and refused: ``check_same_thread``) by forked workers,
 and even with ``workers=1`` Keras calls ``__getitem__`` from a tf.data thread, not the thread
-that opened it (failure-modes catalog rows 1.7, 2b, 2b'). ``threadsafe_gen.per_process``
+that opened it (docs/failure-modes.md rows 1.7, 2b, 2b'). ``threadsafe_gen.per_process``
 opens one connection lazily in each process that uses it, so the dataset pickles without
 it and a forked worker never touches its parent's connection.
 

@@ -1,6 +1,6 @@
 """Module-level loaders for test_check.py, test_probes_inprocess.py and test_probes_pickling.py.
 
-Every loader reproduces one row of /work/shared/reference/failure-modes.md (named in its
+Every loader reproduces one row of docs/failure-modes.md (named in its
 docstring) or is its clean counterpart. They live at module scope so that spawn children
 can import them. Sample ids sit in column 0 of ``x`` so duplicates can be counted. Keras
 variants are in tests/loaders_tf.py (TensorFlow is imported only there).
@@ -36,7 +36,7 @@ def batch_for(index: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CleanSeq:
-    """Pure function of the index (failure-modes 1.0)."""
+    """Pure function of the index (docs/failure-modes.md row 1.0)."""
 
     def __init__(self, n_batches: int = N // BS) -> None:
         self.n_batches = n_batches
@@ -59,7 +59,7 @@ class SleepySeq(CleanSeq):
 
 
 class CursorSeq(CleanSeq):
-    """Ignores the index and advances a cursor with a 2 ms gap (failure-modes 1.1)."""
+    """Ignores the index and advances a cursor with a 2 ms gap (docs/failure-modes.md row 1.1)."""
 
     def __init__(self, n_batches: int = N // BS, gap: float = 0.002) -> None:
         super().__init__(n_batches)
@@ -74,7 +74,7 @@ class CursorSeq(CleanSeq):
 
 
 class BufferSeq(CleanSeq):
-    """Fills one buffer on self and returns it without a copy (failure-modes 1.3)."""
+    """Fills one buffer on self and returns it without a copy (docs/failure-modes.md row 1.3)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,7 +86,7 @@ class BufferSeq(CleanSeq):
 
 
 class RowBufferSeq(CleanSeq):
-    """Fills a shared buffer row by row, then returns a copy (failure-modes 1.4)."""
+    """Fills a shared buffer row by row, then returns a copy (docs/failure-modes.md row 1.4)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,7 +140,7 @@ class PartialLockSeq(CleanSeq):
 
 
 class SqliteSeq(CleanSeq):
-    """sqlite3 connection made in __init__ with check_same_thread=True (failure-modes 1.7)."""
+    """sqlite3 connection made in __init__ with check_same_thread=True (docs/failure-modes.md row 1.7)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -153,7 +153,7 @@ class SqliteSeq(CleanSeq):
 
 
 class RaisingSeq(CleanSeq):
-    """Raises ValueError on index 3 (failure-modes 2f)."""
+    """Raises ValueError on index 3 (docs/failure-modes.md row 2f)."""
 
     def __getitem__(self, index: int) -> Any:
         if index == 3:
@@ -206,7 +206,7 @@ class LazyPidSeq(CleanSeq):
 
 
 class LazySqliteSeq(CleanSeq):
-    """Opens a thread-bound connection on the first call (failure-modes 2b'): Keras' first two
+    """Opens a thread-bound connection on the first call (docs/failure-modes.md row 2b'): Keras' first two
     calls run on the fit() thread, later ones on another thread."""
 
     def __init__(self) -> None:
@@ -333,7 +333,7 @@ class LazyInitSeq(CleanSeq):
 
 
 class RandomSeq(CleanSeq):
-    """Random augmentation from numpy's global RNG (failure-modes 2d; fine under threads)."""
+    """Random augmentation from numpy's global RNG (docs/failure-modes.md row 2d; fine under threads)."""
 
     def __getitem__(self, index: int) -> Any:
         x, y = super().__getitem__(index)
@@ -384,7 +384,7 @@ class FewZerosSeq(CleanSeq):
 
 
 class HangSeq(CleanSeq):
-    """Blocks on index 3 until .release() (failure-modes 2f'')."""
+    """Blocks on index 3 until .release() (docs/failure-modes.md row 2f'')."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -401,7 +401,7 @@ class HangSeq(CleanSeq):
 
 
 class ExitSeq(CleanSeq):
-    """os._exit(13) on index 2 (failure-modes 2f')."""
+    """os._exit(13) on index 2 (docs/failure-modes.md row 2f')."""
 
     def __getitem__(self, index: int) -> Any:
         if index == 2:
@@ -419,7 +419,7 @@ class ExitZeroSeq(CleanSeq):
 
 
 class BigSeq(CleanSeq):
-    """Holds a 20 MiB array that spawn would pickle into every worker (failure-modes 2.0b)."""
+    """Holds a 20 MiB array that spawn would pickle into every worker (docs/failure-modes.md row 2.0b)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -439,7 +439,7 @@ class Augment:
 
 
 class UnpicklableSeq(CleanSeq):
-    """Holds a lock, a lambda deep in a dict, a generator, a connection (failure-modes 2a-2c, 5.1)."""
+    """Holds a lock, a lambda deep in a dict, a generator, a connection (docs/failure-modes.md row 2a-2c, 5.1)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -468,7 +468,7 @@ def gen_infinite() -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def gen_sleepy() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """A generator that waits 2 ms inside (failure-modes 1.6: 'generator already executing')."""
+    """A generator that waits 2 ms inside (docs/failure-modes.md row 1.6: 'generator already executing')."""
     for i in range(N // BS):
         time.sleep(0.002)
         yield batch_for(i)
@@ -487,7 +487,7 @@ class _SharedCursor:
 
 def gen_shared_cursor() -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Rewinds and advances one shared cursor: right alone, split between iterators running
-    at once (failure-modes 6.4, "the next unread row" of a table)."""
+    at once (docs/failure-modes.md row 6.4, "the next unread row" of a table)."""
     _SharedCursor.next_batch = 0
     while True:
         i = _SharedCursor.next_batch
@@ -528,7 +528,7 @@ def make_racy() -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def gen_from_db(conn: sqlite3.Connection) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Reads through a connection made by the caller's thread (failure-modes 1.7, generators)."""
+    """Reads through a connection made by the caller's thread (docs/failure-modes.md row 1.7, generators)."""
     for i in range(N // BS):
         conn.execute("select 1").fetchone()
         yield batch_for(i)

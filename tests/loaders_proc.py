@@ -112,7 +112,7 @@ class _SqliteBase(PureSeq):
 
 
 class SqliteInInitSeq(_SqliteBase):
-    """sqlite3.connect() in __init__ (failure-modes 2b)."""
+    """sqlite3.connect() in __init__ (docs/failure-modes.md row 2b)."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -123,7 +123,7 @@ class SqliteInInitSeq(_SqliteBase):
 
 
 class LazySqliteSeq(_SqliteBase):
-    """Opens the connection on first use, without a pid check (failure-modes 2b')."""
+    """Opens the connection on first use, without a pid check (docs/failure-modes.md row 2b')."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -171,7 +171,7 @@ class _ChildOnly(PureSeq):
 
 
 class ExitInWorkerSeq(_ChildOnly):
-    """Calls os._exit(13) in a worker (failure-modes 2f')."""
+    """Calls os._exit(13) in a worker (docs/failure-modes.md row 2f')."""
 
     def misbehave(self) -> None:
         os._exit(13)
@@ -186,7 +186,7 @@ class SegfaultInWorkerSeq(_ChildOnly):
 
 
 class HangInWorkerSeq(_ChildOnly):
-    """Never returns in a worker (failure-modes 2f'')."""
+    """Never returns in a worker (docs/failure-modes.md row 2f'')."""
 
     def misbehave(self) -> None:
         time.sleep(3600)
@@ -370,7 +370,7 @@ class ShapedSeq:
 
 
 class HeldLockSeq(PureSeq):
-    """Takes self.lock in workers while a parent thread holds it for good (failure-modes 2a').
+    """Takes self.lock in workers while a parent thread holds it for good (docs/failure-modes.md row 2a').
 
     The parent's own calls skip the lock so the test's peek cannot block; every forked worker
     inherits the lock in its held state, with no thread left to release it.

@@ -23,7 +23,7 @@ class PurePyDataset(keras.utils.PyDataset):  # type: ignore[misc]
 
 
 class RandomPyDataset(PurePyDataset):
-    """Augments with numpy's global RNG (failure-modes 2d)."""
+    """Augments with numpy's global RNG (docs/failure-modes.md row 2d)."""
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         x, y = batch_for(index)

@@ -37,7 +37,7 @@ class PureDataset(keras.utils.PyDataset):  # type: ignore[misc]  # keras is unty
 
 
 class CursorDataset(PureDataset):
-    """Keras 3 PyDataset that ignores the index (failure-modes 1.1)."""
+    """Keras 3 PyDataset that ignores the index (docs/failure-modes.md row 1.1)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -51,7 +51,7 @@ class CursorDataset(PureDataset):
 
 
 class SqliteDataset(PureDataset):
-    """Keras 3 PyDataset with a thread-bound sqlite3 connection (failure-modes 1.7)."""
+    """Keras 3 PyDataset with a thread-bound sqlite3 connection (docs/failure-modes.md row 1.7)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,7 +75,7 @@ class LegacySequence(tf_keras.utils.Sequence):  # type: ignore[misc]  # tf_keras
 
 
 class LegacyBufferSequence(LegacySequence):
-    """tf_keras Sequence returning one reused buffer (failure-modes 1.3)."""
+    """tf_keras Sequence returning one reused buffer (docs/failure-modes.md row 1.3)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,7 +87,7 @@ class LegacyBufferSequence(LegacySequence):
 
 
 def image_flow() -> Any:
-    """tf_keras ImageDataGenerator().flow over 64 tiny images (failure-modes 7.x)."""
+    """tf_keras ImageDataGenerator().flow over 64 tiny images (docs/failure-modes.md row 7.x)."""
     x = np.arange(N * 4 * 4 * 3, dtype=np.float32).reshape(N, 4, 4, 3)
     y = np.arange(N, dtype=np.float32)
     gen = tf_keras.preprocessing.image.ImageDataGenerator()

@@ -549,7 +549,7 @@ def test_tf_keras_fit_with_worker_processes_fails_loudly(
     """tf_keras fit(..., workers=2, use_multiprocessing=True) raises CopiedIteratorError, no hang.
 
     Before: fork gave every process its own copy (duplicates, no error) and spawn hung for
-    ever (failure-modes 5.3).
+    ever (docs/failure-modes.md row 5.3).
     """
     pytest.importorskip("tf_keras")
     script = tmp_path / "fit_with_processes.py"
@@ -767,7 +767,7 @@ def test_tf_keras_fit_with_four_worker_threads() -> None:
 
     With workers > 1, tf_keras' GeneratorEnqueuer hands next() calls to a 4-thread pool and
     queues the results in submission order, but which call gets which item depends on which
-    thread reaches the lock first, so a batch can slip across an epoch boundary (failure-modes
+    thread reaches the lock first, so a batch can slip across an epoch boundary (docs/failure-modes.md
     4.4). No wrapper around the iterator can prevent that: measured with a 2 ms pause per
     batch, 48-64 distinct ids per epoch (of 64) in 6 runs of 3 epochs, while 0-pause runs
     gave 64 every time. What holds, and is asserted: every epoch trains STEPS full batches

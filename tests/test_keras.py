@@ -337,7 +337,7 @@ def test_keras3_guard_fork_workers_distinct_augmentations() -> None:
     guarded = fit_keras3(
         kl.GuardedAugDataset(delay=0.05, workers=4, use_multiprocessing=True), epochs=2
     )
-    assert distinct_noise(plain[0]) < kl.N_SAMPLES  # failure-modes 2d, reproduced
+    assert distinct_noise(plain[0]) < kl.N_SAMPLES  # docs/failure-modes.md row 2d, reproduced
     assert [ids(rows) for rows in guarded] == [ALL_IDS, ALL_IDS]
     assert [distinct_noise(rows) for rows in guarded] == [kl.N_SAMPLES, kl.N_SAMPLES]
     assert set(guarded[0][:, 1].tolist()) & set(guarded[1][:, 1].tolist()) == set()

@@ -110,7 +110,7 @@ def test_slots_getstate_sets_and_cycles() -> None:
 
 
 def test_file_and_socket_with_multiprocessing_pickler() -> None:
-    """A file is refused; a socket passes ForkingPickler (fd duplication, failure-modes 2b''')."""
+    """A file is refused; a socket passes ForkingPickler (fd duplication, docs/failure-modes.md row 2b''')."""
     threads_before = threading.active_count()
     fds_before = len(os.listdir("/proc/self/fd"))
     with open(__file__, "rb") as fh, socket.socket() as sock:
@@ -300,7 +300,7 @@ def test_small_clean_loader_has_no_pickling_findings() -> None:
 
 
 def test_generator_object_is_unpicklable_loader() -> None:
-    """A generator passed as the loader: TSG101 at path 'loader' (failure-modes 5.1)."""
+    """A generator passed as the loader: TSG101 at path 'loader' (docs/failure-modes.md row 5.1)."""
     report = check_loader(
         L.gen_clean(), use_multiprocessing=True, start_method="spawn", probes=["pickling"]
     )
@@ -310,7 +310,7 @@ def test_generator_object_is_unpicklable_loader() -> None:
 @pytest.mark.slow
 @pytest.mark.keras
 def test_tf_keras_flow_reports_lock_and_generator() -> None:
-    """ImageDataGenerator().flow holds a lock and a generator: both paths (failure-modes 7.1)."""
+    """ImageDataGenerator().flow holds a lock and a generator: both paths (docs/failure-modes.md row 7.1)."""
     pytest.importorskip("tf_keras")
     import loaders_tf
 

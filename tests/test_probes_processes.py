@@ -537,7 +537,7 @@ def test_pure_keras_pydataset_has_no_problem_under_fork_and_spawn() -> None:
 @pytest.mark.keras
 @needs_fork
 def test_keras_pydataset_with_global_rng_repeats_in_forked_workers() -> None:
-    """A PyDataset augmenting with np.random: TSG501 and TSG502 (failure-modes 2d)."""
+    """A PyDataset augmenting with np.random: TSG501 and TSG502 (docs/failure-modes.md row 2d)."""
     pytest.importorskip("keras")
     import loaders_proc_keras as K
 

@@ -525,7 +525,7 @@ def test_threads_inside_a_worker_process_see_its_info() -> None:
 
 @pytest.mark.slow
 def test_parallel_processes_reseed_numpy_per_worker() -> None:
-    """Forked workers do not replay the parent's numpy random stream (failure-modes 2d)."""
+    """Forked workers do not replay the parent's numpy random stream (docs/failure-modes.md row 2d)."""
     import numpy as np
 
     np.random.seed(0)

@@ -24,7 +24,7 @@
 # - spawn/forkserver: pickling while multiprocessing starts a process
 #   (get_spawning_popen() is set) yields a `_CopiedIterator` stand-in that raises the same
 #   error on first next() in the child. Raising inside that pickler instead would kill
-#   tf_keras' enqueuer thread and hang fit() for ever (failure-modes 5.3); an error raised by
+#   tf_keras' enqueuer thread and hang fit() for ever (docs/failure-modes.md row 5.3); an error raised by
 #   next() in a worker travels back as a task result and fit() fails. Any other pickling
 #   (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError at once.
 """
@@ -59,7 +59,7 @@ P = ParamSpec("P")
 
 # NOTE [ Locks after fork ]
 # If another thread holds an iterator's lock when the process forks, the child's copy of
-# the lock stays held for ever and the child's first next() hangs (failure-modes 2a' shows
+# the lock stays held for ever and the child's first next() hangs (docs/failure-modes.md row 2a' shows
 # this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
 # the forked child. A generator that was running in that other thread is then reported by
 # Python itself ("generator already executing") instead of hanging.

@@ -8,7 +8,7 @@ and in addition:
   or ``forkserver`` worker), and refuse with
   :class:`~threadsafe_gen.errors.PicklingRefusedError` while they are held;
 * they are re-created in a forked child, so a lock that another thread held at the moment
-  of ``fork()`` cannot deadlock the child (failure-modes row 2a': Keras 3 hangs forever).
+  of ``fork()`` cannot deadlock the child (docs/failure-modes.md row 2a': Keras 3 hangs forever).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, NoReturn, cast
 
 from .errors import PicklingRefusedError
 
-__all__ = ["BoundedSemaphore", "Condition", "Event", "Lock", "RLock", "Semaphore"]
+__all__ = ["BoundedSemaphore", "Condition", "Event", "Lock", "RLock", "Semaphore", "is_held"]
 
 # NOTE [ Fork re-creation ]
 # Every proxy registers itself in a WeakSet; one os.register_at_fork(after_in_child=...) hook
@@ -59,6 +59,21 @@ def _reinit_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
     os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
+def is_held(lock: Any) -> bool:
+    """Whether some thread holds *lock* now: any lock of ``threading``, ``_thread`` or ours.
+
+    Never raises: a lock-like object whose ``locked()`` fails counts as not held.
+    """
+    locked = getattr(lock, "locked", None)
+    if callable(locked):  # Lock, our proxies, and RLock from Python 3.14
+        try:
+            return bool(locked())
+        except Exception:
+            return False
+    # RLock before 3.14 has no locked(); its repr says "<locked ...>" or "<unlocked ...>".
+    return repr(lock).startswith("<locked")
 
 
 def _recursion_count(rlock: Any) -> int:

@@ -1,7 +1,7 @@
 """Per-sample random generators that do not depend on which worker runs the sample.
 
 Forked workers replay the parent's numpy state (16/64 distinct augmentations per epoch, the
-same again next epoch: failure-modes rows 2d, 4.7, 7.4), and a Generator stored on the loader
+same again next epoch: docs/failure-modes.md rows 2d, 4.7, 7.4), and a Generator stored on the loader
 is copied into every spawn worker. :func:`rng_for` derives the generator from
 ``(seed, epoch, index)`` alone, like Grain's per-record Philox counter, so the result is the
 same whatever thread, process or start method computes it.

@@ -409,7 +409,7 @@ def _watch_parent(parent_pid: int, direct_child: bool) -> None:
 
 
 def _reseed_globals(seed: int) -> None:
-    # Forked workers share the parent's random state (failure-modes 2d): give each worker
+    # Forked workers share the parent's random state (docs/failure-modes.md row 2d): give each worker
     # its own. numpy is only seeded when already imported, so a worker stays light.
     random.seed(seed)
     np = sys.modules.get("numpy")

@@ -388,7 +388,7 @@ def current_epoch(dataset: object) -> int:
     before the first epoch (``EpochIterator.reset()``) and then after each epoch, in the
     training process, building each epoch's worker pool after it, so training epoch ``e`` sees
     ``e + 1`` in the parent and in its forked or spawned workers; tf_keras calls
-    ``on_epoch_end`` twice per epoch (failure-modes 4.6), so there it grows by 2 per epoch.
+    ``on_epoch_end`` twice per epoch (docs/failure-modes.md row 4.6), so there it grows by 2 per epoch.
 
     Args:
         dataset: an instance of a class decorated with :func:`guard`.
@@ -685,7 +685,7 @@ class _GeneratorDatasetImpl:
     re-creates the call in ``workers`` threads or processes; each yields only its own shard (see
     :func:`threadsafe_gen.shard`), so every item arrives **exactly once per epoch** and every
     epoch is complete. Plain ``fit(generator)`` instead replays its 2 peeked batches in later
-    epochs (failure-modes 3d) and has no ``workers=`` at all in Keras 3.
+    epochs (docs/failure-modes.md row 3d) and has no ``workers=`` at all in Keras 3.
 
     Speed: a body that does not split its work is auto-sharded, i.e. every worker runs the
     whole generator and keeps every N-th item, which is correct but only fast when producing an
@@ -1070,7 +1070,7 @@ def to_tf_dataset(
     Use it to feed ``tf.data`` pipelines, Keras 3 or tf_keras from a generator with parallel
     workers. With threads (the default) it is ``interleave`` over ``workers`` per-shard
     ``from_generator`` datasets (``num_parallel_calls=workers``), which tf.data really runs in
-    parallel (failure-modes 6.2); ``deterministic=True`` (the default) fixes the order:
+    parallel (docs/failure-modes.md row 6.2); ``deterministic=True`` (the default) fixes the order:
     round-robin over shards. With ``processes=True`` the shards run in worker processes
     (for pure-Python CPU-bound generators) and arrive in arrival order. Every iteration of the
     dataset (every Keras epoch) re-creates all shards with a new epoch number, so each pass
@@ -1312,7 +1312,7 @@ def legacy_fit_input(
 
     Use it instead of tf_keras' ``fit(x, workers=N, use_multiprocessing=...)``: tf_keras' own
     enqueuers copy a generator into every worker process (each item up to N times, silently,
-    failure-modes 4.1/5.2), hang under spawn (5.3), call ``on_epoch_end`` twice per epoch (4.6)
+    docs/failure-modes.md row 4.1/5.2), hang under spawn (5.3), call ``on_epoch_end`` twice per epoch (4.6)
     and stall 5 s at every epoch end (4.5). The dataset returned here runs the same work in
     parallel without any of that; pass it to ``fit()`` *without* ``workers`` /
     ``use_multiprocessing``. It works with Keras 3 too. Measured on 2 cores, 3 epochs of a

@@ -52,7 +52,7 @@ class Payload:
         # NOTE [ Same transport as Keras ]
         # This runs inside Process.start(), while multiprocessing's spawning popen is set,
         # so ForkingPickler reduces sockets and other fds exactly as Keras' worker pool
-        # would (by duplicating the fd into the child, failure-modes 2b'''). A plain
+        # would (by duplicating the fd into the child, docs/failure-modes.md row 2b'''). A plain
         # pickle.dumps here would refuse sockets that the real transport accepts.
         data = bytes(ForkingPickler.dumps(self.obj))
         return (_payload_from_bytes, (data,))

@@ -483,7 +483,7 @@ def _keras_peek(ctx: ProbeContext) -> None:
     """Call loader[0] and loader[1] on this thread first, as Keras does to infer the output spec.
 
     Keras 3 runs these two calls on the thread that called fit() and every later call on a
-    tf.data or worker thread (failure-modes 1.7 and 8.4), so a resource opened lazily by the
+    tf.data or worker thread (docs/failure-modes.md row 1.7 and 8.4), so a resource opened lazily by the
     first call is then used from another thread. Mirroring that order lets the sequential
     pass, which runs on a helper thread, meet the same failure. The calls are made only when
     the forked canary has shown that they return (there is no timeout on this thread).
@@ -1450,7 +1450,7 @@ def _separate_iterators(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Find
     generator function, and their next() calls interleave; each iterator must still yield
     what one iterator yields alone. Iterators that share a cursor (a module or class
     attribute, one file handle) split or repeat the data between them instead
-    (failure-modes 6.4: 16-17 unique of 32). Round-robin order makes the interleaving
+    (docs/failure-modes.md row 6.4: 16-17 unique of 32). Round-robin order makes the interleaving
     deterministic (threads racing in lockstep would read the shared cursor alike and hide it).
     Needs a re-creatable, non-random generator.
     """

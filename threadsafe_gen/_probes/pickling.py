@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Above this many pickled bytes the loader gets a TSG103 finding. 128 MiB measured +6-7 s
-#: per epoch under spawn with 4 workers (failure-modes 2.0b), so 16 MiB costs about 1 s.
+#: per epoch under spawn with 4 workers (docs/failure-modes.md row 2.0b), so 16 MiB costs about 1 s.
 LARGE_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 #: The walk stops after this many nodes or this depth; the report says so.

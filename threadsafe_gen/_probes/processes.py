@@ -153,7 +153,7 @@ def _exit_if_bootstrapping() -> None:
 
     A spawn/forkserver child imports the parent's main script as ``__mp_main__``; without an
     ``if __name__ == "__main__":`` guard it runs check_loader() (and then training) again.
-    Keras would hang there (failure-modes 2g'); this child exits with a code the parent
+    Keras would hang there (docs/failure-modes.md row 2g'); this child exits with a code the parent
     recognises and reports as a missing guard.
     """
     # multiprocessing sets _inheriting on a spawned child only while it prepares (imports
@@ -846,7 +846,7 @@ def _parent(ctx: ProbeContext) -> _ParentPass:
     # NOTE [ Peek on the calling thread ]
     Keras computes the first batches on the thread that built the loader, then forks its
     workers from another thread; an inherited sqlite3 connection fails only because of
-    that difference (failure-modes 2b). So the peek must run on the calling thread, where
+    that difference (docs/failure-modes.md row 2b). So the peek must run on the calling thread, where
     a hang could not be interrupted. A child forked from this thread runs the peek first:
     it has the same state and thread identity, so when it finishes in time the real peek
     will too. When it hangs (for example on a lock another thread held at fork), the peek
@@ -1126,7 +1126,7 @@ def _fork_differences(
 
     Deterministic means two calls of the same index agree in the parent and in every
     worker; then any worker batch that differs from the parent's batch for that index comes
-    from something the processes share, such as one kernel file offset (failure-modes 2b'').
+    from something the processes share, such as one kernel file offset (docs/failure-modes.md row 2b'').
     """
     mine: dict[int, set[str]] = {}
     for c in parent_calls:
@@ -1498,7 +1498,7 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
     overridden = hook is not getattr(base, "on_epoch_end", None)
     twice = (
         f". It also calls on_epoch_end twice per epoch, once mid-epoch from its enqueuer "
-        f"thread while batches are still being made (failure-modes 4.6: 6 calls for 3 "
+        f"thread while batches are still being made (docs/failure-modes.md row 4.6: 6 calls for 3 "
         f"epochs), and {type(ctx.loader).__name__} overrides on_epoch_end: a reshuffle there "
         "changes the order under the batches in flight"
         if overridden
