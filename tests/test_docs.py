@@ -12,9 +12,10 @@ Conventions for ```python blocks in docs/*.md (see docs/index.md, "Reading the e
   ``# not run: <reason>``; it is still compiled, and the number of such blocks is capped;
 * ``>>>`` blocks are run with doctest.
 
-docs/checks.md is generated (docs/gen_checks.py); its examples are compiled here and run
-elsewhere: the lint codes' through the linter (tests/test_lint.py), the others' through
-check_loader() with the helpers they assume (tests/test_registry_examples.py).
+docs/checks.md is generated (docs/gen_checks.py); its examples (files in
+threadsafe_gen/_examples/) are compiled here and run in tests/test_registry_examples.py: the
+lint codes' through the linter, the others' through check_loader() with the helpers they
+assume.
 """
 
 from __future__ import annotations
@@ -361,9 +362,11 @@ def test_changelog_page_includes_changelog_md(site: Path) -> None:
 
 
 def _package_modules() -> list[str]:
+    """The package's modules, without the registry's examples (user code, never imported)."""
     names = ["threadsafe_gen"]
     for info in pkgutil.walk_packages(threadsafe_gen.__path__, "threadsafe_gen."):
-        names.append(info.name)
+        if not info.name.startswith("threadsafe_gen._examples."):
+            names.append(info.name)
     return sorted(names)
 
 

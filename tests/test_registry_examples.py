@@ -1,12 +1,15 @@
-"""The runtime codes' registry examples run: each `example` is reported, each `fixed` is not.
+"""The registry's examples run: each failing example is reported, each fix is not.
 
-docs/checks.md shows, for every code, an example that triggers it and the same example fixed
-(``REGISTRY[code].example`` / ``.fixed``). tests/test_lint.py runs the lint codes' examples
-through the linter; this module runs those of the codes ``check_loader()`` reports.
+docs/checks.md and `threadsafe-gen explain` show, for every code, an example that triggers it
+and the same example fixed. They are files in threadsafe_gen/_examples/ (``tsg101.py``,
+``tsg101_fix.py``), read through ``REGISTRY[code].example`` / ``.fixed`` (the part below the
+line that marks what is shown). The lint codes' files go through the linter as they are; the
+codes ``check_loader()`` reports are run as follows.
 
 The examples are snippets: they call helpers they do not define (``load(i)``,
-``read_from_disk(i)``, a ``model`` to fit, a "feature-store" host, a "data.db" file). Each code
-has a :class:`Case` here that supplies them, unchanged, the way a reader would:
+``read_from_disk(i)``, a ``model`` to fit, a "feature-store" host, a "data.db" file; the files
+declare them for the type checker only, in ``_assumed.pyi``). Each code has a :class:`Case`
+here that supplies them, unchanged, the way a reader would:
 
 * ``helpers`` becomes a module of its own that the example module star-imports first (only its
   functions, classes and data: not its modules, so an example that forgets an import fails);
@@ -42,7 +45,9 @@ from typing import Any
 
 import pytest
 
+import threadsafe_gen
 from threadsafe_gen import REGISTRY, LoaderReport, check_loader
+from threadsafe_gen._lint import lint_paths
 
 pytestmark = pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(),
@@ -435,7 +440,9 @@ NOT_RUN: dict[str, str] = {}
 MAX_NOT_RUN = 2
 
 RUNTIME_CODES = sorted(c for c, check in REGISTRY.items() if check.kind != "lint")
+LINT_CODES = sorted(c for c, check in REGISTRY.items() if check.kind == "lint")
 RUN = sorted(CASES)
+EXAMPLES = Path(threadsafe_gen.__file__).parent / "_examples"
 
 
 def _uses_keras(code: str) -> bool:
@@ -570,3 +577,27 @@ def test_fixed_is_clean(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert code not in report.codes(), str(report)
     assert {p.status for p in report.probes} == {"ran"}, str(report)
     assert "TSG802" not in report.codes(), str(report)
+
+
+# --- the lint codes' examples, linted as the files they are -------------------------------------
+
+
+def _lint_codes(filename: str) -> list[str]:
+    result = lint_paths([EXAMPLES / filename], root=EXAMPLES, report_unused_ignores=True)
+    return sorted(f.code for f in result.findings)
+
+
+@pytest.mark.parametrize("code", LINT_CODES)
+def test_lint_example_is_reported(code: str) -> None:
+    """The lint code's failing example file gets that code from the linter."""
+    filename = REGISTRY[code].example_file
+    assert filename is not None, code
+    assert code in _lint_codes(filename)
+
+
+@pytest.mark.parametrize("code", LINT_CODES)
+def test_lint_fixed_is_clean(code: str) -> None:
+    """The lint code's fixed example file gets no finding at all."""
+    filename = REGISTRY[code].fixed_file
+    assert filename is not None, code
+    assert _lint_codes(filename) == []

@@ -1,0 +1,18 @@
+"""Triggers TSG621 (structure-changes): batch structure changes between batches."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the reader's own helpers, which the example calls
+    from ._assumed import load
+
+
+# --- shown by `threadsafe-gen explain` and docs/checks.md from here ---
+class Rows:
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        x, y = load(i)
+        if y is None:
+            return (x,)  # other batches are (x, y)
+        return x, y

@@ -1,0 +1,17 @@
+"""Triggers TSG622 (dtype-changes): batch dtype changes between batches."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the reader's own helpers, which the example calls
+    from ._assumed import load
+
+# --- shown by `threadsafe-gen explain` and docs/checks.md from here ---
+import numpy as np
+
+
+class Rows:
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        return (np.array(load(i)),)  # float64 for some batches, int64 for others

@@ -1,0 +1,728 @@
+"""The registry of finding codes: one :class:`Check` per code, and nothing else.
+
+`check_loader()` (dynamic probes), `threadsafe-gen lint` (static rules), the CLI's
+``rules``/``explain`` and the output formats, and the docs' checks page all read
+:data:`REGISTRY`. A code is defined here once; nothing else spells out a title, a category
+or a default severity. (A :class:`~threadsafe_gen._findings.Finding` is one occurrence of a
+code: see ``_findings.py``.)
+
+Numbering: ``TSG<c><nn>`` where ``c`` is the category group (1 pickling, 2 fork-safety,
+3 thread-safety, 4 duplicate-data, 5 randomness, 6 coverage/structure,
+7 performance/resources, 8 hang/crash). Codes ``x00``-``x49`` come from ``check_loader()``
+(dynamic), codes ``x50``-``x99`` from the static linter. Codes are never reused.
+
+Each code's failing example and its fix are Python files in ``threadsafe_gen/_examples/``
+(``tsg101.py`` and ``tsg101_fix.py``; see that package's docstring), which ruff, mypy and
+tests/test_registry_examples.py check. They are read as text, only when asked for
+(:attr:`Check.example`, :attr:`Check.fixed`): ``import threadsafe_gen`` reads none of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from typing import Literal
+
+__all__ = [
+    "DOCS_CHECKS_PAGE",
+    "EXAMPLES_SHOWN_FROM",
+    "FAILURE_MODES_PAGE",
+    "REGISTRY",
+    "Category",
+    "Check",
+    "Severity",
+    "docs_anchor",
+    "read_example",
+    "row_anchor",
+]
+
+#: Where each code is explained. Relative to the repository, so it is true before the docs
+#: site is published; `docs/checks.md` is generated from this registry.
+DOCS_CHECKS_PAGE = "docs/checks.md"
+
+#: The catalogue of failures we measured; :attr:`Check.rows` cite its rows.
+FAILURE_MODES_PAGE = "docs/failure-modes.md"
+
+#: In an example file, the line after which the example starts (what users are shown).
+EXAMPLES_SHOWN_FROM = "# --- shown by `threadsafe-gen explain` and docs/checks.md from here ---"
+
+_EXAMPLES_PACKAGE = "_examples"  # threadsafe_gen/_examples/
+
+
+class Category(str, enum.Enum):
+    """What kind of problem a finding describes (the exact list users filter on)."""
+
+    PICKLING = "pickling"
+    FORK_SAFETY = "fork-safety"
+    THREAD_SAFETY = "thread-safety"
+    DUPLICATE_DATA = "duplicate-data"
+    RANDOMNESS = "randomness"
+    COVERAGE = "coverage"
+    STRUCTURE = "structure"
+    PERFORMANCE = "performance"
+    RESOURCES = "resources"
+    HANG = "hang"
+    CRASH = "crash"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is. ``error`` fails `LoaderReport.ok` and the CLI by default."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """2 for error, 1 for warning, 0 for info: compare severities with this."""
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One registered code: what the docs page, the CLI and every finding say about it."""
+
+    code: str
+    name: str  # kebab-case slug, stable like the code
+    title: str  # one line, what is wrong
+    category: Category
+    severity: Severity  # default; a probe may raise or lower it with a reason
+    kind: Literal["check", "lint"]
+    why: str  # why it matters, in user terms
+    fix: str  # how to fix it, naming our wrapper where one fits
+    example_file: str | None = None  # in threadsafe_gen/_examples/: a loader with the problem
+    fixed_file: str | None = None  # the same loader fixed
+    rows: tuple[str, ...] = ()  # the rows of docs/failure-modes.md that measured the problem
+
+    @property
+    def anchor(self) -> str:
+        """The docs anchor of this code, e.g. ``docs/checks.md#tsg101``."""
+        return docs_anchor(self.code)
+
+    @property
+    def example(self) -> str:
+        """A short failing example (Python source), or ``""``; read from its file on demand."""
+        return read_example(self.example_file) if self.example_file else ""
+
+    @property
+    def fixed(self) -> str:
+        """The same example fixed, or ``""``; read from its file on demand."""
+        return read_example(self.fixed_file) if self.fixed_file else ""
+
+
+def docs_anchor(code: str) -> str:
+    """Return the docs anchor for *code*, e.g. ``docs/checks.md#tsg101``."""
+    return f"{DOCS_CHECKS_PAGE}#{code.lower()}"
+
+
+def row_anchor(row: str) -> str:
+    """Return the HTML id of a row of docs/failure-modes.md: ``"2b''"`` -> ``"row-2bpp"``."""
+    return "row-" + row.replace("'", "p")
+
+
+@functools.cache
+def read_example(filename: str) -> str:
+    """The shown part of ``threadsafe_gen/_examples/<filename>``: what follows the line
+    :data:`EXAMPLES_SHOWN_FROM` in a ``.py`` file, or all of another file (``tsg852.txt``
+    does not parse, by design)."""
+    path = resources.files(__package__ or "threadsafe_gen") / _EXAMPLES_PACKAGE / filename
+    text = path.read_text(encoding="utf-8")
+    if filename.endswith(".py"):
+        _, marker, text = text.partition(EXAMPLES_SHOWN_FROM + "\n")
+        if not marker:  # pragma: no cover - tests/test_registry.py checks every file
+            msg = f"{filename}: no line {EXAMPLES_SHOWN_FROM!r} marks where the example starts"
+            raise ValueError(msg)
+    return text.lstrip("\n")
+
+
+def _c(
+    code: str,
+    name: str,
+    title: str,
+    category: Category,
+    severity: Severity,
+    why: str,
+    fix: str,
+    *,
+    example: str | None = "",
+    fixed: str | None = "",
+    rows: tuple[str, ...] = (),
+) -> Check:
+    """One entry. Its examples are ``tsgNNN.py`` and ``tsgNNN_fix.py`` unless *example* or
+    *fixed* names another file (one shared with other codes), or ``None`` (no example)."""
+    kind: Literal["check", "lint"] = "lint" if int(code[-2:]) >= 50 else "check"
+    stem = code.lower()
+    example = f"{stem}.py" if example == "" else example
+    fixed = f"{stem}_fix.py" if fixed == "" else fixed
+    return Check(code, name, title, category, severity, kind, why, fix, example, fixed, rows)
+
+
+_P, _F, _T = Category.PICKLING, Category.FORK_SAFETY, Category.THREAD_SAFETY
+_D, _R, _C = Category.DUPLICATE_DATA, Category.RANDOMNESS, Category.COVERAGE
+_S, _PF, _RS = Category.STRUCTURE, Category.PERFORMANCE, Category.RESOURCES
+_H, _X = Category.HANG, Category.CRASH
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+_CHECKS: tuple[Check, ...] = (
+    # --- pickling ----------------------------------------------------------------------
+    _c(
+        "TSG101",
+        "unpicklable-member",
+        "A member of the loader cannot be pickled",
+        _P,
+        _E,
+        "Workers started with 'spawn' (Windows, macOS) or 'forkserver' (Linux from Python "
+        "3.14) receive the loader by pickling it; one unpicklable attribute stops training "
+        "with a TypeError that does not say which attribute.",
+        "Create the object lazily in each worker with threadsafe_gen.per_process (or "
+        "per_thread), use threadsafe_gen.Lock and friends for locks, or drop it in "
+        "__getstate__.",
+        rows=("2a", "2c", "5.1", "7.1"),
+    ),
+    _c(
+        "TSG102",
+        "loader-not-importable",
+        "Workers cannot import the loader's class or function",
+        _P,
+        _E,
+        "A class or function defined inside another function, or in a script run without an "
+        '`if __name__ == "__main__":` guard, cannot be found by name in a spawned worker.',
+        "Define the class at module level in an importable module, and guard the training "
+        'script with `if __name__ == "__main__":`.',
+        rows=("2c", "2g'"),
+    ),
+    _c(
+        "TSG103",
+        "large-pickled-payload",
+        "The pickled loader is large and is copied into every worker",
+        _PF,
+        _W,
+        "Under spawn/forkserver the whole pickled loader is sent to every worker, and Keras "
+        "rebuilds its worker pool every epoch, so the copy is paid workers x epochs times.",
+        "Keep big arrays out of the pickled state: threadsafe_gen.SharedArray, a numpy "
+        "memmap, or a path opened lazily with per_process.",
+        rows=("2.0b",),
+    ),
+    _c(
+        "TSG104",
+        "fails-after-unpickling",
+        "The loader pickles, but fails or changes in a spawned worker",
+        _P,
+        _E,
+        "Spawn/forkserver workers train on the unpickled copy: a socket passed by file "
+        "descriptor, state dropped in __getstate__ or rebuilt in __setstate__ makes the "
+        "copy raise or serve other data, only once training has started.",
+        "Make the unpickled loader equivalent: keep what __getitem__ needs in the pickled "
+        "state, and reopen handles lazily per process with threadsafe_gen.per_process.",
+        rows=("2b'''",),
+    ),
+    # --- fork-safety ---------------------------------------------------------------------
+    _c(
+        "TSG201",
+        "shared-os-handle",
+        "A connection, socket or open file would be shared with forked workers",
+        _F,
+        _W,
+        "A forked worker inherits the parent's file descriptors: workers then share one file "
+        "offset, one socket stream or one database session, which gives wrong rows, "
+        "interleaved replies or protocol errors.",
+        "Open the handle lazily per process with threadsafe_gen.per_process, keyed by pid.",
+        rows=("2b", "2b''"),
+    ),
+    _c(
+        "TSG202",
+        "lock-or-threads-at-fork",
+        "Locks or live threads when workers fork",
+        _F,
+        _W,
+        "fork copies a lock in whatever state it is in, but not the thread holding it: a "
+        "lock held by another thread at fork time is held forever in the child and the "
+        "worker hangs.",
+        "Use threadsafe_gen.Lock/RLock (re-created in a forked child), stop background "
+        "threads before training, or use the spawn/forkserver start method.",
+        rows=("2a'",),
+    ),
+    _c(
+        "TSG203",
+        "fails-in-forked-worker",
+        "The loader works in the parent but fails in a forked worker",
+        _F,
+        _E,
+        "Keras calls __getitem__(0) and (1) in the parent before it forks; a resource opened "
+        "then is inherited by the workers, where it fails or is shared.",
+        "Key lazily-opened resources on the process id: threadsafe_gen.per_process does.",
+        rows=("2b'",),
+    ),
+    _c(
+        "TSG204",
+        "multithreaded-fork",
+        "The process is multi-threaded when workers fork",
+        _F,
+        _I,
+        "fork() of a multi-threaded process may deadlock in the child; Python 3.12+ warns "
+        "about it with a DeprecationWarning that the default filters hide.",
+        "Prefer use_multiprocessing=False (threads) or the forkserver/spawn start method, "
+        "with a loader that passes the pickling checks.",
+        rows=("8.1", "8.2"),
+    ),
+    # --- thread-safety -------------------------------------------------------------------
+    _c(
+        "TSG301",
+        "results-differ-under-threads",
+        "Results differ when workers run concurrently",
+        _T,
+        _E,
+        "__getitem__(i) returned different data when called from several threads than in a "
+        "sequential pass: it depends on shared state, so workers>1 trains on wrong or "
+        "duplicated samples, silently.",
+        "Make __getitem__ a pure function of its index: keep per-call state in local "
+        "variables and per-thread handles in threadsafe_gen.per_thread.",
+        rows=("1.1", "1.4", "1.5", "6.4"),
+    ),
+    _c(
+        "TSG302",
+        "error-only-under-threads",
+        "An exception occurs only under concurrency",
+        _T,
+        _E,
+        "The loader raised only when called from several threads at once, for example "
+        "`ValueError: generator already executing`; training fails mid-epoch.",
+        "Wrap shared iterators with threadsafe_gen.threadsafe_iter or decorate the "
+        "generator function with @threadsafe_generator; make __getitem__ stateless.",
+        rows=("1.6", "6.3"),
+    ),
+    _c(
+        "TSG303",
+        "getitem-mutates-loader",
+        "__getitem__ changes the loader's attributes",
+        _T,
+        _W,
+        "Each worker thread sees the other workers' changes, and each worker process keeps "
+        "its own: results depend on scheduling.",
+        "Compute per-call values in local variables; keep caches in threadsafe_gen.per_thread.",
+        rows=("1.1",),
+    ),
+    _c(
+        "TSG304",
+        "results-share-memory",
+        "Batches share memory with each other",
+        _T,
+        _E,
+        "__getitem__ returns a view of a buffer that the next call overwrites; the queue "
+        "then holds several references to the same array and training sees duplicates.",
+        "Return a fresh array per call (np.empty inside __getitem__, or .copy()).",
+        rows=("1.3",),
+    ),
+    _c(
+        "TSG305",
+        "thread-bound-resource",
+        "The loader fails when called from another thread",
+        _T,
+        _E,
+        "Keras calls __getitem__ on a different thread than the one that built the loader, "
+        "even with workers=1 (a tf.data thread); thread-bound objects such as sqlite3 "
+        "connections then raise.",
+        "Open the resource per thread with threadsafe_gen.per_thread (or per_process).",
+        rows=("1.7",),
+    ),
+    _c(
+        "TSG306",
+        "unsafe-iterator",
+        "An iterator without a lock is used with worker threads",
+        _T,
+        _E,
+        "Two threads calling next() on one generator raise `ValueError: generator already "
+        "executing`; on a plain iterator class they race silently.",
+        "Wrap it with threadsafe_gen.threadsafe_iter or decorate the generator function "
+        "with @threadsafe_generator.",
+        rows=("4.2", "4.3"),
+    ),
+    # --- duplicate-data ------------------------------------------------------------------
+    _c(
+        "TSG401",
+        "duplicate-samples",
+        "Identical samples within an epoch",
+        _D,
+        _W,
+        "The same sample row was served more than once in one pass over the loader; the "
+        "model trains on duplicates and misses other samples.",
+        "Check that __getitem__(i) depends only on i and that each index maps to distinct rows.",
+        fixed="tsg301_fix.py",
+        rows=("1.1",),
+    ),
+    _c(
+        "TSG402",
+        "generator-copied-per-process",
+        "A generator would be copied into every worker process",
+        _D,
+        _E,
+        "tf_keras fit(generator, workers=N, use_multiprocessing=True) runs a copy of the "
+        "generator in each process: every item arrives up to N times, with no warning.",
+        "Use a Sequence/PyDataset, or shard the generator with threadsafe_gen.keras adapters.",
+        rows=("4.1", "5.2"),
+    ),
+    # --- randomness ----------------------------------------------------------------------
+    _c(
+        "TSG501",
+        "same-random-across-workers",
+        "Forked workers produce the same 'random' output",
+        _R,
+        _E,
+        "numpy's global RNG (and RNG objects on the loader) are copied into every forked "
+        "worker, so the workers replay the same augmentation stream.",
+        "Draw randomness from threadsafe_gen.rng_for(index, epoch=epoch), or reseed per "
+        "worker with threadsafe_gen.keras.guard.",
+        rows=("2d", "4.7", "7.4"),
+    ),
+    _c(
+        "TSG502",
+        "same-random-across-epochs",
+        "The same 'random' output in every epoch",
+        _R,
+        _W,
+        "Keras forks a new worker pool every epoch from an unchanged parent, so forked "
+        "workers repeat last epoch's augmentations.",
+        "Key randomness on the epoch: threadsafe_gen.rng_for(index, epoch=epoch).",
+        example="tsg501.py",
+        fixed="tsg501_fix.py",
+        rows=("2d", "7.4"),
+    ),
+    _c(
+        "TSG503",
+        "rng-on-loader",
+        "An RNG object is stored on the loader",
+        _R,
+        _W,
+        "Pickling or forking copies the RNG with its state into every worker, so the "
+        "workers draw identical numbers (measured: 16 of 64 values distinct with 4 workers).",
+        "Use threadsafe_gen.rng_for(index, epoch=...) inside __getitem__ instead.",
+        fixed="tsg501_fix.py",
+        rows=("2d",),
+    ),
+    # --- coverage and structure ------------------------------------------------------------
+    _c(
+        "TSG601",
+        "len-mismatch",
+        "__len__ disagrees with what __getitem__ serves",
+        _C,
+        _E,
+        "Keras asks for exactly len(loader) batches; an IndexError inside that range stops "
+        "training, and indices served beyond it are never trained on.",
+        "Return ceil(n_samples / batch_size) from __len__ and serve every index below it.",
+    ),
+    _c(
+        "TSG602",
+        "empty-batch",
+        "A batch is empty",
+        _C,
+        _W,
+        "An empty batch usually means the last-batch arithmetic is off; Keras fails on it "
+        "or trains on nothing.",
+        "Compute the last batch as samples[i * bs:(i + 1) * bs] and size __len__ with ceil.",
+        fixed="tsg601_fix.py",
+    ),
+    _c(
+        "TSG603",
+        "finite-generator-epochs",
+        "A finite generator will not restart between epochs",
+        _C,
+        _W,
+        "Keras 3 fit(generator) replays only its 2 peeked batches in later epochs, and "
+        "tf_keras stops with 'ran out of data'.",
+        "Pass the generator function to threadsafe_gen.keras.GeneratorDataset, which "
+        "re-creates it each epoch.",
+        rows=("3d", "4.1'"),
+    ),
+    _c(
+        "TSG621",
+        "structure-changes",
+        "Batch structure changes between batches",
+        _S,
+        _E,
+        "Keras fixes the output signature from the first batches; a batch with other keys, "
+        "tuple length or nesting fails mid-epoch.",
+        "Return the same structure from every call.",
+    ),
+    _c(
+        "TSG622",
+        "dtype-changes",
+        "Batch dtype changes between batches",
+        _S,
+        _E,
+        "The dtype is fixed from the first batches; another dtype later fails or silently casts.",
+        "Cast explicitly (np.asarray(x, dtype=np.float32)).",
+    ),
+    _c(
+        "TSG623",
+        "shape-changes",
+        "Batch rank or feature shape changes between batches",
+        _S,
+        _E,
+        "Only the first (batch) dimension may vary; other changes fail mid-epoch.",
+        "Pad or resize to a fixed shape.",
+    ),
+    _c(
+        "TSG624",
+        "invalid-batch",
+        "A batch is not what Keras accepts",
+        _S,
+        _E,
+        "Keras expects (x,), (x, y), (x, y, sample_weight) or a dict, with equal first dimensions.",
+        "Return a tuple of arrays with the same number of rows.",
+    ),
+    # --- performance and resources ---------------------------------------------------------
+    _c(
+        "TSG701",
+        "serialised-getitem",
+        "Worker threads run one at a time",
+        _PF,
+        _W,
+        "A lock held around the whole of __getitem__ serialises the workers: workers=4 is "
+        "as slow as workers=1.",
+        "Hold a lock only around the shared part, or make __getitem__ lock-free with "
+        "per_thread resources and threadsafe_gen.keras.guard.",
+    ),
+    _c(
+        "TSG702",
+        "pool-start-cost",
+        "Worker processes are expensive to start every epoch",
+        _PF,
+        _I,
+        "Keras 3 rebuilds its process pool every epoch; under spawn/forkserver each start "
+        "imports TensorFlow again and unpickles the loader (measured 3.5-7 s per epoch).",
+        "Use threads when __getitem__ releases the GIL. For a generator, "
+        "threadsafe_gen.keras.GeneratorDataset(processes=True) starts its worker processes "
+        "once per fit; threadsafe_gen.keras.legacy_fit_input(..., use_multiprocessing=True) "
+        "starts workers that import only the loader's own module (keep it free of TensorFlow "
+        "imports: about a second per epoch instead of several).",
+        rows=("2.0",),
+    ),
+    _c(
+        "TSG703",
+        "tf-keras-epoch-stall",
+        "tf_keras stalls 5 s at the end of every epoch",
+        _PF,
+        _I,
+        "tf_keras' OrderedEnqueuer waits up to 5 s for a queue at each epoch boundary.",
+        "Use Keras 3 PyDataset, or threadsafe_gen.keras.legacy_fit_input.",
+        example=None,
+        fixed=None,
+        rows=("4.5",),
+    ),
+    _c(
+        "TSG721",
+        "fd-growth",
+        "Open file descriptors grow with every batch",
+        _RS,
+        _E,
+        "A connection or file opened per call and never closed exhausts the process's "
+        "descriptors mid-training ('Too many open files').",
+        "Open once per worker with threadsafe_gen.per_process / per_thread.",
+    ),
+    _c(
+        "TSG722",
+        "thread-growth",
+        "Threads grow with every batch",
+        _RS,
+        _E,
+        "Each call starts a thread (or a client that owns one) and never stops it.",
+        "Create the client once per worker with threadsafe_gen.per_process.",
+    ),
+    # --- hang and crash ----------------------------------------------------------------------
+    _c(
+        "TSG801",
+        "batch-timeout",
+        "A batch did not return within the time limit",
+        _H,
+        _E,
+        "Keras has no per-batch timeout: one call that never returns hangs fit() forever.",
+        "Find what the call waits for (a lock held at fork, a socket without timeout).",
+        rows=("2f''",),
+    ),
+    _c(
+        "TSG802",
+        "check-budget-exhausted",
+        "The check ran out of time before all probes ran",
+        _H,
+        _W,
+        "Some probes were skipped, so the report is incomplete.",
+        "Raise timeout= or lower max_batches=.",
+    ),
+    _c(
+        "TSG821",
+        "worker-died",
+        "A worker process died",
+        _X,
+        _E,
+        "multiprocessing.Pool replaces a dead worker silently and Keras waits for its batch "
+        "forever.",
+        "Look for os._exit, sys.exit, segfaults in native code, or the OOM killer.",
+        rows=("2f'",),
+    ),
+    _c(
+        "TSG822",
+        "loader-raised",
+        "The loader raised an exception",
+        _X,
+        _E,
+        "The exception stops fit() when Keras reaches that index.",
+        "Fix the exception; the traceback is in the finding's details.",
+        rows=("2f",),
+    ),
+    # --- static rules (threadsafe-gen lint) ---------------------------------------------------
+    _c(
+        "TSG151",
+        "unpicklable-attribute-in-init",
+        "A lock, generator or lambda is stored on self",
+        _P,
+        _E,
+        "Stored in __init__ of a Sequence/PyDataset, it makes the loader unpicklable for "
+        "spawn/forkserver workers.",
+        "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
+        rows=("2a", "2c"),
+    ),
+    _c(
+        "TSG251",
+        "handle-attribute-in-init",
+        "A connection, socket or open file is stored on self",
+        _F,
+        _W,
+        "Forked workers share it; spawned workers cannot receive it.",
+        "Use threadsafe_gen.per_process(factory) as a class attribute.",
+        rows=("1.7", "1.8", "2b"),
+    ),
+    _c(
+        "TSG351",
+        "next-without-lock",
+        "An iterator's __next__ does not hold the lock it owns",
+        _T,
+        _E,
+        "The popular threadsafe_iter recipe with the `with self.lock:` forgotten is not "
+        "thread-safe at all.",
+        "Hold the lock in __next__, or use threadsafe_gen.threadsafe_iter.",
+        rows=("4.3",),
+    ),
+    _c(
+        "TSG352",
+        "getitem-assigns-self",
+        "__getitem__ assigns to self",
+        _T,
+        _W,
+        "Worker threads race on the attribute, and worker processes never see each "
+        "other's changes.",
+        "Use local variables; cache per worker with per_thread/per_process.",
+        rows=("1.1",),
+    ),
+    _c(
+        "TSG353",
+        "getitem-ignores-index",
+        "__getitem__ ignores its index argument",
+        _T,
+        _E,
+        "A loader that does not read its index serves whatever its cursor points at: with "
+        "workers>1 batches are duplicated and skipped.",
+        "Compute the batch from the index.",
+        rows=("1.1",),
+    ),
+    _c(
+        "TSG451",
+        "generator-to-fit-with-workers",
+        "A generator is passed to fit() with workers>1 or processes",
+        _D,
+        _E,
+        "tf_keras copies the generator into every process (duplicates) or shares it "
+        "between threads (needs a lock); Keras 3 rejects these arguments.",
+        "Keras 3: fit(threadsafe_gen.keras.GeneratorDataset(gen_fn, workers=N)). tf_keras: "
+        "fit(threadsafe_gen.keras.legacy_fit_input(gen_fn, workers=N)) without workers=. Or "
+        "use a PyDataset/Sequence.",
+        rows=("3a", "4.1", "4.2"),
+    ),
+    _c(
+        "TSG551",
+        "global-rng-in-getitem",
+        "Global or shared RNG used inside __getitem__ or a generator",
+        _R,
+        _W,
+        "Forked workers inherit numpy's global RNG state, and an RNG stored on the loader is "
+        "copied with its state into every worker: the workers replay the same numbers.",
+        "Use threadsafe_gen.rng_for(index, epoch=...).",
+        rows=("2d", "4.7"),
+    ),
+    _c(
+        "TSG651",
+        "pydataset-no-super-init",
+        "PyDataset subclass does not call super().__init__(**kwargs)",
+        _S,
+        _W,
+        "workers, use_multiprocessing and max_queue_size are then ignored and the loader "
+        "runs with one worker.",
+        "Accept **kwargs and call super().__init__(**kwargs).",
+        rows=("3b",),
+    ),
+    _c(
+        "TSG652",
+        "deprecated-generator-api",
+        "Deprecated fit_generator/evaluate_generator/predict_generator",
+        _S,
+        _W,
+        "These were removed in Keras 3 and deprecated in tf_keras.",
+        "Call fit()/evaluate()/predict() with a PyDataset.",
+    ),
+    _c(
+        "TSG653",
+        "unused-suppression",
+        "A `# threadsafe-gen: ignore` comment suppresses nothing",
+        _S,
+        _W,
+        "A stale suppression hides the next real finding on that line, and an unknown code "
+        "in it is usually a typo.",
+        "Delete the comment, or correct the code in it. Reported with --report-unused-ignores.",
+    ),
+    _c(
+        "TSG751",
+        "lock-around-getitem",
+        "A lock is held around the whole __getitem__",
+        _PF,
+        _W,
+        "Serialises all worker threads: workers>1 gives no speed-up.",
+        "Lock only the shared part, or make __getitem__ lock-free.",
+    ),
+    _c(
+        "TSG851",
+        "processes-without-main-guard",
+        "Process workers started without a __main__ guard",
+        _H,
+        _E,
+        "Under spawn/forkserver each worker re-runs the script, which starts workers again; "
+        "fit() hangs (measured: 66 worker processes, killed after 90 s).",
+        'Put the training code under `if __name__ == "__main__":`.',
+        rows=("2g'",),
+    ),
+    _c(
+        "TSG852",
+        "syntax-error",
+        "A file could not be parsed, so it was not linted",
+        _X,
+        _E,
+        "The linter reads files with Python's own parser; a file it cannot parse is not "
+        "checked at all, and Python will not import it either.",
+        "Fix the syntax error at the reported line, or exclude the file (exclude= in "
+        "[tool.threadsafe_gen]).",
+        example="tsg852.txt",
+    ),
+)
+
+#: Every code, in order. The one place codes, titles, categories and severities live.
+REGISTRY: Mapping[str, Check] = {c.code: c for c in _CHECKS}
+if len(REGISTRY) != len(_CHECKS):  # pragma: no cover - a duplicated code is a programming error
+    _msg = "duplicate code in threadsafe_gen._registry._CHECKS"
+    raise RuntimeError(_msg)
