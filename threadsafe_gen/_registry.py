@@ -29,7 +29,6 @@ from typing import Literal
 __all__ = [
     "DOCS_CHECKS_PAGE",
     "EXAMPLES_SHOWN_FROM",
-    "FAILURE_MODES_PAGE",
     "REGISTRY",
     "Category",
     "Check",
@@ -42,9 +41,6 @@ __all__ = [
 #: Where each code is explained. Relative to the repository, so it is true before the docs
 #: site is published; `docs/checks.md` is generated from this registry.
 DOCS_CHECKS_PAGE = "docs/checks.md"
-
-#: The catalogue of failures we measured; :attr:`Check.rows` cite its rows.
-FAILURE_MODES_PAGE = "docs/failure-modes.md"
 
 #: In an example file, the line after which the example starts (what users are shown).
 EXAMPLES_SHOWN_FROM = "# --- shown by `threadsafe-gen explain` and docs/checks.md from here ---"
