@@ -1,0 +1,234 @@
+"""Persistent worker processes that serve many epochs of a generator source.
+
+Used by :class:`~threadsafe_gen.keras.GeneratorDataset` with ``use_multiprocessing=True`` and
+by :func:`~threadsafe_gen.keras.to_tf_dataset` with ``persistent_workers=True``: one set of
+worker processes for the whole fit, instead of a new set per epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from .._workers import _open_shard, _reseed_globals, derive_seed, use_worker_info, worker_info
+from ._common import MISSING, start_shards
+
+# NOTE [ One set of worker processes for the whole fit ]
+# Starting worker processes every epoch costs about a second under spawn/forkserver (more if
+# the generator's module imports TensorFlow). With use_multiprocessing=True, GeneratorDataset (and
+# to_tf_dataset(persistent_workers=True)) starts its workers once, through parallel_iter, with
+# a body (_persistent_shards) that runs the worker's shard of the source once per epoch and
+# then sends an EpochEnd marker. Between epochs a worker waits at a gate: a small file holding
+# the highest epoch it may start, polled with a backoff up to _GATE_POLL_S. (A file, because
+# multiprocessing's locks refuse to be pickled outside process start-up, where parallel_iter
+# checks picklability.) The consumer opens the gate for epoch e+1 only after it has read all
+# N markers of epoch e, so items of two epochs never mix and a fast worker cannot run ahead.
+# Removing the file ends the workers' loops; close() also terminates them via parallel_iter.
+
+_GATE_POLL_S = 0.05
+
+
+class EpochEnd:
+    """Marker a persistent worker sends after its shard of one epoch."""
+
+    __slots__ = ("epoch",)
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __reduce__(self) -> Any:
+        return (EpochEnd, (self.epoch,))
+
+
+def _read_gate(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    return int(data) if data else -1
+
+
+def _write_gate(path: str, epoch: int) -> None:
+    # Write then rename: a reader sees the old number or the new one, never half of it.
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(str(epoch).encode())
+    os.replace(tmp, path)
+
+
+def _remove_gate(path: str) -> None:
+    for name in (path, f"{path}.tmp"):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
+
+
+def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
+    """Worker body: this worker's shard of *source*, once per epoch the gate allows."""
+    # Asking who we are marks this body self-sharded (see _workers' NOTE [ Auto-sharding
+    # rule ]): it yields everything, and each epoch's source shards itself below.
+    info = worker_info()
+    if info is None:
+        msg = "_persistent_shards runs only inside threadsafe_gen's workers."
+        raise RuntimeError(msg)
+    epoch = info.epoch
+    while True:
+        pause = 0.001
+        while True:
+            allowed = _read_gate(gate)
+            if allowed is None:
+                return  # the dataset was closed
+            if allowed >= epoch:
+                break
+            time.sleep(pause)
+            pause = min(2 * pause, _GATE_POLL_S)
+        current = dataclasses.replace(
+            info, epoch=epoch, seed=derive_seed(base_seed, epoch, info.id)
+        )
+        if info.kind == "process":
+            _reseed_globals(current.seed)
+        it: Iterator[Any] | None = None
+        while True:
+            with use_worker_info(current):
+                if it is None:
+                    it = _open_shard(source, current)
+                item = next(it, MISSING)
+            if item is MISSING:
+                break
+            yield item
+        yield EpochEnd(epoch)
+        epoch += 1
+
+
+class PersistentShards:
+    """Worker processes that serve many epochs of *source* (see NOTE [ One set of worker
+    processes for the whole fit ]). Not thread-safe: callers hold their own lock."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        workers: int,
+        start_method: str | None,
+        seed: int,
+        timeout: float | None,
+        epoch: int,
+    ) -> None:
+        fd, gate = tempfile.mkstemp(prefix="threadsafe_gen_gate_")
+        os.close(fd)
+        _write_gate(gate, epoch)
+        self._gate: str | None = gate
+        # Also removed at interpreter exit if this was never closed nor collected.
+        weakref.finalize(self, _remove_gate, gate)
+        self._workers = workers
+        self._ends = 0  # EpochEnd markers read in this epoch
+        self.epoch = epoch
+        self._stream: Any = None
+        try:
+            self._stream = start_shards(
+                functools.partial(_persistent_shards, source, gate, seed),
+                workers=workers,
+                use_multiprocessing=True,
+                start_method=start_method,
+                epoch=epoch,
+                seed=seed,
+                timeout=timeout,
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def next(self) -> Any:
+        """The next item of the current epoch, or MISSING once every shard has ended it."""
+        while self._ends < self._workers:
+            item = next(self._stream, MISSING)
+            if item is MISSING:
+                return MISSING
+            if isinstance(item, EpochEnd):
+                self._ends += 1
+                continue
+            return item
+        return MISSING
+
+    def advance(self) -> None:
+        """Drop what is left of the current epoch and let the workers start the next one."""
+        while self.next() is not MISSING:
+            pass
+        self._ends = 0
+        self.epoch += 1
+        if self._gate is not None:
+            _write_gate(self._gate, self.epoch)
+
+    def close(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            _remove_gate(gate)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def __del__(self) -> None:
+        try:
+            if (
+                getattr(self, "_gate", None) is not None
+                or getattr(self, "_stream", None) is not None
+            ):
+                self.close()
+        except Exception:  # at garbage collection there is no caller to report to
+            pass
+
+
+class SharedShards:
+    """Thread-safe access to one PersistentShards for a tf.data pipeline's epochs.
+
+    Each pass over the dataset asks for its own epoch number. tf.data may abandon a pass before
+    its end (Keras stops after ``cardinality`` steps) and run the next pass's generator on
+    another thread, so items are handed out per epoch under a lock: a late call from an older
+    pass gets nothing, and the first call of a newer pass drops what is left of the old one.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        workers: int,
+        start_method: str | None,
+        seed: int,
+        timeout: float | None,
+    ) -> None:
+        self._args = (source, workers, start_method, seed, timeout)
+        self._lock = threading.Lock()
+        self._shards: PersistentShards | None = None
+
+    def next(self, epoch: int) -> Any:
+        with self._lock:
+            if self._shards is None:
+                source, workers, start_method, seed, timeout = self._args
+                self._shards = PersistentShards(
+                    source,
+                    workers=workers,
+                    start_method=start_method,
+                    seed=seed,
+                    timeout=timeout,
+                    epoch=epoch,
+                )
+            shards = self._shards
+            while shards.epoch < epoch:
+                shards.advance()
+            if shards.epoch != epoch:
+                return MISSING  # a pass that was already abandoned
+            return shards.next()
+
+    def __del__(self) -> None:
+        shards = getattr(self, "_shards", None)
+        if shards is not None:
+            shards.__del__()
