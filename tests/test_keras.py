@@ -8,16 +8,22 @@ test_keras_tf_data.py, test_keras_legacy.py.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
+import pkgutil
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import keras_loaders as kl
 import numpy as np
 import pytest
 from keras_fit import ALL_IDS, fit_keras3, ids
+
+import threadsafe_gen
+import threadsafe_gen.keras
 
 # --- import --------------------------------------------------------------------------------
 
@@ -128,3 +134,68 @@ def test_processes_and_use_multiprocessing_that_contradict_are_refused() -> None
 def _one_pass(ds: Any) -> np.ndarray:
     """The rows (x) of one pass over a tf.data dataset of kl batches."""
     return np.concatenate([x for x, _y in ds.as_numpy_iterator()])
+
+
+# --- locks after fork ------------------------------------------------------------------------
+
+_LOCK_TYPES = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threadsafe_gen.Lock,
+    threadsafe_gen.RLock,
+)
+
+
+def _module_locks() -> dict[str, Any]:
+    """Every lock held in a module-level variable of a threadsafe_gen.keras module, by name."""
+    found = {}
+    modules = ["threadsafe_gen.keras"] + [
+        info.name
+        for info in pkgutil.walk_packages(threadsafe_gen.keras.__path__, "threadsafe_gen.keras.")
+    ]
+    for module in modules:
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, _LOCK_TYPES):
+                found[f"{module}.{name}"] = value
+    return found
+
+
+def test_module_level_locks_are_fork_safe() -> None:
+    """Every module-level lock of threadsafe_gen.keras is re-created in a forked child (ours)."""
+    locks = _module_locks()
+    assert "threadsafe_gen.keras._guard._seed_lock" in locks
+    raw = sorted(n for n, lock in locks.items() if not isinstance(lock, threadsafe_gen.Lock))
+    assert raw == [], "use threadsafe_gen._locks.Lock, or re-create the lock after fork"
+
+
+def _take_or_fail(name: str) -> None:
+    """In a forked child: take the lock *name*, or exit 3 after 10 s instead of hanging."""
+    if not _module_locks()[name].acquire(timeout=10):
+        sys.exit(3)
+
+
+@pytest.mark.parametrize("name", sorted(_module_locks()))
+def test_forked_child_takes_a_lock_held_by_another_parent_thread(name: str) -> None:
+    """Keras forks from a helper thread: a lock another thread held at fork is free in the child."""
+    lock = _module_locks()[name]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        child = multiprocessing.get_context("fork").Process(target=_take_or_fail, args=(name,))
+        child.start()
+        child.join(30)
+        if child.exitcode is None:  # hung: a regression must fail, not hang the suite
+            child.kill()
+            child.join(5)
+    finally:
+        release.set()
+        holder.join(10)
+    assert child.exitcode == 0, f"the forked child could not take {name} (exit {child.exitcode})"

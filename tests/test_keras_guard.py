@@ -220,6 +220,39 @@ def test_guard_reseeds_forked_workers_per_epoch() -> None:
     assert set(guarded[0]) & set(guarded[1]) == set()
 
 
+def _reseed_in_child(ds: Any) -> None:
+    """In a forked child: serve a batch, which reseeds (the child is not the dataset's owner)."""
+    ds[0]
+
+
+def test_guard_reseeds_in_a_child_forked_while_another_thread_holds_its_lock() -> None:
+    """A worker forked while another parent thread holds the guard's seed lock reseeds without hanging."""
+    from threadsafe_gen.keras import _guard
+
+    ds = kl.GuardedAugSequence()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _guard._seed_lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        child = multiprocessing.get_context("fork").Process(target=_reseed_in_child, args=(ds,))
+        child.start()
+        child.join(30)
+        if child.exitcode is None:  # hung on the lock: fail instead of hanging the suite
+            child.kill()
+            child.join(5)
+    finally:
+        release.set()
+        holder.join(10)
+    assert child.exitcode == 0
+
+
 # --- guard with Keras 3 ---------------------------------------------------------------------
 
 

@@ -40,6 +40,9 @@ from ._tf_data import to_tf_dataset
 #   _generator_dataset  GeneratorDataset (a Keras 3 PyDataset)
 #   _tf_data            to_tf_dataset()
 #   _legacy             legacy_fit_input() for tf_keras
+# Every lock in this package is a threadsafe_gen._locks.Lock, re-created in a forked child: Keras
+# forks its workers from a helper thread while other threads may hold one (tests/test_keras.py
+# checks every module-level lock).
 
 __all__ = ["GeneratorDataset", "current_epoch", "guard", "legacy_fit_input", "to_tf_dataset"]
 

@@ -7,13 +7,13 @@ TensorFlow is imported only inside :func:`infer_signature`.
 from __future__ import annotations
 
 import inspect
-import threading
 import warnings
 from typing import Any
 
 import numpy as np
 
 from .._iterators import GeneratorCall
+from .._locks import Lock
 from .._text import short_repr
 from .._workers import ParallelIterator, _check_call, _describe, parallel_iter
 
@@ -27,7 +27,7 @@ class EpochCounter:
     __slots__ = ("_lock", "_next")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = Lock()
         self._next = 0
 
     def take(self) -> int:

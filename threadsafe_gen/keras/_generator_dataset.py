@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 from typing import Any
 
 import numpy as np
 
+from .._locks import Lock
 from .._text import short_repr
 from ..errors import PicklingRefusedError
 from . import _guard
@@ -73,6 +73,8 @@ class GeneratorDatasetImpl:
     spawn/forkserver start-up (about a second, more if the generator's module imports
     TensorFlow) is paid once per fit, not per epoch as with Keras' own process pool. The call
     is sent to the processes once: changes to its arguments after the first batch are not seen.
+    Between epochs they wait on a small file in a private temporary folder of their own, which
+    is removed when they stop.
 
     Args:
         source: an unstarted ``@threadsafe_generator`` call, or a zero-argument callable
@@ -143,7 +145,7 @@ class GeneratorDatasetImpl:
         self._seed = secrets.randbits(63) if seed is None else seed
         self._timeout = timeout
         self._owner_pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = Lock()
         self._epoch = 0
         self._stream: Any = None
         self._drawn = 0  # items taken from this epoch's stream
@@ -330,7 +332,7 @@ class GeneratorDatasetImpl:
 
 
 _generator_dataset_class: type | None = None
-_class_lock = threading.Lock()
+_class_lock = Lock()
 
 
 def generator_dataset_class() -> type:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+from .._locks import Lock
 from .._text import short_repr, type_name
 from ..errors import SharedStateError
 
@@ -62,7 +63,10 @@ _seeded: dict[int, tuple[int, int]] = {}
 # Dataset tokens: numbered in creation order, so a seeded run is reproducible and two datasets
 # served by one worker process draw from different streams.
 _tokens = itertools.count(1)
-_seed_lock = threading.Lock()
+# A fork-safe lock: Keras forks its workers from a helper thread, so another thread may hold
+# this lock at that moment (reseeding, or guarding a subclass); a raw lock would then stay held
+# for ever in the child, and its first reseed would hang (docs/failure-modes.md row 2a').
+_seed_lock = Lock()
 # Per thread: ids of the guarded datasets whose __getitem__ this thread is running (debug mode).
 _inside = threading.local()
 

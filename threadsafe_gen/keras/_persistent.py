@@ -7,16 +7,18 @@ worker processes for the whole fit, instead of a new set per epoch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
+import shutil
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
+from .._locks import Lock
 from .._workers import _open_shard, _reseed_globals, derive_seed, use_worker_info, worker_info
 from ._common import MISSING, start_shards
 
@@ -30,7 +32,9 @@ from ._common import MISSING, start_shards
 # multiprocessing's locks refuse to be pickled outside process start-up, where parallel_iter
 # checks picklability.) The consumer opens the gate for epoch e+1 only after it has read all
 # N markers of epoch e, so items of two epochs never mix and a fast worker cannot run ahead.
-# Removing the file ends the workers' loops; close() also terminates them via parallel_iter.
+# The file lives alone in a private mkdtemp() folder (mode 0700), written only through fresh
+# exclusive files, so a symlink planted in the shared temp folder cannot redirect a write.
+# Removing the folder ends the workers' loops; close() also terminates them via parallel_iter.
 
 _GATE_POLL_S = 0.05
 
@@ -57,19 +61,40 @@ def _read_gate(path: str) -> int | None:
 
 
 def _write_gate(path: str, epoch: int) -> None:
-    # Write then rename: a reader sees the old number or the new one, never half of it.
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(str(epoch).encode())
-    os.replace(tmp, path)
+    # Write then rename: a reader sees the old number or the new one, never half of it. The
+    # new number goes to a fresh file that mkstemp creates exclusively (O_CREAT | O_EXCL, mode
+    # 0600) under a random name in the gate's private folder: never a predictable name that a
+    # planted symlink could redirect to another file
+    # (tests/test_keras_persistent.py::test_gate_write_ignores_a_planted_symlink).
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="epoch_", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(str(epoch).encode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
-def _remove_gate(path: str) -> None:
-    for name in (path, f"{path}.tmp"):
-        try:
-            os.remove(name)
-        except FileNotFoundError:
-            pass
+def _new_gate(epoch: int) -> str:
+    """A gate open up to *epoch*, as a file in a new private (0700) temporary folder."""
+    folder = tempfile.mkdtemp(prefix="threadsafe_gen_gate_")
+    gate = os.path.join(folder, "gate")
+    try:
+        _write_gate(gate, epoch)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return gate
+
+
+def _remove_gate(gate: str, owner_pid: int) -> None:
+    # Removing the gate ends the workers' loops; removing its folder leaves nothing behind. Only
+    # in the process that made it: a forked child that exits through the interpreter's normal
+    # shutdown runs this finalizer too (atexit), and must not stop its parent's workers.
+    if os.getpid() == owner_pid:
+        shutil.rmtree(os.path.dirname(gate), ignore_errors=True)
 
 
 def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
@@ -123,12 +148,10 @@ class PersistentShards:
         timeout: float | None,
         epoch: int,
     ) -> None:
-        fd, gate = tempfile.mkstemp(prefix="threadsafe_gen_gate_")
-        os.close(fd)
-        _write_gate(gate, epoch)
+        gate = _new_gate(epoch)
         self._gate: str | None = gate
-        # Also removed at interpreter exit if this was never closed nor collected.
-        weakref.finalize(self, _remove_gate, gate)
+        # Removed by close(), at garbage collection, or at interpreter exit, whichever is first.
+        self._gate_finalizer = weakref.finalize(self, _remove_gate, gate, os.getpid())
         self._workers = workers
         self._ends = 0  # EpochEnd markers read in this epoch
         self.epoch = epoch
@@ -171,7 +194,7 @@ class PersistentShards:
     def close(self) -> None:
         gate, self._gate = self._gate, None
         if gate is not None:
-            _remove_gate(gate)
+            self._gate_finalizer()
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
@@ -206,7 +229,7 @@ class SharedShards:
         timeout: float | None,
     ) -> None:
         self._args = (source, workers, start_method, seed, timeout)
-        self._lock = threading.Lock()
+        self._lock = Lock()
         self._shards: PersistentShards | None = None
 
     def next(self, epoch: int) -> Any:
