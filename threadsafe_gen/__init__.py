@@ -11,6 +11,8 @@ TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapte
 
 from __future__ import annotations
 
+import importlib
+
 from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
@@ -33,11 +35,14 @@ _LAZY_SUBMODULES = frozenset({"keras", "testing"})
 
 def __getattr__(name: str) -> object:
     if name in _LAZY_SUBMODULES:
-        import importlib
-
         return importlib.import_module(f"{__name__}.{name}")
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    # The lazy submodules are attributes too (tab completion, help(), dir()), loaded or not.
+    return sorted({*globals(), *_LAZY_SUBMODULES})
 
 
 __all__ = [

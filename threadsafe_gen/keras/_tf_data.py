@@ -1,0 +1,209 @@
+"""The ``tf.data`` path: :func:`to_tf_dataset`, a generator's shards as a ``tf.data.Dataset``.
+
+Public through :mod:`threadsafe_gen.keras`. TensorFlow is imported when a dataset is built,
+never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from .._workers import WorkerInfo, _open_shard, derive_seed, use_worker_info
+from ._common import (
+    MISSING,
+    EpochCounter,
+    as_structure,
+    check_source,
+    check_workers,
+    infer_signature,
+    start_shards,
+    use_multiprocessing_arg,
+)
+from ._persistent import SharedShards
+
+__all__ = ["to_tf_dataset"]
+
+
+def to_tf_dataset(
+    source: Any,
+    *,
+    workers: int = 2,
+    use_multiprocessing: bool = False,
+    start_method: str | None = None,
+    output_signature: Any = None,
+    batches: int | None = None,
+    deterministic: bool = True,
+    seed: int | None = None,
+    timeout: float | None = None,
+    persistent_workers: bool = False,
+    processes: bool | None = None,
+) -> Any:
+    """Run a generator's shards in parallel as a ``tf.data.Dataset``, every item once per pass.
+
+    Use it to feed ``tf.data`` pipelines, Keras 3 or tf_keras from a generator with parallel
+    workers. With threads (the default) it is ``interleave`` over ``workers`` per-shard
+    ``from_generator`` datasets (``num_parallel_calls=workers``), which tf.data really runs in
+    parallel (docs/failure-modes.md row 6.2); ``deterministic=True`` (the default) fixes the order:
+    round-robin over shards. With ``use_multiprocessing=True`` the shards run in worker
+    processes (for pure-Python CPU-bound generators) and arrive in arrival order. Every
+    iteration of the dataset (every Keras epoch) re-creates all shards with a new epoch number,
+    so each pass yields every item exactly once and per-worker seeds change per epoch. For
+    speed, split the cheap part of the generator with :func:`threadsafe_gen.shard` (see
+    :class:`GeneratorDataset`).
+
+    Args:
+        source: an unstarted ``@threadsafe_generator`` call or a zero-argument callable
+            returning an iterable.
+        workers: number of shards.
+        use_multiprocessing: run shards in processes instead of tf.data threads.
+        start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"`` (processes only).
+        output_signature: the ``tf.TensorSpec`` structure of one item; None infers it from the
+            first item of one unsharded run (batch dimension left as None).
+        batches: items per pass, asserted with ``tf.data.experimental.assert_cardinality`` so
+            that Keras knows the epoch length (no "ran out of data" warning); None leaves the
+            cardinality unknown.
+        deterministic: fixed interleave order (threads only).
+        seed: base seed of the per-worker, per-epoch seeds.
+        timeout: per-item limit in seconds for worker processes.
+        persistent_workers: processes only: start the worker processes once and keep them
+            for every pass (as :class:`GeneratorDataset` does), instead of once per pass.
+            tf.data keeps a dataset's generators referenced, so such workers usually live
+            until the program exits; hence off by default.
+        processes: deprecated alias of ``use_multiprocessing`` (warns).
+
+    Returns:
+        A ``tf.data.Dataset``.
+
+    Raises:
+        TypeError: *source* is a generator object or not callable.
+
+    Example:
+        >>> import numpy as np
+        >>> from threadsafe_gen import threadsafe_generator
+        >>> from threadsafe_gen.keras import to_tf_dataset
+        >>> @threadsafe_generator
+        ... def rows(n):
+        ...     for i in range(n):
+        ...         yield np.array([i], "int64")
+        >>> ds = to_tf_dataset(rows(6), workers=2, batches=6)
+        >>> sorted(int(x[0]) for x in ds.as_numpy_iterator())
+        [0, 1, 2, 3, 4, 5]
+    """
+    import tensorflow as tf
+
+    in_processes = use_multiprocessing_arg(use_multiprocessing, processes, "to_tf_dataset")
+    source = check_source(source, "to_tf_dataset")
+    check_workers(workers, "to_tf_dataset")
+    signature = infer_signature(source) if output_signature is None else output_signature
+    base_seed = secrets.randbits(63) if seed is None else seed
+    if in_processes and persistent_workers:
+        holder = SharedShards(
+            source, workers=workers, start_method=start_method, seed=base_seed, timeout=timeout
+        )
+        ds = tf.data.Dataset.from_generator(
+            functools.partial(_persistent_pass, holder, EpochCounter()),
+            output_signature=signature,
+        )
+    elif in_processes:
+        run = functools.partial(
+            _process_pass,
+            source,
+            EpochCounter(),
+            workers=workers,
+            start_method=start_method,
+            seed=base_seed,
+            timeout=timeout,
+        )
+        ds = tf.data.Dataset.from_generator(run, output_signature=signature)
+    else:
+        ds = _thread_interleave(source, workers, base_seed, signature, deterministic)
+    if batches is not None:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    return ds
+
+
+def _persistent_pass(holder: SharedShards, epochs: EpochCounter) -> Iterator[Any]:
+    """One pass of a persistent-workers dataset: the next epoch of the kept processes."""
+    epoch = epochs.take()
+    while True:
+        item = holder.next(epoch)
+        if item is MISSING:
+            return
+        yield as_structure(item)
+
+
+def _process_pass(
+    source: Any,
+    epochs: EpochCounter,
+    *,
+    workers: int,
+    start_method: str | None,
+    seed: int,
+    timeout: float | None,
+) -> Iterator[Any]:
+    """One pass in worker processes started for this pass and stopped at its end."""
+    stream = start_shards(
+        source,
+        workers=workers,
+        use_multiprocessing=True,
+        start_method=start_method,
+        epoch=epochs.take(),
+        seed=seed,
+        timeout=timeout,
+    )
+    try:
+        for item in stream:
+            yield as_structure(item)
+    finally:
+        stream.close()
+
+
+def _thread_interleave(
+    source: Any, workers: int, base_seed: int, signature: Any, deterministic: bool
+) -> Any:
+    """tf.data's own threads: an ``interleave`` of one ``from_generator`` per shard."""
+    import tensorflow as tf
+
+    epochs = EpochCounter()
+    shard_items = functools.partial(_shard_items, source, workers, base_seed)
+
+    def plan() -> Iterator[tuple[int, int]]:
+        epoch = epochs.take()
+        for worker in range(workers):
+            yield epoch, worker
+
+    index_spec = tf.TensorSpec(shape=(), dtype=tf.int64)
+    ds = tf.data.Dataset.from_generator(plan, output_signature=(index_spec, index_spec))
+    return ds.interleave(
+        lambda epoch, worker: tf.data.Dataset.from_generator(
+            shard_items, args=(epoch, worker), output_signature=signature
+        ),
+        cycle_length=workers,
+        block_length=1,
+        num_parallel_calls=workers,
+        deterministic=deterministic,
+    )
+
+
+def _shard_items(
+    source: Any, workers: int, base_seed: int, epoch: Any, worker: Any
+) -> Iterator[Any]:
+    """One shard of *source*, run by tf.data (possibly on a different thread per item)."""
+    e, w = int(epoch), int(worker)
+    info = WorkerInfo(
+        id=w, num_workers=workers, seed=derive_seed(base_seed, e, w), epoch=e, kind="thread"
+    )
+    # Worker info is thread-local and tf.data may resume this generator on another thread,
+    # so it is set around each step, never across a yield.
+    it: Iterator[Any] | None = None
+    while True:
+        with use_worker_info(info):
+            if it is None:
+                it = _open_shard(source, info)
+            item = next(it, MISSING)
+        if item is MISSING:
+            return
+        yield as_structure(item)
