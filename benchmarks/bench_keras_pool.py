@@ -12,7 +12,7 @@ Measured per epoch (median of the epochs after the first), workers=2, for:
   crosses to the workers as a handle;
 * ``GeneratorDataset + SharedArray``: the same batches from a ``@threadsafe_generator`` in a
   module that does not import TensorFlow, run by ``threadsafe_gen.keras.GeneratorDataset(...,
-  processes=True)``: its workers import only that module.
+  use_multiprocessing=True)``: its workers import only that module.
 
 This script imports Keras lazily, so spawn workers re-importing it as ``__mp_main__`` stay light.
 """
@@ -82,7 +82,7 @@ def run(quick: bool, methods: list[str] | None = None) -> list[Result]:
             generator = GeneratorDataset(
                 table_batches(shared),
                 workers=2,
-                processes=True,
+                use_multiprocessing=True,
                 start_method=method,
                 batches=BATCHES,
             )

@@ -496,7 +496,7 @@ _CHECKS: tuple[Check, ...] = (
         "Keras 3 rebuilds its process pool every epoch; under spawn/forkserver each start "
         "imports TensorFlow again and unpickles the loader (measured 3.5-7 s per epoch).",
         "Use threads when __getitem__ releases the GIL. For a generator, "
-        "threadsafe_gen.keras.GeneratorDataset(processes=True) starts its worker processes "
+        "threadsafe_gen.keras.GeneratorDataset(use_multiprocessing=True) starts its worker processes "
         "once per fit; threadsafe_gen.keras.legacy_fit_input(..., use_multiprocessing=True) "
         "starts workers that import only the loader's own module (keep it free of TensorFlow "
         "imports: about a second per epoch instead of several).",
