@@ -1,4 +1,32 @@
-"""Thread-safe iterators: :class:`threadsafe_iter` and the :func:`threadsafe_generator` decorator.
+"""Thread-safe iterators: :class:`threadsafe_iter` and the :func:`threadsafe_generator` decorator."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import os
+import sys
+import threading
+import types
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from ._sharding import auto_shard, current_worker_info
+from ._text import short_repr
+from .errors import CopiedIteratorError, PicklingRefusedError
+
+__all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
+
+T = TypeVar("T")
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: the class was defined in Python, not in C
+# C types whose instances have no public attributes worth forwarding (generators get
+# theirs as properties): they keep the lean class. See NOTE [ Attribute forwarding ... ].
+_LEAN_MODULES = frozenset({"builtins", "itertools"})
+P = ParamSpec("P")
+
 
 # NOTE [ Sticky outcome ]
 # A generator that raised is finished: the next next() on it raises StopIteration. With
@@ -24,43 +52,15 @@
 # - spawn/forkserver: pickling while multiprocessing starts a process
 #   (get_spawning_popen() is set) yields a `_CopiedIterator` stand-in that raises the same
 #   error on first next() in the child. Raising inside that pickler instead would kill
-#   tf_keras' enqueuer thread and hang fit() for ever (docs/failure-modes.md row 5.3); an error raised by
-#   next() in a worker travels back as a task result and fit() fails. Any other pickling
+#   tf_keras' enqueuer thread and hang fit() for ever (docs/failure-modes.md row 5.3); an
+#   error raised by next() in a worker travels back as a task result and fit() fails. Any other pickling
 #   (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError at once.
-"""
-
-from __future__ import annotations
-
-import copy
-import functools
-import inspect
-import os
-import sys
-import threading
-import types
-import weakref
-from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Any, Generic, ParamSpec, TypeVar, overload
-
-from ._workers import auto_shard, current_worker_info
-from ._workers import short_repr as _short_repr
-from .errors import CopiedIteratorError, PicklingRefusedError
-
-__all__ = ["GeneratorCall", "threadsafe_generator", "threadsafe_iter"]
-
-T = TypeVar("T")
-
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: the class was defined in Python, not in C
-# C types whose instances have no public attributes worth forwarding (generators get
-# theirs as properties): they keep the lean class. See NOTE [ Attribute forwarding ... ].
-_LEAN_MODULES = frozenset({"builtins", "itertools"})
-P = ParamSpec("P")
 
 
 # NOTE [ Locks after fork ]
 # If another thread holds an iterator's lock when the process forks, the child's copy of
-# the lock stays held for ever and the child's first next() hangs (docs/failure-modes.md row 2a' shows
-# this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
+# the lock stays held for ever and the child's first next() hangs (docs/failure-modes.md
+# row 2a' shows this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
 # the forked child. A generator that was running in that other thread is then reported by
 # Python itself ("generator already executing") instead of hanging.
 _LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
@@ -410,7 +410,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         return self._obj
 
     def __repr__(self) -> str:
-        return f"threadsafe_iter({_short_repr(self._obj)})"
+        return f"threadsafe_iter({short_repr(self._obj)})"
 
     def _copy_would_continue(self) -> bool:
         # Called in a forked child: would a copy of this iterator continue the parent's data?
@@ -560,7 +560,7 @@ class GeneratorCall(threadsafe_iter[T]):
         )
 
     def _start(self) -> Iterator[T]:
-        # Called with the lock held. See NOTE [ Auto-sharding rule ] in _workers.py.
+        # Called with the lock held. See NOTE [ Auto-sharding rule ] in _sharding.py.
         info = current_worker_info() if self._auto_shard else None
         make = functools.partial(self._func, *self._args, **self._kwargs)
         src = auto_shard(make, info, name=self.describe())
@@ -595,8 +595,8 @@ class GeneratorCall(threadsafe_iter[T]):
     def describe(self) -> str:
         """The call as code, ``module.function(args)``: for messages and reprs."""
         name = f"{getattr(self._factory, '__module__', '?')}.{self._factory.__qualname__}"
-        parts = [_short_repr(a) for a in self._args]
-        parts += [f"{k}={_short_repr(v)}" for k, v in self._kwargs.items()]
+        parts = [short_repr(a) for a in self._args]
+        parts += [f"{k}={short_repr(v)}" for k, v in self._kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
     def __repr__(self) -> str:

@@ -245,14 +245,10 @@ class RLock:
 
     def locked(self) -> bool:
         """Return True if any thread holds this lock (like ``threading.RLock.locked`` in 3.14)."""
-        inner = self._self_lock
-        native = getattr(inner, "locked", None)
-        if native is not None:  # Python >= 3.14
-            return bool(native())
         # Before 3.14 the count is only visible in the repr ("<locked _thread.RLock ...>");
         # reading it has no side effect, unlike a trial acquire() that could make another
-        # thread's non-blocking acquire fail.
-        return repr(inner).startswith("<locked")
+        # thread's non-blocking acquire fail. is_held() reads whichever the version has.
+        return is_held(self._self_lock)
 
     def _self_after_fork(self) -> None:
         old = self._self_lock

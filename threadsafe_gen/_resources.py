@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast, overload
 
 from ._locks import Lock
+from ._text import short_repr
 from .errors import PicklingRefusedError, ThreadsafeGenWarning
 
 __all__ = ["PerProcess", "PerThread", "per_process", "per_thread"]
@@ -85,7 +86,10 @@ def _hook_exit() -> None:
 
 
 class _Slot:
-    """Where one owner's objects live; pickles as an empty slot. See NOTE [ Resource keys ]."""
+    """Where one owner's objects live; pickles as an empty slot.
+
+    See NOTE [ Resource keys and fork ].
+    """
 
     __slots__ = ("__weakref__", "lock", "values")
 
@@ -127,7 +131,7 @@ def _callable_name(obj: object) -> str:
         module = getattr(getattr(obj, "__objclass__", None), "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     if qualname is None:
-        return repr(obj)
+        return short_repr(obj)
     return f"{module}.{qualname}" if module else str(qualname)
 
 

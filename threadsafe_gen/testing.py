@@ -13,14 +13,6 @@ which shrinks a failure to the smallest schedule that still fails and prints it.
 
 Install with ``pip install threadsafe-gen[testing]``. Importing this module imports
 Hypothesis; ``import threadsafe_gen`` does not.
-
-# NOTE [ Deterministic interleavings ]
-# assert_pure_getitem runs each call on the real thread of its drawn worker, but one call at
-# a time, in the drawn order (threads take turns through a Condition). The interleaving is
-# then part of the example, so Hypothesis can replay and shrink it exactly, and thread-bound
-# resources (a sqlite3 connection used from another thread) still fail as they would in
-# Keras. Races *inside* one call cannot be replayed this way; assert_exactly_once runs
-# threads freely instead and repeats each example to catch them.
 """
 
 from __future__ import annotations
@@ -39,6 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
+from ._text import short_repr
+
 __all__ = [
     "Schedule",
     "assert_exactly_once",
@@ -47,6 +41,14 @@ __all__ = [
     "schedules",
     "worker_counts",
 ]
+
+# NOTE [ Deterministic interleavings ]
+# assert_pure_getitem runs each call on the real thread of its drawn worker, but one call at
+# a time, in the drawn order (threads take turns through a Condition). The interleaving is
+# then part of the example, so Hypothesis can replay and shrink it exactly, and thread-bound
+# resources (a sqlite3 connection used from another thread) still fail as they would in
+# Keras. Races *inside* one call cannot be replayed this way; assert_exactly_once runs
+# threads freely instead and repeats each example to catch them.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +173,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_describe(v) for v in value[:3])
         return f"{type(value).__name__}({inner}{', ...' if len(value) > 3 else ''})"
-    text = repr(value)
-    return text if len(text) <= 100 else text[:97] + "..."
+    return short_repr(value, limit=100)
 
 
 # --- turn-taking executor -----------------------------------------------------------------
@@ -233,6 +234,64 @@ def _is_loader(obj: Any) -> bool:
     return hasattr(type(obj), "__getitem__") and hasattr(type(obj), "__len__")
 
 
+def _loader_factory(loader: Any) -> tuple[Callable[[], Any], int]:
+    # assert_pure_getitem's argument: a loader or a factory; returns the factory and len().
+    if _is_loader(loader):
+        factory: Callable[[], Any] = lambda: loader  # noqa: E731 - the same object each time
+    elif callable(loader):
+        factory = loader
+    else:
+        msg = (
+            "assert_pure_getitem() expected a loader (with __getitem__ and __len__) or a "
+            f"zero-argument factory returning one, got {loader!r} (type={type(loader).__name__})"
+        )
+        raise TypeError(msg)
+    probe = factory()
+    if not _is_loader(probe):
+        msg = (
+            f"assert_pure_getitem(): the factory returned {probe!r} "
+            f"(type={type(probe).__name__}), which has no __getitem__ and __len__"
+        )
+        raise TypeError(msg)
+    n = len(probe)
+    if n < 1:
+        msg = f"assert_pure_getitem() needs a non-empty loader, got len={n}"
+        raise ValueError(msg)
+    return factory, n
+
+
+def _check_schedule(ds: Any, n: int, schedule: Schedule, call_timeout: float) -> None:
+    # One example of assert_pure_getitem: run the schedule, then compare with a sequential
+    # pass in the same epoch.
+    turns = _Turns(schedule.workers)
+    for epoch in range(schedule.epochs):
+        if epoch:
+            hook = getattr(ds, "on_epoch_end", None)
+            if callable(hook):
+                hook()
+        calls = [(w, i) for e, w, i in schedule.calls if e == epoch]
+        results = turns.run(
+            [(w, functools.partial(ds.__getitem__, i)) for w, i in calls], call_timeout
+        )
+        got = [_fingerprint(r) for r in results]
+        reference: dict[int, tuple[str, Any]] = {}
+        for i in range(n):
+            value = ds[i]
+            reference[i] = (_fingerprint(value), value)
+        for (worker, index), fp, value in zip(calls, got, results, strict=True):
+            if fp != reference[index][0]:
+                msg = (
+                    f"loader[{index}] is not a pure function of its index: in epoch "
+                    f"{epoch}, worker {worker} got\n    {_describe(value)}\nbut a "
+                    f"sequential pass right after, in the same epoch, gives\n    "
+                    f"{_describe(reference[index][1])}\n{schedule}\n"
+                    "Keep per-call state in local variables, per-worker resources in "
+                    "threadsafe_gen.per_thread/per_process, and seed randomness by index "
+                    "(threadsafe_gen.rng_for). (TSG301, see docs/checks.md#tsg301)"
+                )
+                raise AssertionError(msg)
+
+
 def assert_pure_getitem(
     loader: Any,
     *,
@@ -282,61 +341,13 @@ def assert_pure_getitem(
     True
     """
     __tracebackhide__ = True
-    if _is_loader(loader):
-        factory: Callable[[], Any] = lambda: loader  # noqa: E731 - the same object each time
-    elif callable(loader):
-        factory = loader
-    else:
-        msg = (
-            "assert_pure_getitem() expected a loader (with __getitem__ and __len__) or a "
-            f"zero-argument factory returning one, got {loader!r} (type={type(loader).__name__})"
-        )
-        raise TypeError(msg)
-    probe = factory()
-    if not _is_loader(probe):
-        msg = (
-            f"assert_pure_getitem(): the factory returned {probe!r} "
-            f"(type={type(probe).__name__}), which has no __getitem__ and __len__"
-        )
-        raise TypeError(msg)
-    n = len(probe)
-    if n < 1:
-        msg = f"assert_pure_getitem() needs a non-empty loader, got len={n}"
-        raise ValueError(msg)
-
+    factory, n = _loader_factory(loader)
     tried = 0
 
     def check(schedule: Schedule) -> None:
         nonlocal tried
         tried += 1
-        ds = factory()
-        turns = _Turns(schedule.workers)
-        for epoch in range(schedule.epochs):
-            if epoch:
-                hook = getattr(ds, "on_epoch_end", None)
-                if callable(hook):
-                    hook()
-            calls = [(w, i) for e, w, i in schedule.calls if e == epoch]
-            results = turns.run(
-                [(w, functools.partial(ds.__getitem__, i)) for w, i in calls], call_timeout
-            )
-            got = [_fingerprint(r) for r in results]
-            reference: dict[int, tuple[str, Any]] = {}
-            for i in range(n):
-                value = ds[i]
-                reference[i] = (_fingerprint(value), value)
-            for (worker, index), fp, value in zip(calls, got, results, strict=True):
-                if fp != reference[index][0]:
-                    msg = (
-                        f"loader[{index}] is not a pure function of its index: in epoch "
-                        f"{epoch}, worker {worker} got\n    {_describe(value)}\nbut a "
-                        f"sequential pass right after, in the same epoch, gives\n    "
-                        f"{_describe(reference[index][1])}\n{schedule}\n"
-                        "Keep per-call state in local variables, per-worker resources in "
-                        "threadsafe_gen.per_thread/per_process, and seed randomness by index "
-                        "(threadsafe_gen.rng_for). (TSG301, see docs/checks.md#tsg301)"
-                    )
-                    raise AssertionError(msg)
+        _check_schedule(factory(), n, schedule, call_timeout)
 
     cfg = hypothesis_settings or settings(
         max_examples=max_examples,
@@ -347,6 +358,71 @@ def assert_pure_getitem(
     strategy = schedules(n, max_workers=max_workers, max_epochs=max_epochs, full_epochs=full_epochs)
     given(strategy)(cfg(check))()
     return tried
+
+
+def _drain_paced(it: Iterator[Any], pace: int, out: list[Any], errors: list[str], k: int) -> None:
+    # One thread of assert_exactly_once: next() until the end, yielding the GIL every
+    # `pace` items.
+    n = 0
+    while True:
+        if pace and n % pace == 0:
+            # Yield the GIL so another thread can enter the iterator now.
+            threading.Event().wait(0)
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            errors.append(f"thread {k}: {type(exc).__name__}: {exc}")
+            return
+        out.append(item)
+        n += 1
+
+
+def _share_once(
+    factory: Callable[[], Iterable[Any]],
+    pace: tuple[int, ...],
+    timeout: float,
+    switch_interval: float,
+    reference: collections.Counter[str],
+) -> str | None:
+    # One run of assert_exactly_once: len(pace) threads drain one iterator; the problem, or None.
+    threads = len(pace)
+    it: Iterator[Any] = iter(factory())
+    got: list[list[Any]] = [[] for _ in range(threads)]
+    errors: list[str] = []
+    barrier = threading.Barrier(threads)
+
+    def drain(k: int) -> None:
+        barrier.wait()
+        _drain_paced(it, pace[k], got[k], errors, k)
+
+    workers = [threading.Thread(target=drain, args=(k,), daemon=True) for k in range(threads)]
+    # A tiny switch interval makes the interpreter switch threads far more often, also
+    # inside the iterator's frame, so races that need an unlucky switch show up in a
+    # short run. Restored right after: it is process-wide.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(timeout)
+    finally:
+        sys.setswitchinterval(old_interval)
+    if any(t.is_alive() for t in workers):
+        return f"the threads did not finish within {timeout} s (a deadlock or an endless iterator)"
+    if errors:
+        return "; ".join(errors[:3])
+    counts = collections.Counter(_fingerprint(x) for items in got for x in items)
+    if counts != reference:
+        extra = sum((counts - reference).values())
+        missing = sum((reference - counts).values())
+        return (
+            f"{sum(counts.values())} items arrived for {sum(reference.values())} expected: "
+            f"{extra} duplicated, {missing} missing"
+        )
+    return None
 
 
 def assert_exactly_once(
@@ -408,58 +484,6 @@ def assert_exactly_once(
         pace = tuple(draw(st.lists(st.integers(0, 3), min_size=threads, max_size=threads)))
         return threads, pace
 
-    def once(threads: int, pace: tuple[int, ...]) -> str | None:
-        it: Iterator[Any] = iter(factory())
-        got: list[list[Any]] = [[] for _ in range(threads)]
-        errors: list[str] = []
-        barrier = threading.Barrier(threads)
-
-        def drain(k: int) -> None:
-            barrier.wait()
-            n = 0
-            while True:
-                if pace[k] and n % pace[k] == 0:
-                    # Yield the GIL so another thread can enter the iterator now.
-                    threading.Event().wait(0)
-                try:
-                    item = next(it)
-                except StopIteration:
-                    return
-                except Exception as exc:
-                    errors.append(f"thread {k}: {type(exc).__name__}: {exc}")
-                    return
-                got[k].append(item)
-                n += 1
-
-        workers = [threading.Thread(target=drain, args=(k,), daemon=True) for k in range(threads)]
-        # A tiny switch interval makes the interpreter switch threads far more often, also
-        # inside the iterator's frame, so races that need an unlucky switch show up in a
-        # short run. Restored right after: it is process-wide.
-        old_interval = sys.getswitchinterval()
-        sys.setswitchinterval(switch_interval)
-        try:
-            for t in workers:
-                t.start()
-            for t in workers:
-                t.join(timeout)
-        finally:
-            sys.setswitchinterval(old_interval)
-        if any(t.is_alive() for t in workers):
-            return (
-                f"the threads did not finish within {timeout} s (a deadlock or an endless iterator)"
-            )
-        if errors:
-            return "; ".join(errors[:3])
-        counts = collections.Counter(_fingerprint(x) for items in got for x in items)
-        if counts != reference:
-            extra = sum((counts - reference).values())
-            missing = sum((reference - counts).values())
-            return (
-                f"{sum(counts.values())} items arrived for {sum(reference.values())} expected: "
-                f"{extra} duplicated, {missing} missing"
-            )
-        return None
-
     runs = 0
 
     def check(schedule: tuple[int, tuple[int, ...]]) -> None:
@@ -467,7 +491,7 @@ def assert_exactly_once(
         threads, pace = schedule
         runs += repeats
         for run in range(repeats):
-            problem = once(threads, pace)
+            problem = _share_once(factory, pace, timeout, switch_interval, reference)
             if problem is not None:
                 msg = (
                     f"items did not arrive exactly once with {threads} threads sharing one "

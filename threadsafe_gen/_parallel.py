@@ -1,279 +1,57 @@
-"""Worker identity, sharding, and the engine that runs N shards in threads or processes.
+"""The parallel engine: run N shards of a generator in worker threads or processes.
 
-Public: :class:`WorkerInfo`, :func:`worker_info`, :func:`shard`. Internal (used by
-``threadsafe_gen.keras`` and the probes): :func:`use_worker_info`, :func:`current_worker_info`
-and :func:`parallel_iter`.
-
-# NOTE [ Auto-sharding rule ]
-# A call of a @threadsafe_generator function (or a callable run by parallel_iter) that runs
-# inside one of our workers is sharded automatically: worker `id` of `n` keeps the items at
-# positions k with k % n == id. UNLESS the body shards itself: if it calls worker_info() or
-# shard() before producing its first item, it is "self-sharded" and every item it produces
-# is kept. The decision is made once, when the first item is produced, by comparing a
-# per-thread counter of worker_info()/shard() calls before and after. A shard() call after
-# the first item of an auto-sharded body would split the data twice and lose items, so it
-# raises ShardingError (a late worker_info() is fine: reading who you are splits nothing).
-# Internal code that needs the info without counting as "consulted" uses
-# current_worker_info().
+Internal (used by ``threadsafe_gen.keras`` and the probes): :func:`parallel_iter` and the
+:class:`ParallelIterator` it returns, plus the pieces the Keras adapters reuse in their own
+workers (:func:`check_call`, :func:`open_shard`, :func:`reseed_globals`). Who a worker is and
+which items it keeps is decided in :mod:`threadsafe_gen._sharding`.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
-import hashlib
-import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import queue
 import random
-import reprlib
 import secrets
 import select
-import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Iterator
 from multiprocessing.reduction import ForkingPickler
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import PicklingRefusedError, ShardingError, WorkerError
+from ._iterators import GeneratorCall, threadsafe_iter
+from ._sharding import (
+    WorkerInfo,
+    auto_shard,
+    derive_seed,
+    describe_call,
+    set_process_info,
+    use_worker_info,
+)
+from ._text import exit_description, short_repr
+from .errors import PicklingRefusedError, WorkerError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
 __all__ = [
-    "WorkerInfo",
-    "current_worker_info",
+    "ParallelIterator",
+    "check_call",
+    "open_shard",
     "parallel_iter",
-    "shard",
-    "use_worker_info",
-    "worker_info",
+    "reseed_globals",
 ]
 
 T = TypeVar("T")
-
-WorkerKind = Literal["thread", "process"]
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkerInfo:
-    """Who am I? The identity of the worker running the current code.
-
-    Returned by :func:`worker_info` inside a worker started by threadsafe_gen (a thread or a
-    process). Use it to split work by hand (``id`` of ``num_workers``), to seed randomness
-    per worker, or to open one resource per worker. Like PyTorch's ``get_worker_info()``,
-    but it also works in worker threads.
-
-    Args:
-        id: this worker's index, ``0 <= id < num_workers``.
-        num_workers: how many workers share the data.
-        seed: a seed that differs per worker and per epoch (derived from the run's base
-            seed, the epoch and the id).
-        epoch: the epoch this worker is producing data for (0-based).
-        kind: ``"thread"`` or ``"process"``.
-
-    Raises:
-        ValueError: ``id`` is out of range, ``num_workers < 1`` or ``kind`` is unknown.
-
-    >>> info = WorkerInfo(id=1, num_workers=4, seed=7)
-    >>> info.id, info.num_workers, info.epoch, info.kind
-    (1, 4, 0, 'thread')
-    """
-
-    id: int
-    num_workers: int
-    seed: int
-    epoch: int = 0
-    kind: WorkerKind = "thread"
-
-    def __post_init__(self) -> None:
-        if self.num_workers < 1:
-            msg = f"WorkerInfo expected num_workers >= 1, got num_workers={self.num_workers!r}."
-            raise ValueError(msg)
-        if not 0 <= self.id < self.num_workers:
-            msg = (
-                f"WorkerInfo expected 0 <= id < num_workers, got id={self.id!r} "
-                f"with num_workers={self.num_workers!r}."
-            )
-            raise ValueError(msg)
-        if self.kind not in ("thread", "process"):
-            msg = f"WorkerInfo expected kind 'thread' or 'process', got kind={self.kind!r}."
-            raise ValueError(msg)
-
-
-# --- the current worker ---------------------------------------------------------------------
-
-_UNSET: Any = object()
-
-
-class _State(threading.local):
-    # A threading.local subclass so every thread starts with these defaults.
-    info: WorkerInfo | None = _UNSET
-    consulted: int = 0  # worker_info() and shard() calls
-    sharded: int = 0  # shard() calls
-
-
-_local = _State()
-# Set once in a worker process by _process_main; threads set _local.info instead.
-_process_info: WorkerInfo | None = None
-
-
-def current_worker_info() -> WorkerInfo | None:
-    """Internal: the current worker's info without counting as 'consulted'.
-
-    See NOTE [ Auto-sharding rule ]: library code (adapters, probes, rng helpers) must call
-    this, not :func:`worker_info`, or it would switch off auto-sharding for the user's body.
-    """
-    info = _local.info
-    return _process_info if info is _UNSET else info
-
-
-def _consulted() -> int:
-    return _local.consulted
-
-
-def worker_info() -> WorkerInfo | None:
-    """Return the identity of the worker running this code, or None outside workers.
-
-    Valid in threads and in processes started by threadsafe_gen (``parallel_iter``, the
-    ``threadsafe_gen.keras`` adapters, ``check_loader`` probes). A thread's own info wins over
-    its process's. Calling it from a ``@threadsafe_generator`` body before the first
-    ``yield`` marks the body as self-sharded: it is then trusted to split the data itself and
-    is not auto-sharded (see :func:`shard`).
-
-    Returns:
-        The current :class:`WorkerInfo`, or None in the main program.
-
-    >>> worker_info() is None
-    True
-    >>> with use_worker_info(WorkerInfo(id=0, num_workers=2, seed=1)):
-    ...     worker_info().num_workers
-    2
-    """
-    _local.consulted += 1
-    return current_worker_info()
-
-
-@contextlib.contextmanager
-def use_worker_info(info: WorkerInfo | None) -> Iterator[WorkerInfo | None]:
-    """Internal: make ``info`` the current thread's worker info for the ``with`` block.
-
-    ``None`` means "not a worker" and hides the process-wide info too. The previous value is
-    restored on exit, so scopes nest.
-    """
-    previous = _local.info
-    _local.info = info
-    try:
-        yield info
-    finally:
-        _local.info = previous
-
-
-def shard(iterable: Iterable[T]) -> Iterator[T]:
-    """Keep only the current worker's share of ``iterable``: every ``num_workers``-th item.
-
-    Inside worker ``id`` of ``n``, yields the items at positions ``id, id + n, id + 2n, ...``;
-    outside workers it yields everything. Use it in a generator body to split the *cheap*
-    part (e.g. a list of file names) before the expensive part, so each worker only does its
-    own work. A body that calls ``shard()`` (or :func:`worker_info`) before its first
-    ``yield`` is self-sharded and is not auto-sharded again.
-
-    Args:
-        iterable: any iterable; a ``range`` is sliced without iterating.
-
-    Returns:
-        An iterator over this worker's items.
-
-    Raises:
-        TypeError: ``iterable`` is not iterable.
-
-    >>> list(shard(range(5)))
-    [0, 1, 2, 3, 4]
-    >>> with use_worker_info(WorkerInfo(id=1, num_workers=2, seed=0)):
-    ...     list(shard(range(5)))
-    [1, 3]
-    """
-    info = worker_info()
-    _local.sharded += 1
-    try:
-        it = iter(iterable)
-    except TypeError:
-        msg = (
-            f"shard() expected an iterable, got {iterable!r} (type={type(iterable).__name__}). "
-            "Pass the sequence of items (or file names, indices...) to split between workers."
-        )
-        raise TypeError(msg) from None
-    if info is None or info.num_workers == 1:
-        return it
-    if isinstance(iterable, range):
-        return cast(Iterator[T], iter(iterable[info.id :: info.num_workers]))
-    return itertools.islice(it, info.id, None, info.num_workers)
-
-
-def auto_shard(
-    make: Callable[[], Iterable[T]], info: WorkerInfo | None, *, name: str | None = None
-) -> Iterator[T]:
-    """Internal: call ``make()`` and keep this worker's share unless the body self-shards.
-
-    See NOTE [ Auto-sharding rule ]. ``name`` names the generator in errors.
-    """
-    if info is None or info.num_workers == 1:
-        return iter(make())
-    before = _consulted()
-    return _auto_shard_gen(make, info, before, name or _describe(make))
-
-
-def _auto_shard_gen(
-    make: Callable[[], Iterable[T]], info: WorkerInfo, before: int, name: str
-) -> Iterator[T]:
-    it = iter(make())
-    try:
-        first = next(it)
-    except StopIteration:
-        return
-    if _consulted() != before:
-        # Self-sharded: the body asked who it is, so it already yields only its share.
-        yield first
-        yield from it
-        return
-    n, wid = info.num_workers, info.id
-    if wid == 0:
-        yield first
-    position = 1
-    while True:
-        # Compared around each next() only: the consumer (e.g. tf.data) may call next()
-        # from a different thread each time, and the counters are per thread.
-        mark = _local.sharded
-        try:
-            item = next(it)
-        except StopIteration:
-            return
-        if _local.sharded != mark:
-            msg = (
-                f"{name} called shard() after producing its first item, but worker {wid} of "
-                f"{n} was already sharding it automatically, so its items would be split "
-                "twice and some would be lost. Call shard() (or worker_info()) before the "
-                "first yield, which marks the generator as self-sharded, or decorate it "
-                "with @threadsafe_generator(auto_shard=False) and split the data yourself."
-            )
-            raise ShardingError(msg)
-        if position % n == wid:
-            yield item
-        position += 1
-
-
-def derive_seed(base: int, epoch: int, worker_id: int) -> int:
-    """Internal: a 63-bit seed that depends on (base, epoch, worker_id) and nothing else."""
-    digest = hashlib.blake2b(f"{base}:{epoch}:{worker_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
 
 # --- the engine ------------------------------------------------------------------------------
 
@@ -287,34 +65,7 @@ _MAX_READS = 64
 _JOIN_S = 2.0
 
 
-_REPR = reprlib.Repr()
-_REPR.maxother = 120  # keep "<generator object name at 0x...>" whole
-_REPR.maxstring = 60
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 6
-
-
-def short_repr(obj: object) -> str:
-    """Internal: a one-line, bounded repr for messages.
-
-    Reprs end up in error messages: a wrapped list of a million items, or a numpy array
-    argument, must not turn one line into megabytes.
-    """
-    return " ".join(_REPR.repr(obj).split())
-
-
-def _describe(call: object) -> str:
-    describe = getattr(type(call), "describe", None)
-    if describe is not None:
-        return str(describe(call))
-    name = getattr(call, "__qualname__", None)
-    if name is not None:
-        return f"{getattr(call, '__module__', '?')}.{name}"
-    return short_repr(call)
-
-
-def _check_call(call: object) -> None:
-    from ._iterators import GeneratorCall, threadsafe_iter
-
+def check_call(call: object) -> None:
     if isinstance(call, GeneratorCall):
         if call.started:
             msg = (
@@ -342,11 +93,9 @@ def _check_call(call: object) -> None:
         raise TypeError(msg)
 
 
-def _open_shard(call: Any, info: WorkerInfo) -> Iterator[Any]:
+def open_shard(call: Any, info: WorkerInfo) -> Iterator[Any]:
     # Runs inside the worker with `info` current. A @threadsafe_generator call is re-created
     # (fresh) and shards itself on start; a plain callable gets the same rule here.
-    from ._iterators import GeneratorCall
-
     if isinstance(call, GeneratorCall):
         return iter(call.fresh())
     return auto_shard(call, info)
@@ -372,7 +121,7 @@ def _thread_main(call: Any, info: WorkerInfo, q: queue.Queue[Any], stop: threadi
     # iterator lets it be garbage-collected (and closed) while the threads still run.
     with use_worker_info(info):
         try:
-            for item in _open_shard(call, info):
+            for item in open_shard(call, info):
                 _thread_put(q, (_ITEM, info.id, item), stop)
             _thread_put(q, (_DONE, info.id, None), stop)
         except _Stopped:
@@ -408,7 +157,7 @@ def _watch_parent(parent_pid: int, direct_child: bool) -> None:
             os._exit(0)
 
 
-def _reseed_globals(seed: int) -> None:
+def reseed_globals(seed: int) -> None:
     # Forked workers share the parent's random state (docs/failure-modes.md row 2d): give each worker
     # its own. numpy is only seeded when already imported, so a worker stays light.
     random.seed(seed)
@@ -469,16 +218,14 @@ class _Sender:
 def _process_main(
     conn: Connection, call: Any, info: WorkerInfo, parent_pid: int
 ) -> None:  # pragma: no cover - runs in the worker process (covered by the engine tests)
-    global _process_info
-    _process_info = info
-    _local.info = _UNSET
+    set_process_info(info)
     direct = os.getppid() == parent_pid
     threading.Thread(target=_watch_parent, args=(parent_pid, direct), daemon=True).start()
-    _reseed_globals(info.seed)
+    reseed_globals(info.seed)
     sender = _Sender(conn)
     try:
         try:
-            it = _open_shard(call, info)
+            it = open_shard(call, info)
             for index, item in enumerate(it):
                 try:
                     data = bytes(ForkingPickler.dumps(item))
@@ -508,18 +255,6 @@ def _process_main(
         conn.close()
 
 
-def _exit_description(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "stopped answering (it is still running)"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"was killed by {name}"
-    return f"exited with code {exitcode}"
-
-
 class ParallelIterator(Generic[T]):
     """Internal: the iterator returned by :func:`parallel_iter`.
 
@@ -533,7 +268,7 @@ class ParallelIterator(Generic[T]):
         call: Any,
         *,
         workers: int,
-        processes: bool,
+        use_multiprocessing: bool,
         start_method: str | None,
         epoch: int,
         seed: int,
@@ -542,9 +277,9 @@ class ParallelIterator(Generic[T]):
         self._closed = False
         self._close_lock = threading.Lock()
         self._owner_pid = os.getpid()
-        self._call_desc = _describe(call)
+        self._call_desc = describe_call(call)
         self.workers = workers
-        self.processes = processes
+        self.use_multiprocessing = use_multiprocessing
         self.epoch = epoch
         self.seed = seed
         self._timeout = timeout
@@ -563,12 +298,12 @@ class ParallelIterator(Generic[T]):
                 num_workers=workers,
                 seed=derive_seed(seed, epoch, i),
                 epoch=epoch,
-                kind="process" if processes else "thread",
+                kind="process" if use_multiprocessing else "thread",
             )
             for i in range(workers)
         ]
         try:
-            if processes:
+            if use_multiprocessing:
                 self._start_processes(call, infos, start_method)
             else:
                 self._start_threads(call, infos)
@@ -626,7 +361,7 @@ class ParallelIterator(Generic[T]):
                 self.close()
                 raise StopIteration
             try:
-                if self.processes:
+                if self.use_multiprocessing:
                     self._receive_processes()
                 else:
                     self._receive_thread()
@@ -656,7 +391,7 @@ class ParallelIterator(Generic[T]):
         return WorkerError(msg)
 
     def _worker_raised(self, wid: int, text: str, cause: BaseException | None) -> WorkerError:
-        where = "process" if self.processes else "thread"
+        where = "process" if self.use_multiprocessing else "thread"
         msg = (
             f"Worker {wid} of {self.workers} ({where}) running {self._call_desc} raised "
             f"{text.strip().splitlines()[-1] if text else type(cause).__name__}. "
@@ -729,11 +464,11 @@ class ParallelIterator(Generic[T]):
         msg = (
             f"Worker process {wid} of {self.workers} (pid {proc.pid}, start method "
             f"{self.start_method!r}) running {self._call_desc} "
-            f"{_exit_description(proc.exitcode)} before finishing its shard; its remaining "
+            f"{exit_description(proc.exitcode)} before finishing its shard; its remaining "
             "items are lost, so the run was stopped instead of continuing with missing data. "
             "This happens when the code calls os._exit() or sys.exit() in a worker, is killed "
-            "(out of memory?) or crashes in C code. Run with processes=False to see the "
-            "error in-process."
+            "(out of memory?) or crashes in C code. Run with threads (use_multiprocessing=False) "
+            "to see the error in-process."
         )
         return WorkerError(msg)
 
@@ -794,7 +529,7 @@ class ParallelIterator(Generic[T]):
             self.close()
 
     def __repr__(self) -> str:
-        kind = f"processes ({self.start_method})" if self.processes else "threads"
+        kind = f"processes ({self.start_method})" if self.use_multiprocessing else "threads"
         return (
             f"<parallel_iter {self._call_desc} workers={self.workers} {kind} "
             f"epoch={self.epoch} {'closed' if self._closed else 'open'}>"
@@ -808,8 +543,8 @@ def _check_picklable(call: Any, start_method: str) -> None:
         raise
     except Exception as exc:
         msg = (
-            f"parallel_iter(processes=True) with start method {start_method!r} must pickle "
-            f"{_describe(call)} to send it to each worker, and that failed: "
+            f"parallel_iter(use_multiprocessing=True) with start method {start_method!r} must "
+            f"pickle {describe_call(call)} to send it to each worker, and that failed: "
             f"{type(exc).__name__}: {exc}. Define the generator function at module level "
             "(not inside a function, not a lambda) and pass picklable arguments, or use "
             "start_method='fork' or threads."
@@ -821,35 +556,37 @@ def parallel_iter(
     call: Any,
     *,
     workers: int,
-    processes: bool = False,
+    use_multiprocessing: bool = False,
     start_method: str | None = None,
     epoch: int = 0,
     seed: int | None = None,
     timeout: float | None = None,
+    processes: bool | None = None,
 ) -> ParallelIterator[Any]:
     """Internal: run ``workers`` shards of ``call`` in parallel and yield every item once.
 
-    Each worker (a thread, or a process when ``processes=True``) sets its
+    Each worker (a thread, or a process when ``use_multiprocessing=True``) sets its
     :class:`WorkerInfo`, re-creates the call and runs its own shard (see NOTE
-    [ Auto-sharding rule ]); items flow back to the caller as they are produced, so items of
-    different shards interleave in arrival order (within one shard, order is kept).
-    Worker processes are daemonic (they die with the parent, and so cannot start processes
-    of their own), reseed ``random`` and, if imported, numpy's global RNG from their
-    ``WorkerInfo.seed``, and exit by themselves if the parent dies. Thread workers leave
-    global RNGs alone.
+    [ Auto-sharding rule ] in ``_sharding``); items flow back to the caller as they are
+    produced, so items of different shards interleave in arrival order (within one shard,
+    order is kept). Worker processes are daemonic (they die with the parent, and so cannot
+    start processes of their own), reseed ``random`` and, if imported, numpy's global RNG
+    from their ``WorkerInfo.seed``, and exit by themselves if the parent dies. Thread
+    workers leave global RNGs alone.
 
     Args:
         call: an unstarted ``@threadsafe_generator`` call, or a zero-argument callable
             returning an iterable (picklable for spawn/forkserver: a module-level function,
             ``functools.partial`` of one, or a call of a module-level decorated function).
         workers: number of workers (>= 1).
-        processes: processes instead of threads.
+        use_multiprocessing: processes instead of threads (Keras's name for this choice).
         start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"`` (processes only); None is
             multiprocessing's default.
         epoch: recorded in each worker's info and mixed into its seed.
         seed: base seed; None draws a random one (``.seed`` on the result tells which).
         timeout: seconds to wait for the next item before raising WorkerError; None waits
             for ever (a worker process that dies is still detected at once).
+        processes: deprecated alias of ``use_multiprocessing`` (emits DeprecationWarning).
 
     Returns:
         A :class:`ParallelIterator`; ``close()`` it (or use ``with``) to stop early.
@@ -857,21 +594,59 @@ def parallel_iter(
     Raises:
         WorkerError: while iterating, when a worker raised, died, or timed out.
         TypeError: ``call`` is not a callable/unstarted call, or cannot be pickled for the
-            start method.
+            start method; ``processes=`` contradicts ``use_multiprocessing=``.
         ValueError: bad ``workers``, ``start_method`` or ``timeout``, or ``call`` was
             already started.
 
     >>> sorted(parallel_iter(lambda: range(6), workers=2))
     [0, 1, 2, 3, 4, 5]
     """
+    if processes is not None:
+        use_multiprocessing = _deprecated_processes(processes, use_multiprocessing)
+    _check_options(workers, use_multiprocessing, start_method, timeout)
+    check_call(call)
+    return ParallelIterator(
+        call,
+        workers=workers,
+        use_multiprocessing=use_multiprocessing,
+        start_method=start_method,
+        epoch=epoch,
+        seed=secrets.randbits(63) if seed is None else seed,
+        timeout=timeout,
+    )
+
+
+def _deprecated_processes(processes: bool, use_multiprocessing: bool) -> bool:
+    # Issue 9 item 7: Keras's word, use_multiprocessing, everywhere we mirror Keras.
+    warnings.warn(
+        f"parallel_iter(processes={processes!r}) is deprecated: pass "
+        f"use_multiprocessing={processes!r} instead (Keras's name for the same choice). "
+        "processes= will be removed in a future release.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if use_multiprocessing and not processes:
+        msg = (
+            "parallel_iter() got use_multiprocessing=True and processes=False, which "
+            "contradict each other. Pass only use_multiprocessing= (processes= is its "
+            "deprecated alias)."
+        )
+        raise TypeError(msg)
+    return bool(processes)
+
+
+def _check_options(
+    workers: int, use_multiprocessing: bool, start_method: str | None, timeout: float | None
+) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         msg = f"parallel_iter() expected workers to be an int >= 1, got workers={workers!r}."
         raise ValueError(msg)
     if start_method is not None:
-        if not processes:
+        if not use_multiprocessing:
             msg = (
-                f"parallel_iter() got start_method={start_method!r} with processes=False; a "
-                "start method only applies to worker processes. Pass processes=True."
+                f"parallel_iter() got start_method={start_method!r} with "
+                "use_multiprocessing=False; a start method only applies to worker "
+                "processes. Pass use_multiprocessing=True."
             )
             raise ValueError(msg)
         methods = multiprocessing.get_all_start_methods()
@@ -884,13 +659,3 @@ def parallel_iter(
     if timeout is not None and not timeout > 0:
         msg = f"parallel_iter() expected timeout > 0 seconds or None, got timeout={timeout!r}."
         raise ValueError(msg)
-    _check_call(call)
-    return ParallelIterator(
-        call,
-        workers=workers,
-        processes=processes,
-        start_method=start_method,
-        epoch=epoch,
-        seed=secrets.randbits(63) if seed is None else seed,
-        timeout=timeout,
-    )
