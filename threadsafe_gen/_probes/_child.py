@@ -2,7 +2,7 @@
 
 They live at module scope in a light module because a ``spawn`` or ``forkserver`` child finds
 its target by qualified name and imports it before anything else runs (the same rule that
-applies to a user's loader, style.md point 8). Nothing here imports TensorFlow; numpy is
+applies to a user's loader). Nothing here imports TensorFlow; numpy is
 imported only when a batch contains arrays.
 
 A worker talks to the parent through one write-only :class:`multiprocessing.connection.Connection`
