@@ -27,6 +27,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
+from .._text import type_name
+
 __all__ = ["Payload", "exc_info", "fingerprint", "worker_main"]
 
 #: How deep fingerprint() follows nested tuples/lists/dicts before it gives up.
@@ -71,7 +73,7 @@ def _payload_from_bytes(data: bytes) -> Payload:
 def exc_info(exc: BaseException) -> dict[str, str]:
     """Type, message and traceback text of *exc*, as plain strings that always pickle."""
     return {
-        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "type": type_name(exc),
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     }
