@@ -265,6 +265,17 @@ def test_report_renders_serialises_and_raises() -> None:
     assert isinstance(info.value, LoaderCheckError)
 
 
+@pytest.mark.slow
+def test_skip_notes_reach_the_report() -> None:
+    """Why a step was skipped (here: the spawn dry run leaves an unpicklable loader to the
+    pickling probe) is in report.notes, in str(report) and in to_json()."""
+    report = check_loader(L.UnpicklableSeq(), probes=["pickling", "spawn_dry_run"])
+    (note,) = [n for n in report.notes if "the pickling probe reports where" in n]
+    assert note.startswith("spawn_dry_run: the loader cannot be sent to a spawn worker")
+    assert f"    - {note}" in str(report).splitlines()
+    assert json.loads(report.to_json())["notes"] == report.notes
+
+
 def test_clean_report_does_not_raise() -> None:
     """A clean loader: ok, and raise_for_errors() returns None."""
     report = check_loader(L.CleanSeq(), workers=2, probes=[*INPROCESS, "pickling"])

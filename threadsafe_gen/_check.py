@@ -1,26 +1,29 @@
 """``check_loader()``: a bounded dry run of a loader the way workers>1 will run it.
 
-The orchestrator validates the options, works out what kind of loader it was given and which
-worker settings to assume, builds a :class:`~threadsafe_gen._probes.ProbeContext`, and runs
-the probes in order, timing each one:
+The orchestrator validates the options (:class:`CheckOptions`), works out what kind of loader
+it was given, its length and which worker settings to assume, builds a
+:class:`~threadsafe_gen._probes.ProbeContext`, and runs the probes of :data:`PROBES` in order,
+timing each one. The order is the dependency order of what probes record for each other
+(:class:`~threadsafe_gen._probes.ProbeState`):
 
-1. in-process probes (``_probes/inprocess.py``): the sequential pass first (its fingerprints go
-   to ``ctx.shared["sequential"]``), then structure, state, resources, order, threads and
-   duplicates;
-2. the pickling probe (``_probes/pickling.py``): it only pickles, never calls the loader;
-3. the process probes (``_probes/processes.PROBES``): fork, spawn and forkserver dry runs in
-   child processes. If that module is missing, a ``skipped`` ProbeResult says so.
+1. the in-process probes: ``sequential`` first (its pass is what the others compare with),
+   then ``structure``, ``state``, ``resources``, ``order``, ``threads`` and ``duplicates``
+   (which needs the threads probe's run);
+2. ``pickling``: it only pickles, never calls the loader;
+3. the process probes: ``fork_dry_run``, ``process_inspection`` (which reads whether the
+   fork dry run was clean) and ``spawn_dry_run``. Where child processes cannot be started,
+   a ``skipped`` ProbeResult says so.
 
-Safety (see NOTE [ In-process crash and hang safety ] in ``_probes/inprocess.py``): a forked
+Safety (see NOTE [ In-process crash and hang safety ] in ``_probes/sequential.py``): a forked
 canary runs the sequential indices first, so a loader that kills its process is reported
 (TSG821) instead of killing the caller; every in-process call runs on a daemon thread with a
 per-call timeout, so a hanging ``__getitem__`` becomes a TSG801 finding and later in-process
 probes are skipped. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
 the calling thread, as Keras runs them, and only after the canary showed they return. Every
 wait is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds
-for reaping child processes. A probe that raises is
-recorded as ``failed`` and never reaches the caller. Probes that could not start before the
-budget ran out are listed in a TSG802 finding.
+for reaping child processes. A probe that raises is recorded as ``failed`` and never reaches
+the caller. Probes that could not start before the budget ran out are listed in a TSG802
+finding.
 
 Severity rule for problems that only spawn/forkserver workers have (pickling, import by
 name): error when the planned workers are processes started with spawn or forkserver,
@@ -30,6 +33,7 @@ Python 3.14" once the loader runs in process workers there).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import inspect
@@ -37,27 +41,72 @@ import math
 import multiprocessing
 import pickle
 import platform
-import threading
+import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Literal
 
 import numpy as np
 
-from ._findings import REGISTRY, Finding, LoaderReport, ProbeResult, make_finding
-from ._probes import ProbeContext
-from ._probes import inprocess as _inprocess
-from ._probes import pickling as _pickling
+from ._findings import REGISTRY, Finding, LoaderReport, ProbeResult
+from ._probes import (
+    duplicates,
+    failures,
+    fork,
+    inspection,
+    pickling,
+    resources,
+    sequential,
+    spawn,
+    state,
+    structure,
+    threads,
+)
+from ._probes._context import Probe, ProbeContext, ProbeFunction, dedupe
+from ._text import short_repr
 
-__all__ = ["DEFAULT_MAX_BATCHES", "check_loader"]
+__all__ = ["DEFAULT_MAX_BATCHES", "PROBES", "CheckOptions", "check_loader", "run_check"]
 
 #: Batches probed when ``max_batches`` is not given (sequences: a spread of indices
 #: including the first two and the last two; generators: the first items).
 DEFAULT_MAX_BATCHES = 64
 
-Probe = Callable[[ProbeContext], list[Finding]]
+#: Every probe, in the order check_loader runs them: a probe reads only what the probes
+#: before it record (each Probe declares what it needs, reads and records).
+PROBES: tuple[Probe, ...] = (
+    *sequential.PROBES,  # records the pass every later in-process probe compares with
+    *structure.PROBES,
+    *state.PROBES,  # records results_changed, which threads reads
+    *resources.PROBES,
+    *threads.PROBES,  # order records random/order_dependent; threads reads them, records its run
+    *duplicates.PROBES,  # reads the threads probe's run: after it
+    *pickling.PROBES,  # records unpicklable, which the spawn dry run reads
+    *fork.PROBES,  # first process probe: its parent calls open lazy handles, as Keras' peek does
+    *inspection.PROBES,  # reads fork_clean: after the fork dry run
+    *spawn.PROBES,  # reads the parent pass and unpicklable
+)
+
+#: The modules that decide finding codes, each with its ``CODES``.
+DECIDERS = (
+    sequential,
+    structure,
+    state,
+    resources,
+    threads,
+    duplicates,
+    pickling,
+    fork,
+    inspection,
+    spawn,
+    failures,
+)
+
+#: Codes the orchestrator decides itself (its budget finding is built by ``failures``).
+CODES: frozenset[str] = frozenset()
+
+_PROCESS_PROBES = (*fork.PROBES, *inspection.PROBES, *spawn.PROBES)
 
 _ACCEPTED = (
     "a Keras 3 PyDataset, a tf_keras/Keras 2 Sequence (or ImageDataGenerator().flow(...)), "
@@ -66,182 +115,61 @@ _ACCEPTED = (
 )
 
 
-def check_loader(
-    loader: Any,
-    *,
-    workers: int | None = None,
-    use_multiprocessing: bool | None = None,
-    start_method: str | None = None,
-    max_batches: int | None = None,
-    timeout: float = 60.0,
-    batch_timeout: float | None = None,
-    ignore: Iterable[str] = (),
-    probes: Iterable[str | Probe] | None = None,
-) -> LoaderReport:
-    """Dry-run *loader* the way ``workers`` threads or processes would, and report every problem.
+# --- options ------------------------------------------------------------------------------------
 
-    Use it in a test (``check_loader(ds, workers=4).raise_for_errors()``) or before a long
-    training run: in seconds it finds what workers>1 would break silently or after hours
-    (unpicklable members, state shared between calls, reused buffers, identical "random"
-    augmentations in forked workers, batches that hang or kill their worker, ...). Each
-    finding has a stable code (see ``threadsafe_gen.REGISTRY``), a path into the loader and a
-    fix.
 
-    The check runs the loader: a sequence is indexed up to ``max_batches`` times per pass
-    (several passes), a generator function is called again for each pass, and an iterator
-    object is consumed (up to ``max_batches`` items), so pass the generator *function* when
-    the iterator must stay usable. Calls run on helper threads and in forked children, never
-    longer than ``batch_timeout`` each; a call that hangs is abandoned on a daemon thread.
-    Not thread-safe: the threads probe changes the interpreter's switch interval while it
-    runs, so run one check at a time.
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """The options of ``check_loader()``, validated once (see its docstring for each).
 
-    Args:
-        loader: a Keras 3 PyDataset, a tf_keras Sequence (also ``ImageDataGenerator().flow``),
-            any object with ``__len__`` and ``__getitem__``, an iterator or generator object,
-            a generator function taking no arguments, or a threadsafe_gen wrapper.
-        workers: planned number of workers; defaults to the loader's own ``workers`` (a
-            PyDataset's), else 1.
-        use_multiprocessing: whether the workers are processes; defaults to the loader's own
-            setting, else False.
-        start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"``; defaults to what
-            multiprocessing uses on this Python. Problems only spawn/forkserver workers have
-            (pickling, import by name) are reported whatever it is: as errors when the
-            workers are processes started with spawn/forkserver, else as warnings (they
-            fail on Windows, macOS, and on Linux from Python 3.14).
-        max_batches: batches per pass (default 64).
-        timeout: total budget in seconds; probes that cannot start in time are listed in a
-            TSG802 finding.
-        batch_timeout: limit per call in seconds (default ``min(10, timeout / 4)``).
-        ignore: finding codes to leave out of the report, e.g. ``["TSG103"]``.
-        probes: run only these probes, by name (``"sequential"``, ``"structure"``,
-            ``"state"``, ``"resources"``, ``"order"``, ``"threads"``, ``"duplicates"``,
-            ``"pickling"`` or a process probe's name), or custom probe functions
-            ``probe(ctx) -> list[Finding]``. ``"sequential"`` runs whenever another
-            in-process probe does, since they read its results.
-
-    Returns:
-        A :class:`~threadsafe_gen.LoaderReport`: ``.findings``, ``.ok``,
-        ``.raise_for_errors()``, ``.probes`` (timing per probe), ``str()`` for people and
-        ``.to_json()`` for machines.
+    ``None`` means "the default": the loader's own setting for ``workers`` and
+    ``use_multiprocessing``, multiprocessing's start method, :data:`DEFAULT_MAX_BATCHES`,
+    ``min(10, timeout / 4)`` for ``batch_timeout`` and every probe for ``probes``. So two
+    sources of options (a config file and the command line) merge with
+    ``dataclasses.replace``.
 
     Raises:
-        TypeError: *loader* is not one of the accepted kinds (the message says what is), or an
-            option has the wrong type.
-        ValueError: an option is out of range, an unknown start method or finding code.
-
-    >>> class Squares:
-    ...     def __len__(self):
-    ...         return 4
-    ...     def __getitem__(self, i):
-    ...         x = np.arange(i * 8, i * 8 + 8, dtype="float32").reshape(8, 1)
-    ...         return x, x**2
-    >>> report = check_loader(Squares(), workers=2, probes=["sequential", "threads"])
-    >>> report.ok
-    True
+        TypeError: an option has the wrong type.
+        ValueError: an option is out of range, or names an unknown start method, finding
+            code or probe.
     """
-    t_start = time.monotonic()
-    _validate_number("timeout", timeout, minimum=0.0, exclusive=True)
-    if batch_timeout is None:
-        batch_timeout = min(10.0, timeout / 4)
-    _validate_number("batch_timeout", batch_timeout, minimum=0.0, exclusive=True)
-    if max_batches is None:
-        max_batches = DEFAULT_MAX_BATCHES
-    _validate_int("max_batches", max_batches, minimum=1)
-    ignored = _validate_ignore(ignore)
-    kind, make_iterator, length = _classify(loader)
-    if workers is None:
-        workers = _loader_setting(loader, "workers", 1)
-    _validate_int("workers", workers, minimum=1)
-    if use_multiprocessing is None:
-        use_multiprocessing = bool(_loader_setting(loader, "use_multiprocessing", False))
-    _validate_bool("use_multiprocessing", use_multiprocessing)
-    start_method = _resolve_start_method(start_method)
-    indices = _spread(length, max_batches) if kind == "sequence" else []
-    ctx = ProbeContext(
-        loader=loader,
-        kind=kind,
-        workers=workers,
-        use_multiprocessing=use_multiprocessing,
-        start_method=start_method,
-        indices=indices,
-        make_iterator=make_iterator,
-        max_batches=max_batches,
-        batch_timeout=float(batch_timeout),
-        deadline=t_start + float(timeout),
-    )
-    ctx.shared["creator_thread"] = threading.get_ident()
-    if kind == "sequence" and length is None and hasattr(loader, "__len__"):
-        ctx.shared["len_error"] = _len_error(loader)
-    selected = _select_probes(probes)
-    findings: list[Finding] = []
-    results: list[ProbeResult] = []
-    skipped: list[str] = []
-    for name, probe, in_process in selected:
-        if ctx.remaining() <= 0:
-            skipped.append(name)
-            results.append(ProbeResult(name, "skipped", 0.0, "time budget exhausted"))
-            continue
-        if in_process and ctx.shared.get("inprocess_unsafe"):
-            results.append(
-                ProbeResult(name, "skipped", 0.0, f"not run: {ctx.shared['inprocess_unsafe']}")
-            )
-            continue
-        t0 = time.perf_counter()
-        try:
-            found = probe(ctx)
-        except _Skip as exc:
-            results.append(ProbeResult(name, "skipped", 0.0, str(exc)))
-            continue
-        except Exception as exc:  # a probe's bug must never break the caller's check
-            results.append(
-                ProbeResult(
-                    name,
-                    "failed",
-                    time.perf_counter() - t0,
-                    f"the probe raised {type(exc).__name__}: {exc}",
-                )
-            )
-            continue
-        seconds = time.perf_counter() - t0
-        timed_out = any(f.code == "TSG801" for f in found)
-        results.append(
-            ProbeResult(name, "timeout" if timed_out else "ran", seconds, _note(name, ctx))
-        )
-        findings.extend(found)
-    cut_short = ctx.shared.get("cut_short")
-    if skipped or cut_short:
-        parts = [f"{cut_short}"] if cut_short else []
-        if skipped:
-            parts.append(f"{len(skipped)} probes could not start: {', '.join(skipped)}")
-        findings.append(
-            make_finding(
-                "TSG802",
-                path="check_loader",
-                message=f"the budget of timeout={timeout:g} s ran out: {'; '.join(parts)}",
-                details={"skipped": skipped, "cut_short": cut_short, "timeout": timeout},
-            )
-        )
-    findings = _dedupe(f for f in findings if f.code not in ignored)
-    settings: dict[str, Any] = {
-        "workers": workers,
-        "use_multiprocessing": use_multiprocessing,
-        "start_method": start_method,
-        "kind": kind,
-        "batches": len(indices) if kind == "sequence" else max_batches,
-        "timeout": timeout,
-        "python": platform.python_version(),
-        "seconds": round(time.monotonic() - t_start, 2),
-    }
-    if length is not None:
-        settings["len"] = length
-    if ignored:
-        settings["ignore"] = sorted(ignored)
-    return LoaderReport(
-        findings=findings, probes=results, settings=settings, loader=_describe(loader, kind)
-    )
 
+    workers: int | None = None
+    use_multiprocessing: bool | None = None
+    start_method: str | None = None
+    max_batches: int | None = None
+    timeout: float = 60.0
+    batch_timeout: float | None = None
+    ignore: Collection[str] = frozenset()
+    probes: Sequence[str | ProbeFunction] | None = None
 
-# --- options ------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        _validate_number("timeout", self.timeout, minimum=0.0, exclusive=True)
+        if self.batch_timeout is not None:
+            _validate_number("batch_timeout", self.batch_timeout, minimum=0.0, exclusive=True)
+        if self.max_batches is not None:
+            _validate_int("max_batches", self.max_batches, minimum=1)
+        object.__setattr__(self, "ignore", _validate_ignore(self.ignore))
+        if self.workers is not None:
+            _validate_int("workers", self.workers, minimum=1)
+        if self.use_multiprocessing is not None:
+            _validate_bool("use_multiprocessing", self.use_multiprocessing)
+        if self.start_method is not None:
+            _validate_start_method(self.start_method)
+        if self.probes is not None:
+            object.__setattr__(self, "probes", _validate_probes(self.probes))
+
+    @property
+    def batches(self) -> int:
+        """``max_batches``, or its default."""
+        return DEFAULT_MAX_BATCHES if self.max_batches is None else int(self.max_batches)
+
+    @property
+    def call_timeout(self) -> float:
+        """``batch_timeout``, or its default ``min(10, timeout / 4)``."""
+        if self.batch_timeout is None:
+            return min(10.0, self.timeout / 4)
+        return float(self.batch_timeout)
 
 
 def _validate_number(name: str, value: Any, *, minimum: float, exclusive: bool) -> None:
@@ -286,20 +214,189 @@ def _validate_ignore(ignore: Iterable[Any]) -> frozenset[str]:
     return frozenset(codes)
 
 
-def _resolve_start_method(start_method: str | None) -> str:
+def _validate_start_method(start_method: str) -> None:
     available = multiprocessing.get_all_start_methods()
-    if start_method is None:
-        return (
-            multiprocessing.get_start_method(allow_none=True)
-            or multiprocessing.get_context().get_start_method()
-        )
     if start_method not in ("fork", "spawn", "forkserver"):
         msg = f"check_loader() expected start_method to be 'fork', 'spawn' or 'forkserver', got {start_method!r}"
         raise ValueError(msg)
     if start_method not in available:
         msg = f"check_loader() got start_method={start_method!r}, which this platform does not support (available: {', '.join(available)})"
         raise ValueError(msg)
-    return start_method
+
+
+def _validate_probes(wanted: Iterable[str | ProbeFunction]) -> tuple[str | ProbeFunction, ...]:
+    items = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+    names = sorted(p.name for p in _available_probes())
+    for item in items:
+        if callable(item):
+            continue
+        if not isinstance(item, str) or item not in names:
+            close = difflib.get_close_matches(str(item), names, n=2)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            msg = f"check_loader() got an unknown probe {item!r}.{hint} Known probes: {', '.join(names)}."
+            raise ValueError(msg)
+    return items
+
+
+def _resolve_start_method(start_method: str | None) -> str:
+    if start_method is not None:
+        return start_method
+    return (
+        multiprocessing.get_start_method(allow_none=True)
+        or multiprocessing.get_context().get_start_method()
+    )
+
+
+# --- check_loader ---------------------------------------------------------------------------------
+
+
+def check_loader(
+    loader: Any,
+    *,
+    workers: int | None = None,
+    use_multiprocessing: bool | None = None,
+    start_method: str | None = None,
+    max_batches: int | None = None,
+    timeout: float = 60.0,
+    batch_timeout: float | None = None,
+    ignore: Iterable[str] = (),
+    probes: Iterable[str | ProbeFunction] | None = None,
+) -> LoaderReport:
+    """Dry-run *loader* the way ``workers`` threads or processes would, and report every problem.
+
+    Use it in a test (``check_loader(ds, workers=4).raise_for_errors()``) or before a long
+    training run: in seconds it finds what workers>1 would break silently or after hours
+    (unpicklable members, state shared between calls, reused buffers, identical "random"
+    augmentations in forked workers, batches that hang or kill their worker, ...). Each
+    finding has a stable code (see ``threadsafe_gen.REGISTRY``), a path into the loader and a
+    fix.
+
+    The check runs the loader: a sequence is indexed up to ``max_batches`` times per pass
+    (several passes), a generator function is called again for each pass, and an iterator
+    object is consumed (up to ``max_batches`` items), so pass the generator *function* when
+    the iterator must stay usable. Calls run on helper threads and in forked children, never
+    longer than ``batch_timeout`` each; a call that hangs is abandoned on a daemon thread.
+    Not thread-safe: the threads probe changes the interpreter's switch interval while it
+    runs, so run one check at a time.
+
+    Args:
+        loader: a Keras 3 PyDataset, a tf_keras Sequence (also ``ImageDataGenerator().flow``),
+            any object with ``__len__`` and ``__getitem__``, an iterator or generator object,
+            a generator function taking no arguments, or a threadsafe_gen wrapper.
+        workers: planned number of workers; defaults to the loader's own ``workers`` (a
+            PyDataset's), else 1.
+        use_multiprocessing: whether the workers are processes; defaults to the loader's own
+            setting, else False.
+        start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"``; defaults to what
+            multiprocessing uses on this Python. Problems only spawn/forkserver workers have
+            (pickling, import by name) are reported whatever it is: as errors when the
+            workers are processes started with spawn/forkserver, else as warnings (they
+            fail on Windows, macOS, and on Linux from Python 3.14).
+        max_batches: batches per pass (default 64).
+        timeout: total budget in seconds; probes that cannot start in time are listed in a
+            TSG802 finding.
+        batch_timeout: limit per call in seconds (default ``min(10, timeout / 4)``).
+        ignore: finding codes to leave out of the report, e.g. ``["TSG103"]``.
+        probes: run only these probes, by name (``"sequential"``, ``"structure"``,
+            ``"state"``, ``"resources"``, ``"order"``, ``"threads"``, ``"duplicates"``,
+            ``"pickling"`` or a process probe's name), or custom probe functions
+            ``probe(ctx) -> list[Finding]``. ``"sequential"`` runs whenever another
+            in-process probe does, since they read its results.
+
+    Returns:
+        A :class:`~threadsafe_gen.LoaderReport`: ``.findings``, ``.ok``,
+        ``.raise_for_errors()``, ``.probes`` (timing per probe), ``.notes`` (why a step was
+        skipped), ``str()`` for people and ``.to_json()`` for machines.
+
+    Raises:
+        TypeError: *loader* is not one of the accepted kinds (the message says what is), or an
+            option has the wrong type.
+        ValueError: an option is out of range, an unknown start method or finding code.
+
+    >>> class Squares:
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         x = np.arange(i * 8, i * 8 + 8, dtype="float32").reshape(8, 1)
+    ...         return x, x**2
+    >>> report = check_loader(Squares(), workers=2, probes=["sequential", "threads"])
+    >>> report.ok
+    True
+    """
+    t_start = time.monotonic()
+    options = CheckOptions(
+        workers=workers,
+        use_multiprocessing=use_multiprocessing,
+        start_method=start_method,
+        max_batches=max_batches,
+        timeout=timeout,
+        batch_timeout=batch_timeout,
+        ignore=(ignore,) if isinstance(ignore, str) else tuple(ignore),
+        probes=None if probes is None or isinstance(probes, str) else tuple(probes),
+    )
+    return run_check(loader, options, t_start=t_start)
+
+
+def run_check(loader: Any, options: CheckOptions, *, t_start: float | None = None) -> LoaderReport:
+    """Run the check of *loader* with validated *options* (``check_loader()``'s body)."""
+    t_start = time.monotonic() if t_start is None else t_start
+    ctx = _make_context(loader, options, t_start)
+    findings, results, skipped = _run_probes(ctx, _select_probes(options.probes))
+    if skipped or ctx.state.cut_short:
+        findings.append(failures.budget_finding(options.timeout, skipped, ctx.state.cut_short))
+    findings = dedupe(f for f in findings if f.code not in options.ignore)
+    return LoaderReport(
+        findings=findings,
+        probes=results,
+        settings=_settings(ctx, options, t_start),
+        loader=_describe(loader, ctx.kind, ctx.length),
+        notes=list(ctx.state.notes),
+    )
+
+
+def _settings(ctx: ProbeContext, options: CheckOptions, t_start: float) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "workers": ctx.workers,
+        "use_multiprocessing": ctx.use_multiprocessing,
+        "start_method": ctx.start_method,
+        "kind": ctx.kind,
+        "batches": len(ctx.indices) if ctx.kind == "sequence" else ctx.max_batches,
+        "timeout": options.timeout,
+        "python": platform.python_version(),
+        "seconds": round(time.monotonic() - t_start, 2),
+    }
+    if ctx.length is not None:
+        settings["len"] = ctx.length
+    if options.ignore:
+        settings["ignore"] = sorted(options.ignore)
+    return settings
+
+
+def _make_context(loader: Any, options: CheckOptions, t_start: float) -> ProbeContext:
+    """The ProbeContext for *loader*: its kind, length, and the worker settings to assume."""
+    kind, make_iterator, length, len_error = _classify(loader)
+    workers = options.workers
+    if workers is None:
+        workers = _loader_setting(loader, "workers", 1)
+        _validate_int("workers", workers, minimum=1)
+    use_multiprocessing = options.use_multiprocessing
+    if use_multiprocessing is None:
+        use_multiprocessing = bool(_loader_setting(loader, "use_multiprocessing", False))
+    max_batches = options.batches
+    return ProbeContext(
+        loader=loader,
+        kind=kind,
+        workers=int(workers),
+        use_multiprocessing=use_multiprocessing,
+        start_method=_resolve_start_method(options.start_method),
+        indices=_spread(length, max_batches) if kind == "sequence" else [],
+        make_iterator=make_iterator,
+        max_batches=max_batches,
+        batch_timeout=options.call_timeout,
+        deadline=t_start + float(options.timeout),
+        length=length,
+        len_error=len_error,
+    )
 
 
 def _loader_setting(loader: Any, name: str, default: Any) -> Any:
@@ -326,36 +423,40 @@ def _loader_setting(loader: Any, name: str, default: Any) -> Any:
 # --- the loader ------------------------------------------------------------------------------------
 
 
+_Kind = Literal["sequence", "generator"]
+
+
 def _classify(
     loader: Any,
-) -> tuple[Literal["sequence", "generator"], Callable[[], Iterator[Any]] | None, int | None]:
-    """(kind, make_iterator, length) for *loader*, or a TypeError naming what is accepted."""
+) -> tuple[_Kind, Callable[[], Iterator[Any]] | None, int | None, str | None]:
+    """(kind, make_iterator, length, len_error) for *loader*, or a TypeError naming what is accepted."""
     if isinstance(loader, type):
         msg = f"check_loader() got the class {loader.__qualname__}, not a loader; did you mean {loader.__qualname__}(...)? It accepts {_ACCEPTED}."
         raise TypeError(msg)
     if _is_generator_function(loader):
         _require_no_args(loader)
-        return "generator", loader, None
+        return "generator", loader, None, None
     if isinstance(loader, (str, bytes, bytearray, Mapping, np.ndarray)):
         what = (
             "an array holds data, not batches"
             if isinstance(loader, np.ndarray)
             else "this is data, not a loader"
         )
-        msg = f"check_loader() expected a loader, got {_short(loader)} (type={type(loader).__name__}): {what}. It accepts {_ACCEPTED}."
+        msg = f"check_loader() expected a loader, got {short_repr(loader, 80)} (type={type(loader).__name__}): {what}. It accepts {_ACCEPTED}."
         raise TypeError(msg)
     if hasattr(loader, "__getitem__") and (
         hasattr(loader, "__len__") or _num_batches(loader) is not None
     ):
-        return "sequence", None, _length(loader)
+        length, len_error = _measure_length(loader)
+        return "sequence", None, length, len_error
     if hasattr(loader, "__next__") and hasattr(loader, "__iter__"):
-        return "generator", _copier(loader), None
+        return "generator", _copier(loader), None, None
     if hasattr(loader, "__iter__"):
-        return "generator", functools.partial(iter, loader), None
+        return "generator", functools.partial(iter, loader), None, None
     if callable(loader):
-        msg = f"check_loader() got the callable {_short(loader)}, which is not a generator function; did you mean to pass what it returns (check_loader({getattr(loader, '__name__', 'f')}()))? It accepts {_ACCEPTED}."
+        msg = f"check_loader() got the callable {short_repr(loader, 80)}, which is not a generator function; did you mean to pass what it returns (check_loader({getattr(loader, '__name__', 'f')}()))? It accepts {_ACCEPTED}."
         raise TypeError(msg)
-    msg = f"check_loader() expected a loader, got {_short(loader)} (type={type(loader).__name__}). It accepts {_ACCEPTED}."
+    msg = f"check_loader() expected a loader, got {short_repr(loader, 80)} (type={type(loader).__name__}). It accepts {_ACCEPTED}."
     raise TypeError(msg)
 
 
@@ -409,27 +510,20 @@ def _num_batches(loader: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _length(loader: Any) -> int | None:
+def _measure_length(loader: Any) -> tuple[int | None, str | None]:
+    """(len(loader), or its num_batches when len() raises; what len() raised when neither works)."""
     n: Any
     try:
         n = len(loader)
-    except Exception:
+    except Exception as exc:
         n = _num_batches(loader)
-    if n is None:
-        return None
+        if n is None:
+            has_len = hasattr(loader, "__len__")
+            return None, f"{type(exc).__name__}: {exc}" if has_len else None
     if not isinstance(n, int) or n < 0:
         msg = f"check_loader() expected len(loader) to be an int >= 0, got {n!r}"
         raise TypeError(msg)
-    return n
-
-
-def _len_error(loader: Any) -> str:
-    """What len(loader) raised (it has __len__, but _length() found no length)."""
-    try:
-        len(loader)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return "len(loader) returned None"
+    return n, None
 
 
 def _spread(length: int | None, max_batches: int) -> list[int]:
@@ -447,70 +541,37 @@ def _spread(length: int | None, max_batches: int) -> list[int]:
     return sorted(set(ends) | {round(float(v)) for v in middle})
 
 
-def _short(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _describe(loader: Any, kind: str) -> str:
+def _describe(loader: Any, kind: str, length: int | None) -> str:
     if inspect.isfunction(loader) or isinstance(loader, functools.partial):
         func = loader.func if isinstance(loader, functools.partial) else loader
         return f"generator function {func.__module__}.{func.__qualname__}"
     t = type(loader)
     name = f"{t.__module__}.{t.__qualname__}"
     if kind == "sequence":
-        n = _length(loader)
-        return f"{name} (len={n})" if n is not None else f"{name} (no len)"
+        return f"{name} (len={length})" if length is not None else f"{name} (no len)"
     return name
 
 
 # --- probes --------------------------------------------------------------------------------------------
 
 
-def _probe_name(probe: Probe) -> str:
-    name = getattr(probe, "__name__", type(probe).__name__)
-    return name.removeprefix("probe_")
+def _process_probes() -> tuple[tuple[Probe, ...], str | None]:
+    """The process probes, or none and why (a platform that cannot start child processes)."""
+    if sys.platform in ("emscripten", "wasi") or not multiprocessing.get_all_start_methods():
+        return (), "process probes unavailable: this platform cannot start child processes"
+    return _PROCESS_PROBES, None
 
 
-def _process_probes() -> tuple[list[Probe], str | None]:
-    try:
-        from ._probes import processes
-    except ImportError as exc:
-        return [], f"process probes unavailable: {exc}"
-    return list(getattr(processes, "PROBES", [])), None
-
-
-def _select_probes(wanted: Iterable[str | Probe] | None) -> list[tuple[str, Probe, bool]]:
-    ordered: list[tuple[str, Probe, bool]] = [(_probe_name(p), p, True) for p in _inprocess.PROBES]
-    ordered.append(("pickling", _pickling.probe_pickling, False))
+def _available_probes() -> list[Probe]:
+    """Every probe this platform runs, in order; a placeholder for missing process probes."""
     procs, missing = _process_probes()
-    ordered += [(_probe_name(p), p, False) for p in procs]
+    ordered = [p for p in PROBES if p not in _PROCESS_PROBES] + list(procs)
     if missing is not None:
-        ordered.append(("processes", _missing_probe(missing), False))
-    if wanted is None:
-        return ordered
-    if isinstance(wanted, str):
-        wanted = [wanted]
-    names = {name for name, _, _ in ordered}
-    chosen: set[str] = set()
-    custom: list[tuple[str, Probe, bool]] = []
-    for item in wanted:
-        if callable(item):
-            custom.append((_probe_name(item), item, False))
-            continue
-        if not isinstance(item, str) or item not in names:
-            close = difflib.get_close_matches(str(item), sorted(names), n=2)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            msg = f"check_loader() got an unknown probe {item!r}.{hint} Known probes: {', '.join(sorted(names))}."
-            raise ValueError(msg)
-        chosen.add(item)
-    in_process = {name for name, _, inproc in ordered if inproc}
-    if chosen & in_process:
-        chosen.add("sequential")  # the others read its results
-    return [entry for entry in ordered if entry[0] in chosen] + custom
+        ordered.append(Probe("processes", _skipped(missing)))
+    return ordered
 
 
-def _missing_probe(note: str) -> Probe:
+def _skipped(note: str) -> ProbeFunction:
     def processes(ctx: ProbeContext) -> list[Finding]:
         raise _Skip(note)
 
@@ -521,29 +582,60 @@ class _Skip(Exception):
     pass
 
 
-def _note(name: str, ctx: ProbeContext) -> str:
-    if name == "sequential":
-        rec = ctx.shared.get("sequential")
-        n = len(rec.calls) if rec is not None else 0
-        note = f"{n} calls; canary: {ctx.shared.get('canary', 'not run')}"
-        if ctx.kind == "generator" and ctx.make_iterator is None:
-            note += "; the iterator object was consumed by the check"
-        return note
-    if name == "order" and ctx.shared.get("random"):
-        return "the loader is random by design: exact comparisons skipped"
-    if name == "threads" and "thread_speedup" in ctx.shared:
-        return f"speed-up {ctx.shared['thread_speedup']:.2f}x with {min(max(ctx.workers, 2), _inprocess.MAX_PROBE_THREADS)} threads"
-    if name == "pickling" and "pickled_bytes" in ctx.shared:
-        return f"{ctx.shared['pickled_bytes']} bytes pickled"
-    return ""
+def _select_probes(wanted: Sequence[str | ProbeFunction] | None) -> list[Probe]:
+    """The probes to run, in order: the chosen ones and those recording what they need."""
+    available = _available_probes()
+    if wanted is None:
+        return available
+    chosen = {item for item in wanted if isinstance(item, str)}
+    for probe in [p for p in available if p.name in chosen]:
+        for needed in probe.needs:
+            recorder = next(p for p in available if needed in p.records)
+            chosen.add(recorder.name)
+    custom = [Probe(_probe_name(item), item) for item in wanted if callable(item)]
+    return [p for p in available if p.name in chosen] + custom
 
 
-def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
-    seen: set[tuple[str, str]] = set()
-    out: list[Finding] = []
-    for f in findings:
-        key = (f.code, f.path)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return out
+def _probe_name(probe: ProbeFunction) -> str:
+    name = getattr(probe, "__name__", type(probe).__name__)
+    return str(name).removeprefix("probe_")
+
+
+def _run_probes(
+    ctx: ProbeContext, selected: list[Probe]
+) -> tuple[list[Finding], list[ProbeResult], list[str]]:
+    """Run *selected* in order: (findings, one result per probe, probes the budget skipped)."""
+    findings: list[Finding] = []
+    results: list[ProbeResult] = []
+    skipped: list[str] = []
+    for probe in selected:
+        if ctx.remaining() <= 0:
+            skipped.append(probe.name)
+            results.append(ProbeResult(probe.name, "skipped", 0.0, "time budget exhausted"))
+            continue
+        if probe.in_process and ctx.state.inprocess_unsafe:
+            note = f"not run: {ctx.state.inprocess_unsafe}"
+            results.append(ProbeResult(probe.name, "skipped", 0.0, note))
+            continue
+        result, found = _run_one(ctx, probe)
+        results.append(result)
+        findings += found
+    return findings, results, skipped
+
+
+def _run_one(ctx: ProbeContext, probe: Probe) -> tuple[ProbeResult, list[Finding]]:
+    """Run one probe; its exception becomes a ``failed`` result, never the caller's."""
+    t0 = time.perf_counter()
+    try:
+        found = probe.run(ctx)
+    except _Skip as exc:
+        return ProbeResult(probe.name, "skipped", 0.0, str(exc)), []
+    except Exception as exc:  # a probe's bug must never break the caller's check
+        note = f"the probe raised {type(exc).__name__}: {exc}"
+        return ProbeResult(probe.name, "failed", time.perf_counter() - t0, note), []
+    seconds = time.perf_counter() - t0
+    status: Literal["ran", "timeout"] = (
+        "timeout" if any(f.code == "TSG801" for f in found) else "ran"
+    )
+    note = probe.note(ctx) if probe.note is not None else ""
+    return ProbeResult(probe.name, status, seconds, note), found

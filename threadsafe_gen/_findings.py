@@ -151,12 +151,15 @@ class LoaderReport:
         settings: the workers, use_multiprocessing, start_method, python version and
             so on that the check assumed.
         loader: a short description of the loader checked.
+        notes: why a step of the check was skipped or cut short (for example "fork is not
+            available on this platform"), so a clean report says what it did not cover.
     """
 
     findings: list[Finding]
     probes: list[ProbeResult] = dataclasses.field(default_factory=list)
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     loader: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.findings = sort_findings(self.findings)
@@ -199,6 +202,7 @@ class LoaderReport:
             "settings": _jsonable(self.settings),
             "findings": [f.to_dict() for f in self.findings],
             "probes": [dataclasses.asdict(p) for p in self.probes],
+            "notes": list(self.notes),
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -252,6 +256,9 @@ def render_text(report: LoaderReport) -> str:
             for p in report.probes
         )
         lines.append(f"  probes: {timing}")
+    if report.notes:
+        lines.append("  notes:")
+        lines.extend(f"    - {note}" for note in report.notes)
     lines.append("")
     verdict = "OK" if report.ok else "FAILED"
     lines.append(f"{verdict}: {summary_line(report.findings)}")

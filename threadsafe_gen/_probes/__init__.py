@@ -1,62 +1,41 @@
 """Probes of ``check_loader()``: each one runs the loader one way and returns findings.
 
-A probe is a plain function ``probe(ctx: ProbeContext) -> list[Finding]``. The
-orchestrator (``threadsafe_gen._check``) times each probe, stops starting new ones when
-the budget is spent, and turns an unexpected exception inside a probe into a ``failed``
+A probe is a function ``run(ctx: ProbeContext) -> list[Finding]`` declared by a
+:class:`Probe` record (its name, whether it calls the loader in this process, and the
+:class:`ProbeState` fields it needs, reads and records). The orchestrator
+(``threadsafe_gen._check``) runs them in one order in which every field is recorded before
+it is read, times each probe, stops starting new ones when the budget is spent, and turns
+an unexpected exception inside a probe into a ``failed``
 :class:`~threadsafe_gen._findings.ProbeResult` (never into a crash of the caller).
 
-Modules:
-    _batches.py   fingerprints and structure signatures of batches (shared helpers)
-    inprocess.py  sequential, threaded and resource probes run in the calling process
-    pickling.py   the post-order pickling walk with multiprocessing's own pickler
-    processes.py  fork / spawn / forkserver dry runs in child processes, with timeouts
+One module per concern, each declaring the codes it decides (``CODES``) and its probes
+(``PROBES``), in the order check_loader runs them:
+
+    sequential.py   a forked canary, then one pass over the loader (TSG305, TSG601)
+    structure.py    Keras' batch rules over that pass (TSG602, TSG603, TSG621-624)
+    state.py        attributes changed by calls, results changed later (TSG303, TSG304)
+    resources.py    descriptors and threads that grow per call (TSG721, TSG722)
+    threads.py      the order and threads probes (TSG301, TSG302, TSG306, TSG701)
+    duplicates.py   duplicated sample rows, sequential and threaded (TSG401)
+    pickling.py     the post-order pickling walk with multiprocessing's pickler (TSG101-103)
+    fork.py         the fork dry run in forked workers (TSG203, TSG501, TSG502)
+    inspection.py   handles, locks, RNGs and threads found by looking (TSG201, TSG202,
+                    TSG204, TSG402, TSG503, TSG703)
+    spawn.py        the spawn/forkserver dry run in a child (TSG104, TSG702)
+    failures.py     calls that raise, hang or kill their process, wherever they ran
+                    (TSG801, TSG802, TSG821, TSG822)
+
+and their private helpers:
+
+    _context.py     ProbeContext, ProbeState, Probe
+    _calls.py       in-process calls with a timeout, and their records
+    _pool.py        child worker processes: start, drive, reap; the parent's own calls
+    _child.py       the code that runs inside those children
+    _batches.py     fingerprints and structure signatures of batches
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from ._context import Probe, ProbeContext, ProbeFunction, ProbeState
 
-__all__ = ["ProbeContext"]
-
-
-@dataclasses.dataclass
-class ProbeContext:
-    """Everything a probe needs to know about the loader and the planned workers.
-
-    Attributes:
-        loader: the object the user passed (PyDataset, Sequence, iterator, generator
-            function, or one of our wrappers).
-        kind: ``"sequence"`` (``__len__`` + ``__getitem__``) or ``"generator"``.
-        workers: number of workers planned (>= 1).
-        use_multiprocessing: whether workers are processes.
-        start_method: the start method the process workers will use
-            (``"fork"``, ``"spawn"`` or ``"forkserver"``).
-        indices: for sequences, the batch indices the probes may call (bounded by
-            ``max_batches``); empty for generators.
-        make_iterator: for generators, a factory returning a fresh iterator (calls the
-            generator function again), or ``None`` when only one iterator exists.
-        max_batches: cap on batches drawn from a generator (infinite ones included).
-        batch_timeout: per-call limit in seconds.
-        deadline: ``time.monotonic()`` value after which probes must stop.
-        shared: scratch space the orchestrator fills (e.g. the sequential pass's
-            fingerprints under ``"sequential"``) so later probes do not recompute it.
-    """
-
-    loader: Any
-    kind: Literal["sequence", "generator"]
-    workers: int
-    use_multiprocessing: bool
-    start_method: str
-    indices: list[int]
-    make_iterator: Callable[[], Iterator[Any]] | None
-    max_batches: int
-    batch_timeout: float
-    deadline: float
-    shared: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def remaining(self) -> float:
-        """Seconds left in the budget (never negative)."""
-        return max(0.0, self.deadline - time.monotonic())
+__all__ = ["Probe", "ProbeContext", "ProbeFunction", "ProbeState"]

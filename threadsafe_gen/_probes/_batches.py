@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from .._text import one_line, short_repr
+
 __all__ = [
     "BatchInfo",
     "InvalidBatchError",
     "Leaf",
     "batch_info",
-    "short_repr",
     "standardize_batch",
 ]
 
@@ -73,16 +74,6 @@ class BatchInfo:
         return self.n_rows == 0
 
 
-def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to *limit* characters, for messages (Keras cuts at 100)."""
-    try:
-        text = repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the report
-        text = f"<{type(value).__name__} with failing repr: {exc!r}>"
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def standardize_batch(batch: Any) -> tuple[Any, ...] | Mapping[Any, Any]:
     """Apply Keras 3's rules to a batch: an array becomes ``(x,)``, a list becomes a tuple.
 
@@ -106,7 +97,7 @@ def standardize_batch(batch: Any) -> tuple[Any, ...] | Mapping[Any, Any]:
         return (batch,)
     msg = (
         f"a batch must be a tuple (x,), (x, y), (x, y, sample_weight), a dict or an array, "
-        f"got {short_repr(batch)} (type={type(batch).__name__})"
+        f"got {short_repr(batch, 80)} (type={type(batch).__name__})"
     )
     raise InvalidBatchError(msg)
 
@@ -193,7 +184,11 @@ def _flatten(value: Any, path: str, role: str, out: list[Leaf]) -> str:
         # Sparse and ragged tensors, framework objects: numpy cannot see their rows. They
         # are compared by type and repr only, never declared invalid (Keras may accept them).
         name = f"{type(value).__module__}.{type(value).__qualname__}"
-        out.append(Leaf(path, None, role, opaque=f"{name}:{short_repr(value, 10_000)}"))
+        try:
+            text = repr(value)  # whole: it is fingerprinted, not shown
+        except Exception as exc:
+            text = f"<{type(value).__name__} with failing repr: {exc!r}>"
+        out.append(Leaf(path, None, role, opaque=f"{name}:{one_line(text, 10_000)}"))
         return f"opaque {name}"
     out.append(Leaf(path, arr, role))
     return "array"

@@ -2,7 +2,7 @@
 
 They live at module scope in a light module because a ``spawn`` or ``forkserver`` child finds
 its target by qualified name and imports it before anything else runs (the same rule that
-applies to a user's loader, style.md point 8). Nothing here imports TensorFlow; numpy is
+applies to a user's loader). Nothing here imports TensorFlow; numpy is
 imported only when a batch contains arrays.
 
 A worker talks to the parent through one write-only :class:`multiprocessing.connection.Connection`
@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
+
+from .._text import type_name
 
 __all__ = ["Payload", "exc_info", "fingerprint", "worker_main"]
 
@@ -71,7 +73,7 @@ def _payload_from_bytes(data: bytes) -> Payload:
 def exc_info(exc: BaseException) -> dict[str, str]:
     """Type, message and traceback text of *exc*, as plain strings that always pickle."""
     return {
-        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "type": type_name(exc),
         "message": str(exc),
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     }

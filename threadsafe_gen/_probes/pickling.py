@@ -14,10 +14,16 @@ the deepest culprit (Grain's ``_check_picklable`` does the same for the first cu
 Objects whose type is known to be unpicklable (locks, files, connections, generators, ...) are
 reported as a whole with a specific hint instead of by their private internals.
 
-Severity rule (issue 3, shared with the process probes): a problem that only affects
-spawn/forkserver workers is an error when the planned workers are processes started that way,
-and a warning otherwise, with fork processes or with threads: it "fails on Windows, macOS,
-and on Linux from Python 3.14" as soon as the loader runs in process workers there.
+Decides TSG101 (a member that cannot be pickled), TSG102 (code that cannot be imported by
+name in the worker: local classes and functions, an unguarded main script) and TSG103 (a large
+payload). The spawn dry run meets the same failures in a real child and reports them with the
+builders here (:func:`send_failure_finding`, :func:`import_failure_finding`,
+:func:`unguarded_main_finding`), so each code has one home.
+
+Severity rule (shared with the process probes): a problem that only affects spawn/forkserver
+workers is an error when the planned workers are processes started that way, and a warning
+otherwise, with fork processes or with threads: it "fails on Windows, macOS, and on Linux
+from Python 3.14" as soon as the loader runs in process workers there.
 """
 
 from __future__ import annotations
@@ -36,17 +42,26 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from .._findings import Finding, Severity, make_finding
-from . import ProbeContext
-from ._batches import short_repr
+from .._text import one_line, short_repr, type_name
+from ._context import Probe, ProbeContext
+from ._pool import exception_details
 
 __all__ = [
+    "CODES",
     "LARGE_PAYLOAD_BYTES",
+    "PROBES",
     "Unpicklable",
     "find_unpicklable",
+    "import_failure_finding",
+    "is_import_problem",
     "pickled_size",
     "probe_pickling",
+    "send_failure_finding",
     "spawn_only_severity",
+    "unguarded_main_finding",
 ]
+
+CODES: frozenset[str] = frozenset({"TSG101", "TSG102", "TSG103"})
 
 #: Above this many pickled bytes the loader gets a TSG103 finding. 128 MiB measured +6-7 s
 #: per epoch under spawn with 4 workers (docs/failure-modes.md row 2.0b), so 16 MiB costs about 1 s.
@@ -180,15 +195,6 @@ _GENERIC_HINT = (
 )
 
 
-def _type_name(obj: Any) -> str:
-    if isinstance(obj, (type, types.FunctionType)):
-        kind = "class" if isinstance(obj, type) else "function"
-        return f"{kind} {obj.__module__}.{obj.__qualname__}"
-    t = type(obj)
-    mod = t.__module__
-    return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
-
-
 def _known_kind(obj: Any) -> tuple[str, str] | None:
     """(code, hint) for objects we report as a whole without descending, else None."""
     if isinstance(obj, _LOCK_TYPES):
@@ -201,7 +207,7 @@ def _known_kind(obj: Any) -> tuple[str, str] | None:
         return "TSG101", _THREAD_HINT
     if isinstance(obj, types.ModuleType):
         return "TSG101", _MODULE_HINT
-    if isinstance(obj, (io.IOBase,)) or _type_name(obj) in _HANDLE_TYPE_NAMES:
+    if isinstance(obj, (io.IOBase,)) or type_name(obj) in _HANDLE_TYPE_NAMES:
         return "TSG101", _HANDLE_HINT
     if isinstance(obj, (types.FunctionType, type)) and _is_local(obj):
         return "TSG102", _LOCAL_HINT
@@ -317,7 +323,7 @@ def _visit(obj: Any, path: str, depth: int, walk: _Walk) -> bool:
     walk.found.append(
         Unpicklable(
             path=path,
-            type_name=_type_name(obj),
+            type_name=type_name(obj),
             error=f"{type(error).__name__}: {error}",
             hint=hint,
             code=code,
@@ -425,11 +431,10 @@ def _has_main_guard(tree: ast.Module) -> bool:
 
 def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     """TSG101/TSG102/TSG103: the loader through multiprocessing's pickler, post-order walk."""
-    loader = ctx.loader
+    target = ctx.loader
     severity = spawn_only_severity(ctx)
     when = _when(ctx)
     findings: list[Finding] = []
-    target = loader
     cls = target if isinstance(target, (type, types.FunctionType)) else type(target)
     problem = _main_module_problem(cls) if isinstance(cls, type) else None
     if problem is None and isinstance(cls, types.FunctionType):
@@ -437,64 +442,59 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     if problem is not None:
         findings.append(
             make_finding(
-                "TSG102",
-                path="loader",
-                message=f"{problem}; this {when}",
-                severity=severity,
+                "TSG102", path="loader", message=f"{problem}; this {when}", severity=severity
             )
         )
     try:
         size = _dump(target)
     except Exception as exc:
         culprits = find_unpicklable(target)
-        ctx.shared["unpicklable"] = culprits
         if not culprits:  # the loader itself refuses (its own __reduce__ raised)
-            culprits = [
-                Unpicklable(
-                    "loader",
-                    _type_name(target),
-                    f"{type(exc).__name__}: {exc}",
-                    _GENERIC_HINT,
-                )
-            ]
-        for u in culprits:
-            findings.append(
-                make_finding(
-                    u.code,
-                    path=u.path,
-                    message=(
-                        f"{u.path} ({u.type_name}) cannot be pickled ({short_repr(u.error, 160)}), "
-                        f"so workers started with 'spawn' or 'forkserver' cannot receive this "
-                        f"loader; this {when}"
-                    ),
-                    hint=u.hint,
-                    severity=severity,
-                    details={"type": u.type_name, "error": u.error},
-                )
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            culprits = [Unpicklable("loader", type_name(target), error, _GENERIC_HINT)]
+        ctx.state.unpicklable = [u.path for u in culprits]
+        findings += [_culprit_finding(u, severity, when) for u in culprits]
         return findings
-    ctx.shared["pickled_bytes"] = size
+    ctx.state.pickled_bytes = size
     if size >= LARGE_PAYLOAD_BYTES:
-        per_epoch = size * ctx.workers
-        sev = (
-            Severity.WARNING
-            if ctx.use_multiprocessing and ctx.start_method != "fork"
-            else Severity.INFO
-        )
-        findings.append(
-            make_finding(
-                "TSG103",
-                path="loader",
-                message=(
-                    f"the pickled loader is {_mib(size)}; spawn/forkserver workers receive a "
-                    f"copy each, and Keras rebuilds its pool every epoch: {ctx.workers} workers "
-                    f"x {_mib(size)} = {_mib(per_epoch)} pickled, sent and unpickled per epoch"
-                ),
-                severity=sev,
-                details={"bytes": size, "workers": ctx.workers, "bytes_per_epoch": per_epoch},
-            )
-        )
+        findings.append(_payload_finding(ctx, size))
     return findings
+
+
+def _culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
+    return make_finding(
+        u.code,
+        path=u.path,
+        message=(
+            f"{u.path} ({u.type_name}) cannot be pickled ({one_line(u.error, 160)}), "
+            f"so workers started with 'spawn' or 'forkserver' cannot receive this "
+            f"loader; this {when}"
+        ),
+        hint=u.hint,
+        severity=severity,
+        details={"type": u.type_name, "error": u.error},
+    )
+
+
+def _payload_finding(ctx: ProbeContext, size: int) -> Finding:
+    """TSG103: the pickled loader is large, and every worker of every epoch receives it."""
+    per_epoch = size * ctx.workers
+    sev = (
+        Severity.WARNING
+        if ctx.use_multiprocessing and ctx.start_method != "fork"
+        else Severity.INFO
+    )
+    return make_finding(
+        "TSG103",
+        path="loader",
+        message=(
+            f"the pickled loader is {_mib(size)}; spawn/forkserver workers receive a "
+            f"copy each, and Keras rebuilds its pool every epoch: {ctx.workers} workers "
+            f"x {_mib(size)} = {_mib(per_epoch)} pickled, sent and unpickled per epoch"
+        ),
+        severity=sev,
+        details={"bytes": size, "workers": ctx.workers, "bytes_per_epoch": per_epoch},
+    )
 
 
 def _main_module_problem_func(func: types.FunctionType) -> str | None:
@@ -522,3 +522,85 @@ def _when(ctx: ProbeContext) -> str:
 
 def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
+
+
+# --- the same failures, met by the spawn dry run in a real child -------------------------------------
+
+
+def is_import_problem(err_type: str, message: str) -> bool:
+    """Whether an error while sending or unpickling the loader means "cannot import by name"."""
+    return (
+        "<locals>" in message
+        or "Can't get attribute" in message
+        or "attribute lookup" in message
+        or "local object" in message
+        or err_type in ("ModuleNotFoundError", "ImportError")
+    )
+
+
+def send_failure_finding(
+    error: BaseException, method: str, sev: Severity, elsewhere: str
+) -> Finding:
+    """TSG101/TSG102: multiprocessing could not pickle the loader to start a *method* worker."""
+    text = f"{type(error).__name__}: {error}"
+    code = "TSG102" if is_import_problem(type(error).__name__, str(error)) else "TSG101"
+    return make_finding(
+        code,
+        path="loader",
+        severity=sev,
+        message=(
+            f"Sending the loader to a {method} worker{elsewhere} failed with {one_line(text)}: "
+            "Keras' process pool sends it the same way, so training would stop at its "
+            "first batch"
+        ),
+        details={
+            "start_method": method,
+            "exception_type": type(error).__name__,
+            "exception_message": str(error),
+        },
+    )
+
+
+def import_failure_finding(
+    err: dict[str, str], method: str, sev: Severity, elsewhere: str
+) -> Finding:
+    """TSG102: a *method* worker could not import the loader's class to unpickle it."""
+    short_type = err["type"].rpartition(".")[2]
+    return make_finding(
+        "TSG102",
+        path="loader",
+        severity=sev,
+        message=(
+            f"A {method} worker{elsewhere} could not unpickle the loader: {short_type}: "
+            f"{one_line(err['message'])}. The worker imports the loader's class by name, "
+            "and it is not importable there"
+        ),
+        details={"start_method": method, **exception_details(err)},
+    )
+
+
+def unguarded_main_finding(method: str, sev: Severity, elsewhere: str) -> Finding:
+    """TSG102: a *method* worker re-ran the main script up to check_loader() (no main guard)."""
+    main = sys.modules.get("__main__")
+    where = getattr(main, "__file__", None) or "the main script"
+    return make_finding(
+        "TSG102",
+        path="__main__",
+        severity=sev,
+        message=(
+            f"A {method} worker{elsewhere} re-ran {where} while starting and reached "
+            'check_loader() again: the script has no `if __name__ == "__main__":` guard. '
+            "Every Keras worker would re-run the training script and fit() hangs "
+            "(measured: 66 worker processes, killed after 90 s)"
+        ),
+        hint='Put the code that builds the loader and trains under `if __name__ == "__main__":`.',
+        details={"start_method": method, "main": str(where)},
+    )
+
+
+def _note(ctx: ProbeContext) -> str:
+    size = ctx.state.pickled_bytes
+    return f"{size} bytes pickled" if size is not None else ""
+
+
+PROBES = (Probe("pickling", probe_pickling, records=("unpicklable", "pickled_bytes"), note=_note),)

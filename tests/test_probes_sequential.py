@@ -1,0 +1,111 @@
+"""The sequential probe: clean loaders, exceptions, len(), thread-bound resources (TSG305, TSG601, TSG822)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import loaders as L
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from probe_helpers import INPROCESS, check
+from probe_helpers import codes_of as by_code
+
+from threadsafe_gen import threadsafe_generator
+from threadsafe_gen._findings import Severity
+
+
+@pytest.mark.parametrize(
+    ("loader", "workers"),
+    [
+        (L.CleanSeq(), 4),
+        (L.SleepySeq(), 4),
+        (L.gen_infinite, 1),
+        (threadsafe_generator(L.gen_infinite), 4),
+    ],
+)
+def test_clean_loaders_have_no_findings(loader: Any, workers: int) -> None:
+    """Pure sequences under threads, a generator with one worker or a @threadsafe_generator: nothing."""
+    report = check(loader, workers=workers)
+    assert set() == report.codes(), str(report)
+    assert [p.status for p in report.probes] == ["ran"] * len(INPROCESS)
+
+
+@settings(max_examples=12)
+@given(st.integers(1, 12), st.integers(1, 4))
+def test_any_pure_sequence_is_clean(n_batches: int, workers: int) -> None:
+    """For any length and worker count, a pure sequence gets no finding from any in-process probe."""
+    assert set() == check(L.CleanSeq(n_batches=n_batches), workers=workers).codes()
+
+
+def test_sequential_results_are_stored_for_later_probes() -> None:
+    """The sequential pass covers every index once (a spread when len > max_batches)."""
+    report = check(L.CleanSeq(n_batches=100), max_batches=10, probes=["sequential"])
+    assert report.settings["batches"] == 10
+    assert "10 calls" in report.probes[0].note
+
+
+# --- sequential: exceptions, len, other thread ------------------------------------------------------
+
+
+def test_exception_becomes_tsg822_with_index_and_traceback() -> None:
+    """RaisingSeq raises on index 3: TSG822 names loader[3], the message and the traceback."""
+    report = check(L.RaisingSeq())
+    (f,) = by_code(report, "TSG822")
+    assert f.path == "loader[3]"
+    assert "ValueError: boom at index 3" in f.message
+    assert "raise ValueError" in f.details["traceback"]
+
+
+def test_index_error_inside_len_is_tsg601() -> None:
+    """len() says 9 but index 8 raises IndexError: TSG601 error at loader[8]."""
+    report = check(L.LenTooLongSeq())
+    (f,) = by_code(report, "TSG601")
+    assert (f.path, f.severity) == ("loader[8]", Severity.ERROR)
+
+
+def test_len_rounding_down_is_tsg601_warning() -> None:
+    """60 samples, batches of 8, len 7: loader[7] still serves the last 4 samples."""
+    report = check(L.FloorLenSeq())
+    (f,) = by_code(report, "TSG601")
+    assert (f.path, f.severity, f.details["rows_past_end"]) == ("loader[7]", Severity.WARNING, 4)
+
+
+def test_full_batch_past_len_is_tsg601_info() -> None:
+    """A full batch past len may be computed data (harmless) or lost samples: info."""
+    report = check(L.LenTooShortSeq())
+    (f,) = by_code(report, "TSG601")
+    assert (f.path, f.severity) == ("loader[7]", Severity.INFO)
+
+
+def test_lazy_thread_bound_connection_is_tsg305() -> None:
+    """Opened lazily by Keras' first calls on the fit() thread, then used from another thread."""
+    report = check(L.LazySqliteSeq(), workers=1, probes=["sequential"])
+    assert [f.code for f in report.findings] == ["TSG305"]
+
+
+def test_thread_bound_sqlite_is_tsg305_even_with_one_worker() -> None:
+    """sqlite3 with check_same_thread fails from Keras' tf.data thread, even with workers=1."""
+    report = check(L.SqliteSeq(), workers=1)
+    (f,) = by_code(report, "TSG305")
+    assert "SQLite objects created in a thread" in f.message
+    assert "TSG822" not in report.codes()
+
+
+def test_thread_bound_generator_is_tsg305() -> None:
+    """A generator reading a connection made on this thread fails on Keras' tf.data thread."""
+    import functools
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        report = check(functools.partial(L.gen_from_db, conn), probes=["sequential"])
+    finally:
+        conn.close()
+    assert [f.code for f in report.findings] == ["TSG305"]
+
+
+def test_iterator_object_consumption_is_noted() -> None:
+    """An iterator object is consumed by the check, and the probe note says so."""
+    report = check(L.gen_clean(), probes=["sequential"])
+    assert report.probes[0].note.endswith("the iterator object was consumed by the check")

@@ -1,0 +1,36 @@
+"""The state probe: attributes changed by calls, results changed later (TSG303, TSG304)."""
+
+from __future__ import annotations
+
+import loaders as L
+from probe_helpers import check
+from probe_helpers import codes_of as by_code
+
+from threadsafe_gen._findings import Severity
+
+
+def test_mutation_is_tsg303_warning() -> None:
+    """__getitem__ assigning self.last_index is reported with the attribute path."""
+    (f,) = by_code(check(L.MutatingSeq(), probes=["state"]), "TSG303")
+    assert (f.path, f.severity) == ("loader.last_index", Severity.WARNING)
+
+
+def test_lazy_initialisation_is_tsg303_info() -> None:
+    """A table built on the first call (None -> array) is info, not a warning."""
+    (f,) = by_code(check(L.LazyInitSeq(), probes=["state"]), "TSG303")
+    assert (f.path, f.severity) == ("loader.table", Severity.INFO)
+
+
+def test_lazy_pid_keyed_resource_is_info() -> None:
+    """Attributes set by the first call and then stable (a -1 pid sentinel) are lazy: info."""
+    (f,) = by_code(check(L.LazyPidSeq(), probes=["state"]), "TSG303")
+    assert f.severity == Severity.INFO
+    assert f.details["attributes"] == ["_conn", "_pid"]
+
+
+def test_reused_buffer_is_tsg304() -> None:
+    """Returning one buffer without a copy: earlier batches change and share memory."""
+    report = check(L.BufferSeq(), probes=["state"])
+    (f,) = by_code(report, "TSG304")
+    assert list(range(8)) == sorted(f.details["indices"])
+    assert f.details["sharing"]
