@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from _util import Result, emit
 
 from threadsafe_gen import shard, threadsafe_generator
-from threadsafe_gen._workers import parallel_iter
+from threadsafe_gen._parallel import parallel_iter
 
 
 def _burn(i: int, work: int) -> int:
@@ -50,7 +50,9 @@ def pool_time(workers: int, n: int, work: int) -> float:
 
 def measure(workers: int, n: int, work: int) -> tuple[float, collections.Counter[int]]:
     t0 = time.perf_counter()
-    with parallel_iter(cpu_items(n, work), workers=workers, processes=True, timeout=120) as items:
+    with parallel_iter(
+        cpu_items(n, work), workers=workers, use_multiprocessing=True, timeout=120
+    ) as items:
         counts = collections.Counter(i for i, _ in items)
     return time.perf_counter() - t0, counts
 

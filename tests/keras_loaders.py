@@ -57,7 +57,7 @@ SHARD_STARTS: list[tuple[int, int] | None] = []
 @threadsafe_generator
 def recorded_batches() -> Any:
     """id_batches that records which shard of which epoch started (thread workers only)."""
-    from threadsafe_gen._workers import current_worker_info
+    from threadsafe_gen._sharding import current_worker_info
 
     info = current_worker_info()
     SHARD_STARTS.append(None if info is None else (info.epoch, info.id))
@@ -94,7 +94,7 @@ def numbered(n: int) -> Any:
 @threadsafe_generator
 def short_then_long(n: int = N_SAMPLES, batch: int = BATCH) -> Any:
     """Like id_batches, but one batch more in every epoch after the first (an error)."""
-    from threadsafe_gen._workers import current_worker_info
+    from threadsafe_gen._sharding import current_worker_info
 
     info = current_worker_info()
     extra = 1 if info is not None and info.epoch > 0 else 0

@@ -22,8 +22,8 @@ from ._lint import LintResult, lint_paths, lint_source
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._random import rng_for, set_seed
 from ._resources import PerProcess, PerThread, per_process, per_thread
+from ._sharding import WorkerInfo, shard, worker_info
 from ._shared import SharedArray
-from ._workers import WorkerInfo, shard, worker_info
 
 __version__ = "0.1.0.dev0"
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from .._iterators import GeneratorCall
 from .._locks import Lock
+from .._parallel import ParallelIterator, check_call, parallel_iter
+from .._sharding import describe_call
 from .._text import short_repr
-from .._workers import ParallelIterator, _check_call, _describe, parallel_iter
 
 #: Marks "no item": the end of an epoch, or a slot not filled yet.
 MISSING: Any = object()
@@ -47,7 +48,7 @@ def check_source(source: Any, where: str) -> Any:
             "its arguments through @threadsafe_generator or functools.partial)?"
         )
         raise TypeError(msg)
-    _check_call(source)
+    check_call(source)
     return source
 
 
@@ -96,7 +97,7 @@ def start_shards(
     return parallel_iter(
         call,
         workers=workers,
-        processes=use_multiprocessing,
+        use_multiprocessing=use_multiprocessing,
         start_method=start_method,
         epoch=epoch,
         seed=seed,
@@ -106,7 +107,7 @@ def start_shards(
 
 def describe(source: Any) -> str:
     """A generator source as messages name it (``module.function(args)``)."""
-    return _describe(source)
+    return describe_call(source)
 
 
 def first_item(source: Any) -> Any:

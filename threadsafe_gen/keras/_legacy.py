@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .._iterators import GeneratorCall
+from .._sharding import shard
 from .._text import short_repr
-from .._workers import shard
 from ._common import (
     EpochCounter,
     as_structure,

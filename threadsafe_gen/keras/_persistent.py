@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._locks import Lock
-from .._workers import _open_shard, _reseed_globals, derive_seed, use_worker_info, worker_info
+from .._parallel import open_shard, reseed_globals
+from .._sharding import derive_seed, use_worker_info, worker_info
 from ._common import MISSING, start_shards
 
 # NOTE [ One set of worker processes for the whole fit ]
@@ -120,12 +121,12 @@ def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
             info, epoch=epoch, seed=derive_seed(base_seed, epoch, info.id)
         )
         if info.kind == "process":
-            _reseed_globals(current.seed)
+            reseed_globals(current.seed)
         it: Iterator[Any] | None = None
         while True:
             with use_worker_info(current):
                 if it is None:
-                    it = _open_shard(source, current)
+                    it = open_shard(source, current)
                 item = next(it, MISSING)
             if item is MISSING:
                 break

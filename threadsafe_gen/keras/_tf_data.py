@@ -11,7 +11,8 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from .._workers import WorkerInfo, _open_shard, derive_seed, use_worker_info
+from .._parallel import open_shard
+from .._sharding import WorkerInfo, derive_seed, use_worker_info
 from ._common import (
     MISSING,
     EpochCounter,
@@ -202,7 +203,7 @@ def _shard_items(
     while True:
         with use_worker_info(info):
             if it is None:
-                it = _open_shard(source, info)
+                it = open_shard(source, info)
             item = next(it, MISSING)
         if item is MISSING:
             return
