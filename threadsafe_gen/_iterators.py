@@ -55,15 +55,16 @@ P = ParamSpec("P")
 #   (get_spawning_popen() is set) yields a `_CopiedIterator` stand-in that raises the same
 #   error on first next() in the child. Raising inside that pickler instead would kill
 #   tf_keras' enqueuer thread and hang fit() for ever (docs/failure-modes.md row 5.3); an
-#   error raised by next() in a worker travels back as a task result and fit() fails. Any other pickling
-#   (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError at once.
+#   error raised by next() in a worker travels back as a task result and fit() fails. Any
+#   other pickling (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError
+#   at once.
 
 
 # NOTE [ Locks after fork ]
 # If another thread holds an iterator's lock when the process forks, the child's copy of
 # the lock stays held for ever and the child's first next() hangs (docs/failure-modes.md
-# row 2a' shows this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
-# the forked child. A generator that was running in that other thread is then reported by
+# row 2a' shows this hang in Keras). Every live iterator is kept in a WeakSet and gets a
+# fresh lock in the forked child. A generator that was running in that other thread is then reported by
 # Python itself ("generator already executing") instead of hanging.
 _LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
 
@@ -71,9 +72,10 @@ _LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
 # NOTE [ Re-entry ]
 # A generator that calls next(), send() or close() on its own wrapper re-enters it in the
 # same thread. With a plain Lock that call waits for the lock its own thread holds: a silent
-# deadlock (docs/failure-modes.md row 5.5). A plain generator raises "ValueError: generator
-# already executing" instead. So the lock is re-entrant: the nested call gets through and
-# calls next() on the running generator, and Python itself raises that ValueError. The
+# deadlock (tests/test_iterators_hostile.py, item 15). A plain generator raises
+# "ValueError: generator already executing" instead. So the lock is re-entrant: the nested
+# call gets through and calls next() on the running generator, and Python itself raises
+# that ValueError. The
 # error is not sticky while the generator still runs (it may catch it and go on); if it
 # does not, the generator ends with it, and that end is sticky as any other.
 # Cost: the C RLock in a `with` block costs about 10-14 ns more per item than a Lock
@@ -152,9 +154,9 @@ def _clone(exc: Exception) -> Exception | None:
     ``copy.copy`` rebuilds an exception as ``type(exc)(*exc.args)``: an ``__init__`` that
     formats its message (``super().__init__(f"cannot read {path}")``) then formats it twice,
     and one with required keyword-only arguments cannot be rebuilt at all
-    (docs/failure-modes.md row 5.4). So the copy is made with ``__new__`` only; ``args``,
-    the instance ``__dict__`` and the C-level fields of builtin bases (``OSError.errno``,
-    ``StopIteration.value``...) are copied over.
+    (tests/test_iterators_hostile.py, item 16). So the copy is made with ``__new__`` only;
+    ``args``, the instance ``__dict__`` and the C-level fields of builtin bases
+    (``OSError.errno``, ``StopIteration.value``...) are copied over.
     """
     cls = type(exc)
     try:
@@ -803,7 +805,7 @@ def _module_attribute(factory: object) -> tuple[str, str] | None:
 
     ``safe = threadsafe_generator(batches)`` keeps the name ``batches`` (functools.wraps), and
     ``module.batches`` is the undecorated function, so pickling ``safe`` by reference fails
-    (docs/failure-modes.md row 5.6). The module is searched for the wrapper instead.
+    (tests/test_iterators_hostile.py, item 20). The module is searched for the wrapper instead.
     """
     module_name = getattr(factory, "__module__", None)
     module = sys.modules.get(module_name) if isinstance(module_name, str) else None
@@ -926,7 +928,7 @@ def _argument_check(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict
 
     A generator function binds its arguments when called, before any code of its body runs,
     and raises TypeError there; a call of ours starts later, maybe in another worker, so the
-    arguments are bound here, at the call (docs/failure-modes.md row 5.7).
+    arguments are bound here, at the call (tests/test_iterators_hostile.py, item 19).
     """
     if inspect.isgeneratorfunction(func):
 
