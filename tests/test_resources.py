@@ -491,3 +491,62 @@ def test_fork_from_another_thread_never_closes_the_parents_per_thread_objects(
         f"closed {parent_pid} in {parent_pid}",
     ]
     assert expected == lines
+
+
+# --- a factory that reads its own resource (issue 11 item 23) ---------------------------------
+
+
+def _within(fn: Any, timeout: float = 10.0) -> BaseException | None:
+    """Run fn() in a helper thread; the exception it raised (None if none); fail on a hang."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # returned to the test
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        pytest.fail(f"the factory did not return within {timeout} s (a deadlock)")
+    return raised[0] if raised else None
+
+
+class ReadsItself:
+    """Factories that read the attribute they are creating."""
+
+    conn = tsg.per_process(lambda self: ("conn", self.conn))
+    local = tsg.per_thread(lambda self: ("local", self.local))
+
+
+@pytest.mark.parametrize("attr", ["conn", "local"])
+def test_factory_reading_its_own_attribute_is_an_error_not_a_deadlock(attr: str) -> None:
+    """self.<attr> inside its own factory raises RuntimeError naming the attribute."""
+    exc = _within(lambda: getattr(ReadsItself(), attr))
+    assert isinstance(exc, RuntimeError)
+    assert f"ReadsItself.{attr} was read by its own factory" in str(exc)
+
+
+@pytest.mark.parametrize("make", [tsg.per_process, tsg.per_thread])
+def test_standalone_factory_calling_get_is_an_error_not_a_deadlock(make: Any) -> None:
+    """.get() inside the factory of the same standalone resource raises RuntimeError."""
+    box: list[Any] = []
+    res = make(lambda: box[0].get())
+    box.append(res)
+    exc = _within(res.get)
+    assert isinstance(exc, RuntimeError)
+    assert "was read by its own factory" in str(exc)
+    assert "deadlock" in str(exc)
+
+
+def test_a_factory_may_read_another_resource() -> None:
+    """Reading a different resource of the same owner from a factory still works."""
+
+    class Two:
+        base = tsg.per_process(lambda self: 1)
+        derived = tsg.per_process(lambda self: self.base + 1)
+
+    assert _within(lambda: Two().derived) is None
+    assert Two().derived == 2

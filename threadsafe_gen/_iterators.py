@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import copy
 import functools
+import importlib
 import inspect
 import os
 import sys
-import threading
 import types
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -53,17 +55,56 @@ P = ParamSpec("P")
 #   (get_spawning_popen() is set) yields a `_CopiedIterator` stand-in that raises the same
 #   error on first next() in the child. Raising inside that pickler instead would kill
 #   tf_keras' enqueuer thread and hang fit() for ever (docs/failure-modes.md row 5.3); an
-#   error raised by next() in a worker travels back as a task result and fit() fails. Any other pickling
-#   (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError at once.
+#   error raised by next() in a worker travels back as a task result and fit() fails. Any
+#   other pickling (pickle.dumps, a multiprocessing queue) still raises PicklingRefusedError
+#   at once.
 
 
 # NOTE [ Locks after fork ]
 # If another thread holds an iterator's lock when the process forks, the child's copy of
 # the lock stays held for ever and the child's first next() hangs (docs/failure-modes.md
-# row 2a' shows this hang in Keras). Every live iterator is kept in a WeakSet and gets a fresh lock in
-# the forked child. A generator that was running in that other thread is then reported by
+# row 2a' shows this hang in Keras). Every live iterator is kept in a WeakSet and gets a
+# fresh lock in the forked child. A generator that was running in that other thread is then reported by
 # Python itself ("generator already executing") instead of hanging.
 _LIVE: weakref.WeakSet[threadsafe_iter[Any]] = weakref.WeakSet()
+
+
+# NOTE [ Re-entry ]
+# A generator that calls next(), send() or close() on its own wrapper re-enters it in the
+# same thread. With a plain Lock that call waits for the lock its own thread holds: a silent
+# deadlock (tests/test_iterators_hostile.py, item 15). A plain generator raises
+# "ValueError: generator already executing" instead. So the lock is re-entrant: the nested
+# call gets through and calls next() on the running generator, and Python itself raises
+# that ValueError. The
+# error is not sticky while the generator still runs (it may catch it and go on); if it
+# does not, the generator ends with it, and that end is sticky as any other.
+# Cost: the C RLock in a `with` block costs about 10-14 ns more per item than a Lock
+# (+5-7 % on a bare generator). Recording the owning thread ourselves (get_ident() and two
+# stores per item) measured +19 %, and an acquire(False)/try/finally pair leaves a window
+# in which Ctrl-C leaks the lock (`with` has none). Iterators of builtin containers run no
+# Python code in next(), so nothing can re-enter through them: they keep the plain Lock.
+class _IterLock(_thread.RLock):  # type: ignore[misc]  # typeshed: final; CPython allows it
+    """The wrapper's lock: a C ``RLock`` that also answers ``locked()`` (native from 3.14)."""
+
+    __slots__ = ()
+
+    if not hasattr(_thread.RLock, "locked"):  # Python < 3.14
+
+        def locked(self) -> bool:
+            """True if some thread holds the lock (the repr is the only side-effect-free way)."""
+            return repr(self).startswith("<locked")
+
+
+_EMPTY_CONTAINERS: tuple[Iterable[Any], ...] = (
+    *([], (), "", "\u00e9", b"", bytearray(), range(0), range(1 << 64), set()),
+    *({}, {}.values(), {}.items()),
+)
+_NO_CALLBACK_ITERATORS: frozenset[type] = frozenset(type(iter(c)) for c in _EMPTY_CONTAINERS)
+
+
+def _lock_for(src: object) -> _thread.LockType | _IterLock:
+    # See NOTE [ Re-entry ].
+    return _thread.allocate_lock() if type(src) in _NO_CALLBACK_ITERATORS else _IterLock()
 
 
 def _after_fork_in_child() -> None:
@@ -71,7 +112,7 @@ def _after_fork_in_child() -> None:
     # other processes ].
     parent = os.getppid()
     for it in list(_LIVE):
-        it._lock = threading.Lock()
+        it._lock = _IterLock() if type(it._lock) is _IterLock else _thread.allocate_lock()
         if it._copy_would_continue():
             it._it = _Failed(None, _CopyError(weakref.ref(it), parent))
 
@@ -86,11 +127,8 @@ def _replay(exc: Exception) -> Exception:
     # cause, so its traceback (where the data source failed) is still printed.
     if isinstance(exc, StopIteration):
         return StopIteration(*exc.args)
-    try:
-        dup = copy.copy(exc)
-    except Exception:  # an exception class copy cannot rebuild
-        return exc
-    if type(dup) is not type(exc):  # pragma: no cover - odd __reduce__
+    dup = _clone(exc)
+    if dup is None:  # an exception class that cannot be copied: re-raise the original
         return exc
     dup.__cause__ = exc
     dup.__traceback__ = None
@@ -102,6 +140,55 @@ def _replay(exc: Exception) -> Exception:
         ]
         setattr(dup, "__notes__", notes)  # noqa: B010 - mypy does not know __notes__ on 3.10
     return dup
+
+
+# BaseException's own fields, set by _replay itself rather than copied.
+_OWN_FIELDS = frozenset(
+    {"args", "__cause__", "__context__", "__dict__", "__suppress_context__", "__traceback__"}
+)
+
+
+def _clone(exc: Exception) -> Exception | None:
+    """An equal copy of ``exc`` made without running its ``__init__`` again, or None.
+
+    ``copy.copy`` rebuilds an exception as ``type(exc)(*exc.args)``: an ``__init__`` that
+    formats its message (``super().__init__(f"cannot read {path}")``) then formats it twice,
+    and one with required keyword-only arguments cannot be rebuilt at all
+    (tests/test_iterators_hostile.py, item 16). So the copy is made with ``__new__`` only;
+    ``args``, the instance ``__dict__`` and the C-level fields of builtin bases
+    (``OSError.errno``, ``StopIteration.value``...) are copied over.
+    """
+    cls = type(exc)
+    try:
+        dup = cls.__new__(cls, *exc.args)
+    except Exception:  # a __new__ with its own signature
+        try:
+            dup = cls.__new__(cls)
+        except Exception:
+            return None
+    if type(dup) is not cls:  # pragma: no cover - a __new__ returning something else
+        return None
+    dup.args = exc.args
+    state = getattr(exc, "__dict__", None)
+    if state:
+        dup.__dict__.update(state)
+    for klass in cls.__mro__:
+        if klass.__flags__ & _HEAPTYPE:
+            continue  # Python-level classes keep their state in __dict__ (copied above)
+        for name, field in vars(klass).items():
+            if name in _OWN_FIELDS or not isinstance(field, _C_FIELD_TYPES):
+                continue
+            try:
+                value = getattr(exc, name)
+                if getattr(dup, name, _UNSET_FIELD) is not value:
+                    setattr(dup, name, value)
+            except (AttributeError, TypeError):  # unset, or read-only
+                pass
+    return dup
+
+
+_C_FIELD_TYPES = (types.MemberDescriptorType, types.GetSetDescriptorType)
+_UNSET_FIELD = object()
 
 
 class _Failed:
@@ -211,9 +298,9 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     """Wrap an iterator so several threads can share it: each item goes to exactly one thread.
 
     Use it when worker threads (tf_keras ``fit(workers=4)``, a thread pool, your own
-    threads) pull from one generator or iterator. One non-reentrant :class:`threading.Lock`
-    serialises ``__next__``, ``send``, ``throw`` and ``close``. Other attributes are
-    forwarded to the wrapped object (``it.gi_frame``, your iterator's own attributes).
+    threads) pull from one generator or iterator. One lock serialises ``__next__``,
+    ``send``, ``throw`` and ``close``. Other attributes are forwarded to the wrapped object
+    (``it.gi_frame``, your iterator's own attributes).
 
     Same locking as :func:`more_itertools.serialize` and CPython 3.15's
     ``threading.serialize_iterator``; how they differ (more-itertools 11.2 measured, the
@@ -225,14 +312,20 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     | pickle / copy | refused, `PicklingRefusedError` saying what to do | `TypeError: cannot pickle 'generator'` (or `'_thread.lock'`) | not picklable |
     | repr | `threadsafe_iter(<generator object g at 0x...>)` | `<more_itertools.more.serialize object at 0x...>` | default |
     | other attributes | forwarded to the wrapped object | not forwarded | not forwarded |
+    | generator uses its own wrapper | `ValueError: generator already executing`, as a plain generator | deadlock (non-reentrant lock) | not documented |
 
     Sticky errors are the reason to prefer this class: after a generator raises in one
     thread, other threads would otherwise get ``StopIteration`` and treat the crash as the
     end of the data. The price: an iterator that could recover from an error cannot be
-    retried through this wrapper. ``KeyboardInterrupt``/``SystemExit`` are not remembered.
+    retried through this wrapper. Only what the iterator itself raised is remembered: a call
+    a generator refuses (``send(5)`` before its first item, ``throw(1)``, re-entry) leaves it
+    running, as it leaves a plain generator. ``KeyboardInterrupt``/``SystemExit`` are not
+    remembered. The lock is re-entrant, so a generator that calls ``next()``, ``send()`` or
+    ``close()`` on its own wrapper gets Python's ``ValueError: generator already executing``
+    instead of waiting for itself for ever.
     ``send``/``throw``/``close`` raise :class:`AttributeError` when the wrapped iterator
-    lacks them, as in ``serialize``. Per item it costs what ``serialize`` costs (one lock
-    acquire/release; measured 0.98x alone and 1.02x with 4 threads on CPython 3.11), and
+    lacks them, as in ``serialize``. Per item it costs about what ``serialize`` costs (one
+    lock acquire/release; see docs/performance.md for the measured ratios), and
     1.17x for objects of user-defined classes, whose attribute forwarding needs
     ``__getattr__``. :meth:`as_generator` serves APIs that accept only real generators
     (Keras 3 ``fit``).
@@ -271,7 +364,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
     _it: Iterator[T]  # what __next__ pulls from; swapped on failure or start
     _src: Iterator[T] | None  # the real iterator (send/throw/close go here)
     _obj: object  # what the user passed (repr and attribute forwarding)
-    _lock: threading.Lock
+    _lock: _thread.LockType | _IterLock
 
     def __init__(self, iterable: Iterable[T]) -> None:
         try:
@@ -290,7 +383,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
         self._obj = iterable
         self._src = src
         self._it = src
-        self._lock = threading.Lock()
+        self._lock = _lock_for(src)
         _LIVE.add(self)
 
     def __iter__(self) -> threadsafe_iter[T]:
@@ -303,8 +396,18 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
             except Exception as exc:
                 # See NOTE [ Sticky outcome ].
                 if type(self._it) is not _Failed:
-                    self._it = _Failed(exc)
+                    self._remember(exc)
                 raise
+
+    def _remember(self, exc: Exception) -> None:
+        # Called with the lock held when `exc` came out of the wrapped iterator. Only what the
+        # generator itself raised is sticky: a call it refused (send(5) before the first
+        # item, throw(1), re-entry) leaves a plain generator running, so it must not end
+        # ours. A generator that raised has no frame any more. See NOTE [ Sticky outcome ].
+        src = self._src
+        if type(src) is types.GeneratorType and src.gi_frame is not None:
+            return
+        self._it = _Failed(exc)
 
     def _source(self) -> Iterator[T]:
         # Called with the lock held: the iterator that send/throw/close act on.
@@ -321,7 +424,7 @@ class threadsafe_iter(Generic[T]):  # a lowercase class, like the builtins it wr
                 return method(*args)
             except Exception as exc:
                 if type(self._it) is not _Failed:
-                    self._it = _Failed(exc)
+                    self._remember(exc)
                 raise
 
     def send(self, value: Any, /) -> T:
@@ -472,6 +575,26 @@ def _drain(it: Iterator[T]) -> Generator[T, None, None]:
         yield item
 
 
+def _finished() -> Generator[Any, None, None]:
+    yield from ()
+
+
+class _Starting:
+    """Stands in for the iterator of a call while it is being started (a nested ``next()``)."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> _Starting:
+        return self
+
+    def __next__(self) -> Any:
+        msg = "generator already executing"
+        raise ValueError(msg)
+
+
+_STARTING = _Starting()
+
+
 class _Unstarted:
     """Stands in for the iterator of a call that was not started yet."""
 
@@ -522,7 +645,7 @@ class GeneratorCall(threadsafe_iter[T]):
         self._obj = None
         self._src = None
         self._it = _Unstarted(self)
-        self._lock = threading.Lock()
+        self._lock = _IterLock()
         _LIVE.add(self)
 
     @property
@@ -561,6 +684,7 @@ class GeneratorCall(threadsafe_iter[T]):
 
     def _start(self) -> Iterator[T]:
         # Called with the lock held. See NOTE [ Auto-sharding rule ] in _sharding.py.
+        self._it = _STARTING  # what a nested next() meets meanwhile (NOTE [ Re-entry ])
         info = current_worker_info() if self._auto_shard else None
         make = functools.partial(self._func, *self._args, **self._kwargs)
         src = auto_shard(make, info, name=self.describe())
@@ -575,13 +699,31 @@ class GeneratorCall(threadsafe_iter[T]):
         return self._src
 
     def close(self) -> None:
-        """Close the generator; a call that was never started is marked finished."""
+        """Close the generator; a call that was never started is finished without running.
+
+        Like a generator closed before its first item: ``next()`` and ``send(None)`` then
+        raise StopIteration and ``gi_running`` is False. A call whose start failed keeps
+        raising that error.
+        """
         with self._lock:
+            if type(self._it) is _Failed:
+                return  # a failed start: the error stays (closing a finished generator)
             if self._src is None:
-                self._it = iter(())
-                self._src = self._it
+                self._close_unstarted()
                 return
             self._src.close()  # type: ignore[attr-defined]
+
+    def _close_unstarted(self) -> None:
+        # A generator function is called to get its generator, which runs no code of the
+        # body, and closed; anything else gets an empty closed generator.
+        gen: Any = None
+        if inspect.isgeneratorfunction(self._func):
+            with contextlib.suppress(Exception):
+                gen = self._func(*self._args, **self._kwargs)
+        if not isinstance(gen, types.GeneratorType):
+            gen = _finished()
+        gen.close()
+        self._src = self._obj = self._it = gen
 
     def _target(self) -> object:
         if self._src is None:
@@ -619,6 +761,9 @@ class GeneratorCall(threadsafe_iter[T]):
                 "threadsafe_gen's workers each copy yields only its own shard."
             )
             raise PicklingRefusedError(msg)
+        where = _module_attribute(self._factory)
+        if where is not None:  # the non-@ form: safe = threadsafe_generator(batches)
+            return (_rebuild_named_call, (*where, self._args, self._kwargs))
         return (_rebuild_call, (self._factory, self._args, self._kwargs))
 
     def __copy__(self) -> GeneratorCall[T]:
@@ -642,6 +787,39 @@ def _rebuild_call(
     factory: Callable[..., GeneratorCall[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> GeneratorCall[T]:
     return factory(*args, **kwargs)
+
+
+def _rebuild_named_call(
+    module: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GeneratorCall[Any]:
+    factory: Callable[..., GeneratorCall[Any]] = getattr(importlib.import_module(module), name)
+    return factory(*args, **kwargs)
+
+
+_NOT_FOUND: Any = object()
+
+
+def _module_attribute(factory: object) -> tuple[str, str] | None:
+    """``(module, name)`` of the module attribute that holds ``factory``, when pickle's own
+    lookup by ``__qualname__`` would not find it; None when that lookup works (or nothing does).
+
+    ``safe = threadsafe_generator(batches)`` keeps the name ``batches`` (functools.wraps), and
+    ``module.batches`` is the undecorated function, so pickling ``safe`` by reference fails
+    (tests/test_iterators_hostile.py, item 20). The module is searched for the wrapper instead.
+    """
+    module_name = getattr(factory, "__module__", None)
+    module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+    if module is None:
+        return None
+    found: Any = module
+    for part in str(getattr(factory, "__qualname__", "")).split("."):
+        found = getattr(found, part, _NOT_FOUND)
+    if found is factory:
+        return None
+    for name, value in list(vars(module).items()):
+        if value is factory:
+            return (module.__name__, name)
+    return None
 
 
 @overload
@@ -725,9 +903,55 @@ def _decorate(func: Any, *, auto_shard: bool) -> Any:
                 "the function itself, or wrap this object with threadsafe_iter()."
             )
         raise TypeError(msg)
+    if inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func):
+        kind = "async generator" if inspect.isasyncgenfunction(func) else "coroutine"
+        msg = (
+            f"@threadsafe_generator expected a (synchronous) generator function, got the {kind} "
+            f"function {getattr(func, '__qualname__', short_repr(func))} (async def). Its "
+            "calls cannot be iterated with next() by worker threads or Keras, so the first "
+            "next() would fail. Write it as a plain generator function (def ... yield), or "
+            "consume the async generator in an event loop and wrap the items instead."
+        )
+        raise TypeError(msg)
+    check = _argument_check(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> GeneratorCall[Any]:
+        check(args, kwargs)
         return GeneratorCall(wrapper, func, args, kwargs, auto_shard=auto_shard)
 
     return wrapper
+
+
+def _argument_check(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], None]:
+    """What a call of the decorated function runs first: reject bad arguments at the call.
+
+    A generator function binds its arguments when called, before any code of its body runs,
+    and raises TypeError there; a call of ours starts later, maybe in another worker, so the
+    arguments are bound here, at the call (tests/test_iterators_hostile.py, item 19).
+    """
+    if inspect.isgeneratorfunction(func):
+
+        def check_by_calling(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            # Python's own binding and message; a generator runs nothing until next().
+            func(*args, **kwargs).close()
+
+        return check_by_calling
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins have none: nothing to check against
+        return _accept
+    name = getattr(func, "__qualname__", None) or short_repr(func)
+
+    def check_by_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            msg = f"{name}() {exc}"
+            raise TypeError(msg) from None
+
+    return check_by_signature
+
+
+def _accept(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    pass

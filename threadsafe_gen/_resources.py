@@ -56,6 +56,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _MISSING: Any = object()
+# Per thread: the slots whose factory this thread is running now (re-entry is refused).
+_BUILDING = threading.local()
+
+
+def _building() -> set[_Slot]:
+    slots: set[_Slot] | None = getattr(_BUILDING, "slots", None)
+    if slots is None:
+        slots = _BUILDING.slots = set()
+    return slots
+
+
 _RESOURCES: weakref.WeakSet[_Resource[Any]] = weakref.WeakSet()
 _EXIT_HOOKED: set[int] = set()  # pids whose exit hooks are installed
 
@@ -181,26 +192,49 @@ class _Resource(Generic[T]):
         return value  # type: ignore[no-any-return]
 
     def _create(self, slot: _Slot, owner: object) -> T:
+        building = _building()
+        if slot in building:
+            # The factory asked for the object it is building: waiting for slot.lock, which
+            # this very thread holds, would hang for ever.
+            raise self._reentry_error()
         with slot.lock:
             key = self._key()
             value = slot.values.get(key, _MISSING)
             if value is _MISSING:  # re-check: another thread may have created it meanwhile
-                if self._takes_owner:
-                    if owner is None:
-                        msg = (
-                            f"{self!r} has a factory that takes the owner instance, so it only "
-                            f"works as a class attribute (self.<name>), not through .get(). "
-                            f"Use a factory without arguments for a standalone resource."
-                        )
-                        raise TypeError(msg)
-                    value = self._factory(owner)  # type: ignore[call-arg]
-                else:
-                    value = self._factory()  # type: ignore[call-arg]
+                building.add(slot)
+                try:
+                    value = self._call_factory(owner)
+                finally:
+                    building.discard(slot)
                 slot.values[key] = value
                 self._slots.add(slot)
                 self._created(slot, key)
                 _hook_exit()
         return value  # type: ignore[no-any-return]
+
+    def _call_factory(self, owner: object) -> T:
+        if not self._takes_owner:
+            return self._factory()  # type: ignore[call-arg]
+        if owner is None:
+            msg = (
+                f"{self!r} has a factory that takes the owner instance, so it only "
+                f"works as a class attribute (self.<name>), not through .get(). "
+                f"Use a factory without arguments for a standalone resource."
+            )
+            raise TypeError(msg)
+        return self._factory(owner)  # type: ignore[call-arg]
+
+    def _reentry_error(self) -> RuntimeError:
+        where = "thread" if self._kind == "per-thread" else "process"
+        msg = (
+            f"{self._name or repr(self)} was read by its own factory "
+            f"{_callable_name(self._factory)} while that factory was creating this {where}'s "
+            "object: the factory would wait for itself for ever (a deadlock), so this is "
+            "refused. Build the object from scratch inside the factory, without reading "
+            f"{self._name or 'the resource'} (a factory that takes the owner receives it as "
+            "its argument: read the owner's other attributes, not this one)."
+        )
+        return RuntimeError(msg)
 
     def _created(self, slot: _Slot, key: Any) -> None:
         """Hook for PerThread: arrange the close at thread end."""
