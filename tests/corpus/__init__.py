@@ -130,7 +130,9 @@ def matches(entry: str, code: str, severity: str) -> bool:
 def module_names() -> list[str]:
     """The corpus modules, by name, without importing them (helpers start with ``_``)."""
     return sorted(
-        info.name for info in pkgutil.iter_modules([str(CORPUS_DIR)]) if not info.name.startswith("_")
+        info.name
+        for info in pkgutil.iter_modules([str(CORPUS_DIR)])
+        if not info.name.startswith("_")
     )
 
 
@@ -144,5 +146,11 @@ def needs_keras(name: str) -> bool:
     text = (CORPUS_DIR / f"{name}.py").read_text()
     return any(
         marker in text
-        for marker in ("import keras", "from keras", "import tensorflow", "from tensorflow", "tf_keras")
+        for marker in (
+            "import keras",
+            "from keras",
+            "import tensorflow",
+            "from tensorflow",
+            "tf_keras",
+        )
     )

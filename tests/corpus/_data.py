@@ -40,7 +40,7 @@ def write_npy_samples(folder: Path, n: int, width: int = 4) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     data = rows(n, width)
     ids = [f"id{i:03d}" for i in range(n)]
-    for sample_id, row in zip(ids, data):
+    for sample_id, row in zip(ids, data, strict=False):
         np.save(folder / f"{sample_id}.npy", row)
     return ids
 

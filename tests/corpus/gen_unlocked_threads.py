@@ -21,9 +21,7 @@ def generator(features, targets, batch_size):
 
 
 def train(model, features, targets):
-    model.fit_generator(
-        generator(features, targets, 16), steps_per_epoch=50, epochs=10, workers=2
-    )
+    model.fit_generator(generator(features, targets, 16), steps_per_epoch=50, epochs=10, workers=2)
 
 
 def make(ws):

@@ -44,7 +44,10 @@ class PhotoData:
         env = self._environment()
         lo = index * self.batch_size
         with env.begin() as t:
-            xs = [np.frombuffer(t.get(f"x-{i:06d}".encode()), np.float32) for i in range(lo, lo + self.batch_size)]
+            xs = [
+                np.frombuffer(t.get(f"x-{i:06d}".encode()), np.float32)
+                for i in range(lo, lo + self.batch_size)
+            ]
             ys = [int(t.get(f"y-{i:06d}".encode())) for i in range(lo, lo + self.batch_size)]
         return np.stack(xs), np.asarray(ys)
 

@@ -31,7 +31,7 @@ class DataGenerator:
         ids = self.idlist[idx * self.batch_size : (idx + 1) * self.batch_size]
         marks = ",".join("?" * len(ids))
         cur = self.con.execute(f"SELECT x, y FROM samples WHERE id IN ({marks}) ORDER BY id", ids)
-        x, y = zip(*cur.fetchall())
+        x, y = zip(*cur.fetchall(), strict=False)
         return np.stack([np.frombuffer(b, np.float32) for b in x]), np.asarray(y)
 
 
