@@ -66,6 +66,8 @@ def _describe(name: str, tool: str, j: Judgement, verbose: bool) -> list[str]:
         out.append(f"  {name} {tool}: false alarm {', '.join(sorted(j.false_pos))}")
     if j.false_neg:
         out.append(f"  {name} {tool}: missed {', '.join(sorted(j.false_neg))}")
+    if verbose and j.noise:
+        out.append(f"  {name} {tool}: {j.noise} findings beyond one per code")
     if verbose and j.true_pos:
         out.append(f"  {name} {tool}: found {', '.join(sorted(j.true_pos))}")
     return out

@@ -43,6 +43,8 @@ __all__ = [
     "matches",
     "module_names",
     "needs_keras",
+    "uses_postgres",
+    "xfail_reasons",
 ]
 
 CORPUS_DIR = Path(__file__).resolve().parent
@@ -154,3 +156,31 @@ def needs_keras(name: str) -> bool:
             "tf_keras",
         )
     )
+
+
+def xfail_reasons(name: str) -> dict[str, str]:
+    """The ``*_xfail`` reasons of a module's ``EXPECT``, read from its source without importing
+    it (collecting the tests must not import TensorFlow)."""
+    import ast
+
+    tree = ast.parse((CORPUS_DIR / f"{name}.py").read_text())
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "EXPECT" for t in node.targets)
+            and isinstance(node.value, ast.Call)
+        ):
+            return {
+                kw.arg: kw.value.value
+                for kw in node.value.keywords
+                if kw.arg is not None
+                and kw.arg.endswith("_xfail")
+                and isinstance(kw.value, ast.Constant)
+                and isinstance(kw.value.value, str)
+            }
+    return {}
+
+
+def uses_postgres(name: str) -> bool:
+    """Whether the module's factory asks for a PostgreSQL server (read from its source)."""
+    return "ws.postgres()" in (CORPUS_DIR / f"{name}.py").read_text()

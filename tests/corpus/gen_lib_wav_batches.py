@@ -30,8 +30,8 @@ def wav_batch_generator(paths, targets, batch_size=4):
 
 
 def make(ws):
-    paths = write_wavs(ws.path / "wavs", 16)
-    return wav_batch_generator(paths, list(range(16)), batch_size=4)
+    paths = write_wavs(ws.path / "wavs", 80, samples=64)
+    return wav_batch_generator(paths, list(range(80)), batch_size=4)
 
 
 EXPECT = Expect(

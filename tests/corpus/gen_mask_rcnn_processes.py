@@ -68,7 +68,7 @@ def train(keras_model, train_dataset, epochs):
 
 
 def make(ws):
-    return data_generator(ToyDataset(24), shuffle=True, augment=True, batch_size=2)
+    return data_generator(ToyDataset(48), shuffle=True, augment=True, batch_size=2)
 
 
 EXPECT = Expect(

@@ -29,7 +29,7 @@ def train(model, data):
 
 
 def make(ws):
-    return batches(rows(64, 5))
+    return batches(rows(160, 5))
 
 
 EXPECT = Expect(

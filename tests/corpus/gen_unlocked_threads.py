@@ -25,7 +25,7 @@ def train(model, features, targets):
 
 
 def make(ws):
-    return generator(rows(64, 6), np.arange(64) % 2, 8)
+    return generator(rows(160, 6), np.arange(160) % 2, 8)
 
 
 EXPECT = Expect(
@@ -35,5 +35,6 @@ EXPECT = Expect(
     lint_must={"TSG451"},
     check_must={"TSG302|TSG306"},
     check_must_not={"TSG304", "TSG401"},
+    check_xfail="issue 10 item 19: an unlocked generator shared by 2 worker threads is found by luck",
     why="One unlocked generator shared by 2 worker threads (issue 10 item 19).",
 )

@@ -33,7 +33,7 @@ def train(model, csv_path, steps):
 
 
 def make(ws):
-    return batch_generator(write_csv(ws.path / "train.csv", 64), 8, 8)
+    return batch_generator(write_csv(ws.path / "train.csv", 160), 8, 20)
 
 
 EXPECT = Expect(

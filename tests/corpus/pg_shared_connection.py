@@ -64,5 +64,7 @@ EXPECT = Expect(
     lint_must={"TSG251"},
     check_must={"TSG201|TSG203"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
+    at_most={"TSG201": 1},
+    noise_xfail="issue 10 item 8: one psycopg connection on self gives a TSG201 per internal attribute, not one per top-level attribute",
     why="One PostgreSQL session shared by forked workers (TSG251; TSG201 or TSG203).",
 )

@@ -1,6 +1,8 @@
 """A Keras 2 text `Sequence` that drops and swaps words with the stdlib `random` module in
-`__getitem__`, with `fit_generator(workers=4, use_multiprocessing=True)`: forked workers
-inherit one `random` state and produce the same "random" edits (issue 10 item 16)."""
+`__getitem__`, with `fit_generator(workers=4, use_multiprocessing=True)`. Correct: Python
+reseeds the `random` module in every forked child (`os.register_at_fork`, since 3.7), so the
+workers draw different edits, and every new pool reseeds again. (Issue 10 item 16 lists the
+stdlib `random` module among hidden global RNGs; for forked workers it is not one.)"""
 
 # Modelled on: AbdElrahmanMSalim/Deep-Arabic-Poems-Generator:datagenerator.py (a keras
 # DataGenerator over text samples) with EDA-style word dropout from the `random` module.
@@ -60,10 +62,9 @@ EXPECT = Expect(
     source="AbdElrahmanMSalim/Deep-Arabic-Poems-Generator:datagenerator.py",
     loader=make,
     check_kwargs={"workers": 4, "use_multiprocessing": True, "start_method": "fork"},
-    lint_must={"TSG551"},
-    lint_xfail="issue 10 item 16: the stdlib random module used in __getitem__ is not seen",
-    lint_must_not={"TSG651", "TSG353"},
-    check_must={"TSG501"},
-    check_must_not={"TSG301", "TSG401", "TSG601"},
-    why="Forked workers replay one `random` stream (TSG551 / TSG501).",
+    lint_must_not={"TSG651", "TSG353", "TSG551:warning", "TSG551:error"},
+    check_must_not={"TSG301", "TSG401", "TSG501", "TSG502", "TSG601"},
+    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
+    why="Clean: the stdlib random module is reseeded in each forked worker. A lint note at "
+    "info severity is fair; a warning would be a false alarm.",
 )

@@ -41,8 +41,8 @@ def train(model, keys, captions, features, word_index, max_length, vocab_size):
 
 
 def make(ws):
-    texts = write_texts(16)
-    keys = [f"img{i}" for i in range(16)]
+    texts = write_texts(72)
+    keys = [f"img{i}" for i in range(72)]
     words = sorted({w for t in texts for w in t.split()})
     word_index = {w: i + 1 for i, w in enumerate(words)}
     features = {k: np.full(6, i, dtype=np.float32) for i, k in enumerate(keys)}

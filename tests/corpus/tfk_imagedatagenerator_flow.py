@@ -30,7 +30,16 @@ EXPECT = Expect(
     needs=("tf_keras", "scipy"),
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG451", "TSG551"},
-    check_must_not={"TSG301", "TSG302", "TSG306", "TSG401", "TSG501:error", "TSG502:error"},
+    check_must_not={
+        "TSG301",
+        "TSG302",
+        "TSG306",
+        "TSG401",
+        "TSG501:error",
+        "TSG502:error",
+        "TSG703:warning",
+    },
+    check_xfail="issue 10 item 9: TSG703 is printed as a warning where docs/checks.md says info",
     why="Clean with threads: the iterator is a Sequence with a locked index generator, and "
     "the shared global RNG is fine across threads.",
 )

@@ -54,6 +54,7 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG651", "TSG353", "TSG352"},
     check_must_not={"TSG703", "TSG301", "TSG401", "TSG601"},
+    check_xfail="issue 10 item 9: TSG703 fires on an on_epoch_end whose body is pass, as a warning",
     why="Clean; tf_keras honours fit(workers=4) (item 1) and an on_epoch_end of `pass` "
     "changes nothing at the epoch boundary (item 9).",
 )

@@ -44,6 +44,6 @@ EXPECT = Expect(
     needs=("tf_keras",),
     check_kwargs={"workers": 6, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG353", "TSG352", "TSG551"},
-    check_must_not={"TSG301", "TSG401", "TSG501", "TSG502", "TSG601", "TSG703"},
+    check_must_not={"TSG301", "TSG401", "TSG501", "TSG502", "TSG601"},
     why="Clean: tf_keras (Keras 2) takes workers= in fit for a Sequence (item 1).",
 )

@@ -49,7 +49,7 @@ def train(model, features):
 
 
 def make(ws):
-    return speech_batches(rows(64, 8), 8)
+    return speech_batches(rows(160, 8), 8)
 
 
 EXPECT = Expect(

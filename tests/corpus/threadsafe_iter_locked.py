@@ -58,7 +58,7 @@ def train(model, positions, results):
 
 
 def make(ws):
-    return position_batches(rows(48, 8), np.arange(48) % 3, 8)
+    return position_batches(rows(160, 8), np.arange(160) % 3, 8)
 
 
 EXPECT = Expect(
@@ -67,6 +67,7 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG351", "TSG451", "TSG151"},
     check_must_not={"TSG301", "TSG302", "TSG306", "TSG304", "TSG401"},
+    lint_xfail="issue 10 precision (no numbered item): a generator wrapped by a correct threadsafe_iter recipe, used with worker threads, is reported as TSG451",
     why="Clean: the lock serialises next() across the 4 worker threads, and each batch is a "
     "fresh slice.",
 )

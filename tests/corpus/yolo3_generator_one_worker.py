@@ -53,7 +53,7 @@ def train(model, lines_train, batch_size=32):
 
 
 def make(ws):
-    lines = [f"{i} 1,1,5,5,0" for i in range(20)]
+    lines = [f"{i} 1,1,5,5,0" for i in range(80)]
     return data_generator_wrapper(lines, 4, (4, 4))
 
 
