@@ -2,8 +2,8 @@
 `fit(workers=4)` threads. The library's iterator draws its augmentation from the global numpy
 RNG and locks its index generator: correct with threads."""
 
-# Modelled on: the Sequencer pattern around keras_preprocessing's ImageDataGenerator, e.g.
-# williamsaether/BikeFit:data/H5DataGenerator.py's neighbours; flow() as keras.io documents it.
+# Modelled on: keras-team/keras-preprocessing:keras_preprocessing/image/image_data_generator.py
+# (ImageDataGenerator(...).flow(x, y) passed to fit with worker threads, as keras.io shows).
 
 from __future__ import annotations
 
