@@ -47,6 +47,7 @@ def train(model, dsn):
 def make(ws):
     dsn = ws.postgres()
     create_table(dsn, "train_rows", 32)
+    ws.stack.callback(PostgresRows.conn.close_all)
     return PostgresRows(dsn, 8, 32)
 
 
