@@ -70,10 +70,10 @@ def _marks(name: str, xfail_field: str | None, *, runs: bool) -> list[Any]:
         # psycopg warns when a connection is garbage-collected open: PerProcess drops the
         # connections of loader copies made by the check without calling close=.
         marks.append(pytest.mark.filterwarnings(PSYCOPG_GC_WARNING))
-    if runs and xfail_field in ("check_xfail", "stable_xfail") and reasons.get("flaky"):
-        marks.append(pytest.mark.xfail(strict=False, reason=reasons["flaky"]))
-    elif xfail_field and reasons.get(xfail_field):
+    if xfail_field and reasons.get(xfail_field):
         marks.append(pytest.mark.xfail(strict=True, reason=reasons[xfail_field]))
+    elif runs and xfail_field in ("check_xfail", "stable_xfail") and reasons.get("flaky"):
+        marks.append(pytest.mark.xfail(strict=False, reason=reasons["flaky"]))
     return marks
 
 

@@ -64,8 +64,6 @@ EXPECT = Expect(
     lint_must={"TSG251"},
     check_must={"TSG201|TSG203"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    at_most={"TSG201": 1},
-    noise_xfail="issue 10 item 8: one psycopg connection on self gives a TSG201 per internal attribute, not one per top-level attribute",
     flaky="issue 10 (determinism): a connection shared by forked workers gives TSG203 or TSG801 on some runs, TSG201 as error or warning",
     why="One PostgreSQL session shared by forked workers (TSG251; TSG201 or TSG203).",
 )
