@@ -105,23 +105,7 @@ def test_public_names_match_the_snapshot(module: str) -> None:
     assert (removed, added) == ([], []), _diff_message(module, removed, added)
 
 
-# threadsafe_gen/errors.py lists ShardingError before SharedArrayClosedError. Strict xfail: once
-# it is sorted this test passes unexpectedly and fails, so the mark is removed with the fix.
-_UNSORTED = {"threadsafe_gen.errors"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(reason="__all__ not sorted yet", strict=True)
-            if m in _UNSORTED
-            else (),
-        )
-        for m in sorted(PUBLIC_API)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(PUBLIC_API))
 def test_all_is_sorted(module: str) -> None:
     """__all__ is in sorted() order, so that a diff of it shows additions and removals plainly."""
     names = list(importlib.import_module(module).__all__)
