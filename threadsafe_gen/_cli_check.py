@@ -1,13 +1,13 @@
 """``threadsafe-gen check``: import the target and check it in a child process, supervised.
 
-The command imports user code, and a module can block at import (a server call, ``input()``,
-a lock) or end the process itself (``os._exit(0)``). In the command's own process the first
+The command imports user code, and a module can block at import (a server call, a lock)
+or end the process itself (``os._exit(0)``). In the command's own process the first
 ignored ``--timeout`` and the second exited 0 with nothing printed, which CI reads as clean.
 So the target is imported and checked in a child Python with the same ``sys.path``,
-``sys.argv`` and working directory, and the child only reports back (as JSON lines in a
-private file): ``ready``, ``imported``, then the report, or the usage error. This process
-waits for each step with a bound, renders the report, and ends the child's whole process
-group when a step does not come.
+``sys.argv``, environment and working directory (its standard input is empty), and the
+child only reports back, as JSON lines in a private file: ``ready``, ``imported``, then the
+report, or the usage error. This process waits for each step with a bound, renders the
+report, and ends the child's whole process group when a step does not come.
 
 ``check_loader()`` itself still runs in the process that built the loader (the child), as it
 would in a user's test.
@@ -197,7 +197,7 @@ def _late_import(spec: str, seconds: float) -> str:
     return (
         f"importing {spec!r} (or calling its factory) did not finish within {seconds:g} s "
         "(--timeout), so nothing was checked: the module blocks at import time (a network or "
-        "database call, input(), a lock, a long computation). Move that work into a function "
+        "database call, a lock, a long computation). Move that work into a function "
         "the loader calls later, or raise --timeout"
     )
 

@@ -61,7 +61,7 @@ class LintReport(Report):
 
 
 LintResult = LintReport
-"""Deprecated: the former name of :class:`LintReport`, kept so that existing imports work."""
+"""Deprecated: the former name of `LintReport`, kept so that existing imports work."""
 
 
 def _text(text: Text, location: Location, cell: int | None) -> str:
