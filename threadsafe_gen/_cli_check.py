@@ -13,15 +13,6 @@ report, and ends the child's whole process group when a step does not come.
 would in a user's test.
 """
 
-# NOTE [ The check child's bounds ]
-# Starting the child (a Python that imports threadsafe_gen) may take up to STARTUP_SECONDS.
-# The import of the target and the call of its factory get the check's own `timeout` (the
-# --timeout flag, default 60 s): an import that blocks is cut there. The check then gets
-# `timeout` plus GRACE_SECONDS, since check_loader() returns within `timeout` plus a few
-# seconds for reaping its children; past that the child is stopped, as for a hang. After the
-# report, the child has EXIT_SECONDS to exit (threads a module started at import may keep
-# it alive); then its process group is killed, so nothing it started is left running.
-
 from __future__ import annotations
 
 import contextlib
@@ -44,6 +35,15 @@ from ._target import UsageError, resolve_target
 from ._text import exit_description
 
 __all__ = ["CheckRun", "ChildError", "check_target", "child_main"]
+
+# NOTE [ The check child's bounds ]
+# Starting the child (a Python that imports threadsafe_gen) may take up to STARTUP_SECONDS.
+# The import of the target and the call of its factory get the check's own `timeout` (the
+# --timeout flag, default 60 s): an import that blocks is cut there. The check then gets
+# `timeout` plus GRACE_SECONDS, since check_loader() returns within `timeout` plus a few
+# seconds for reaping its children; past that the child is stopped, as for a hang. After the
+# report, the child has EXIT_SECONDS to exit (threads a module started at import may keep
+# it alive); then its process group is killed, so nothing it started is left running.
 
 STARTUP_SECONDS = 120.0
 GRACE_SECONDS = 30.0
@@ -149,7 +149,8 @@ class _Child:
                 if event["event"] == "error":
                     raise UsageError(event["message"])
                 if event["event"] == "internal":
-                    raise ChildError(event["traceback"])
+                    msg = f"the process checking {self.spec!r} failed:\n{event['traceback']}"
+                    raise ChildError(msg)
                 if event["event"] == step:
                     return event
             if status is not None:
