@@ -22,6 +22,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "Condition",
         "Event",
         "Finding",
+        "LintReport",
         "LintResult",
         "LoaderReport",
         "Lock",
@@ -173,3 +174,8 @@ def test_lazy_submodules_are_reachable_as_attributes() -> None:
         assert isinstance(getattr(threadsafe_gen, name), types.ModuleType)
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         threadsafe_gen.nothing_here  # noqa: B018
+
+
+def test_lint_result_is_the_deprecated_name_of_lint_report() -> None:
+    """LintResult (the name before LintReport) still imports, as the same class."""
+    assert threadsafe_gen.LintResult is threadsafe_gen.LintReport

@@ -16,16 +16,17 @@ import importlib
 from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
-from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._findings import REGISTRY, Category, Finding, Severity
 from ._iterators import threadsafe_generator, threadsafe_iter
-from ._lint import LintResult, lint_paths, lint_source
+from ._lint import lint_paths, lint_source
+from ._lint.result import LintReport, LintResult
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._random import rng_for, set_seed
+from ._report import LoaderReport
 from ._resources import PerProcess, PerThread, per_process, per_thread
 from ._sharding import WorkerInfo, shard, worker_info
 from ._shared import SharedArray
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 # Submodules with optional dependencies, imported on first attribute access so that
 # `tsg.keras.guard` works after a plain `import threadsafe_gen as tsg` while the import
@@ -51,6 +52,7 @@ __all__ = [
     "Condition",
     "Event",
     "Finding",
+    "LintReport",
     "LintResult",
     "LoaderReport",
     "Lock",
