@@ -260,8 +260,6 @@ def _fingerprint(f: Finding, file: str | None) -> str:
 
 
 def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
-    from . import __version__
-
     codes = sorted({f.code for f in findings})
     rule_index = {code: i for i, code in enumerate(codes)}
     rules = []

@@ -62,7 +62,7 @@ class Draft:
         code: the registered code.
         path: the qualified name the finding is about (``pkg.data.Loader.__init__``).
         span: where, in the analysed source (a notebook's joined code cells).
-        text: the message, without the ``(CODE, see ...)`` ending added when rendered.
+        text: the message; the docs link is added when rendered.
         hint: how to fix it (default: the registry's fix).
         severity: a severity other than the registry's default.
         cls: the class the condition is about ("" for always).
