@@ -133,6 +133,21 @@ def test_hostile_file_is_one_tsg852_and_the_rest_is_linted(
     assert f"{name} {words}" in message
 
 
+@posix_only
+def test_hostile_files_in_worker_processes(tmp_path: Path) -> None:
+    """With --jobs 2 (worker processes) every hostile file is still one TSG852 of its own."""
+    (tmp_path / "good.py").write_text(GOOD)
+    for i in range(64):
+        (tmp_path / f"filler{i}.py").write_text("x = 1\n")
+    expected = [("TSG652", "good.py")]
+    for case, (make, _) in sorted(HOSTILE.items()):
+        (tmp_path / case).mkdir()
+        expected.append(("TSG852", f"{case}/{make(tmp_path / case)}"))
+    out = run_lint(tmp_path, ".", "--jobs", "2", memory=3 * 2**30)
+    assert sorted(found(out)) == sorted(expected)
+    jsonschema.validate(json.loads(out.stdout), LINT_JSON_SCHEMA)
+
+
 def test_too_large_file_is_reported_not_read(tmp_path: Path) -> None:
     """A file above the size cap is one TSG852; the cap is an option (default 10 MiB)."""
     (tmp_path / "big.py").write_text("x = 1\n" * 100)
