@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -291,16 +292,19 @@ def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
         file = f.location.file if f.location else info.target_file
         if file is not None:
             region: dict[str, int] = {"startLine": 1}
-            if f.location is not None:
-                region = {"startLine": f.location.line, "startColumn": f.location.column}
+            if f.location is not None:  # SARIF counts from 1: never a 0 or -1 from a parser
+                region = {
+                    "startLine": max(f.location.line, 1),
+                    "startColumn": max(f.location.column, 1),
+                }
                 if f.location.end_line is not None:
-                    region["endLine"] = f.location.end_line
+                    region["endLine"] = max(f.location.end_line, 1)
                 if f.location.end_column is not None:
-                    region["endColumn"] = f.location.end_column
+                    region["endColumn"] = max(f.location.end_column, 1)
             if Path(file).is_absolute():  # outside the project root: an absolute file URI
                 artifact = {"uri": Path(file).as_uri()}
-            else:
-                artifact = {"uri": file, "uriBaseId": "%SRCROOT%"}
+            else:  # percent-encoded: a '#', '?', ':' or space in a file name stays the name
+                artifact = {"uri": urllib.parse.quote(file), "uriBaseId": "%SRCROOT%"}
             physical: dict[str, Any] = {"artifactLocation": artifact, "region": region}
             result["locations"] = [
                 {

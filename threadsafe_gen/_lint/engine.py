@@ -167,17 +167,18 @@ def lint_paths(
         jobs=jobs,
     )
     start = time.perf_counter()
-    root_path = Path(opts.root if opts.root is not None else os.getcwd()).resolve()
-    files = list(expand(paths, opts.exclude, root_path))
-    args = [(str(p), display(p, root_path)) for p in files]
+    root_path = Path(os.path.realpath(opts.root if opts.root is not None else os.getcwd()))
+    files, problems = expand(paths, opts.exclude, root_path)
+    args = [(str(p), display(p, root_path), opts.max_file_size) for p in files]
     facts = _analyse_all(args, jobs_for(opts.jobs, len(files)))
+    facts += [FileFacts(d.path, [], [d], []) for d in problems]
     result = resolve(facts, opts.codes, opts.report_unused_ignores, opts.file_ignores)
-    result.files = len(files)
+    result.files = len(files) + len(problems)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _analyse_all(args: list[tuple[str, str]], jobs: int) -> list[FileFacts]:
+def _analyse_all(args: list[tuple[str, str, int]], jobs: int) -> list[FileFacts]:
     """Each file's facts, in *args* order; in *jobs* worker processes when above 1."""
     if jobs <= 1:
         return [analyse_path(a) for a in args]
