@@ -358,7 +358,13 @@ def test_flags_are_the_options_fields() -> None:
         "batch_timeout",
         "ignore",
     }
-    assert set(flag_fields(LintOptions)) == {"select", "ignore", "report_unused_ignores", "jobs"}
+    assert set(flag_fields(LintOptions)) == {
+        "select",
+        "ignore",
+        "report_unused_ignores",
+        "jobs",
+        "max_file_size",
+    }
 
 
 def test_check_flags_merge_over_the_config(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value) == (
         f"{path}: unknown key 'fail_no' in [tool.threadsafe_gen]; valid keys: select, ignore, "
-        "per-file-ignores, exclude, report-unused-ignores, fail-on, check. Did you mean 'fail-on'?"
+        "per-file-ignores, exclude, report-unused-ignores, max-file-size, fail-on, check. Did you mean 'fail-on'?"
     )
 
 

@@ -11,6 +11,11 @@ TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapte
 
 from __future__ import annotations
 
+from ._safe_path import current_folder_off_path, running_as_main_module
+
+if running_as_main_module():  # before anything below imports ast, json, argparse, ...
+    current_folder_off_path()
+
 import importlib
 
 from . import errors

@@ -114,6 +114,10 @@ _LINT_FLAGS: Mapping[str, tuple[str | None, str]] = {
         "report `# threadsafe-gen: ignore` comments that suppress nothing (TSG653)",
     ),
     "jobs": ("N", "worker processes for big trees (default: CPU count for 64+ files)"),
+    "max_file_size": (
+        "BYTES",
+        "files larger than this are reported (TSG852), not read (default: 10 MiB)",
+    ),
 }
 _CHECK_FLAGS: Mapping[str, tuple[str | None, str]] = {
     "workers": ("N", "planned number of workers (default: the loader's own, else 1)"),

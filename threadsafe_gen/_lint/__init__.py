@@ -21,12 +21,13 @@ from __future__ import annotations
 from .discovery import DEFAULT_EXCLUDE
 from .engine import lint_paths, lint_source
 from .options import LintOptions, select_codes
-from .result import LintResult
+from .result import LintReport, LintResult
 from .suppressions import Suppression
 
 __all__ = [
     "DEFAULT_EXCLUDE",
     "LintOptions",
+    "LintReport",
     "LintResult",
     "Suppression",
     "lint_paths",

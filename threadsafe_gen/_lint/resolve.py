@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from .._findings import Finding
 from .classes import ClassIndex
 from .facts import FileFacts
-from .result import LintResult, render, sort_lint_findings
+from .result import LintReport, render, sort_lint_findings
 from .rules.unused import unused_suppression
 from .suppressions import LineSuppressions, Suppression
 
@@ -25,7 +25,7 @@ def resolve(
     enabled: frozenset[str],
     report_unused: bool,
     per_file_ignores: Mapping[str, frozenset[str]],
-) -> LintResult:
+) -> LintReport:
     """The findings of files analysed together.
 
     Args:
@@ -52,7 +52,7 @@ def resolve(
             if report_unused and "TSG653" in selected:
                 findings.append(render(unused_suppression(s), ff.file, ff.cells))
             unused.append(_in_cell(s, ff.cells))
-    return LintResult(findings=sort_lint_findings(findings), unused_suppressions=unused)
+    return LintReport(findings=sort_lint_findings(findings), unused_suppressions=unused)
 
 
 def _in_cell(s: Suppression, cells: tuple[tuple[int, int], ...]) -> Suppression:
