@@ -18,10 +18,13 @@ Safety (see NOTE [ In-process crash and hang safety ] in ``_probes/sequential.py
 canary runs the sequential indices first, so a loader that kills its process is reported
 (TSG821) instead of killing the caller; every in-process call runs on a daemon thread with a
 per-call timeout, so a hanging ``__getitem__`` becomes a TSG801 finding and later in-process
-probes are skipped. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
-the calling thread, as Keras runs them, and only after the canary showed they return. Every
-wait is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds
-for reaping child processes. A probe that raises is recorded as ``failed`` and never reaches
+probes are skipped. ``len(loader)``, pickling the loader and a generator's first item run
+on helper threads too. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
+the calling thread, as Keras runs them, and only after a forked copy showed they return (the
+same holds for re-running a failed call there, to tell a thread-bound resource). Every wait
+is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds for
+reaping child processes, whatever the loader does; the child processes exit by themselves
+if the checking process dies. A probe that raises is recorded as ``failed`` and never reaches
 the caller. Probes that could not start before the budget ran out are listed in a TSG802
 finding.
 
