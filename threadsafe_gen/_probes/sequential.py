@@ -269,7 +269,11 @@ def _error_findings(ctx: ProbeContext, rec: PassRecord) -> list[Finding]:
         path = ctx.path(first.index)
         also = f" (and {len(idx) - 1} more: {some(idx[1:])})" if len(idx) > 1 else ""
         details = {"indices": idx, "error": first.error, "traceback": first.traceback}
-        bound, recheck = _thread_bound(ctx, first.index)
+        # Repeating the call costs what it cost (a generator replays the items before it).
+        cost = sum(c.seconds for c in rec.calls if c.index <= first.index)
+        bound, recheck = _thread_bound(
+            ctx, first.index, first.seconds if ctx.kind == "sequence" else cost
+        )
         findings += recheck
         if bound:
             findings.append(
@@ -302,15 +306,22 @@ def _error_findings(ctx: ProbeContext, rec: PassRecord) -> list[Finding]:
     return findings
 
 
-def _thread_bound(ctx: ProbeContext, index: int) -> tuple[bool, list[Finding]]:
+def _thread_bound(ctx: ProbeContext, index: int, cost: float) -> tuple[bool, list[Finding]]:
     """Does loader[index], which failed on the helper thread, work on this thread?
 
     A copy of this process forked from this thread makes the call first (same state, same
     thread identity): only when it returns in time is the call repeated here, where it
-    could not be interrupted. When the copy hangs or dies, the findings say so. Without
-    fork, the call is not repeated (the exception is reported as it is).
+    could not be interrupted. When the copy hangs or dies, the findings say so. The call is
+    not repeated without fork, nor when repeating it twice (*cost* seconds each) would not
+    fit in the budget left: the exception is then reported as it is.
     """
     if threading.get_ident() != ctx.creator_thread:
+        return False, []
+    if 2 * cost >= ctx.remaining():
+        ctx.state.note(
+            f"sequential: {ctx.path(index)} raised after {cost:.1f} s; it was not called again "
+            "on the thread that created the loader (TSG305), as the time left is too short"
+        )
         return False, []
     if ctx.kind != "sequence" and ctx.make_iterator is None:
         return False, []  # a one-shot iterator cannot be replayed
