@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from probe_helpers import assert_nothing_left, run_isolated
 
 from threadsafe_gen import _check, check_loader
 from threadsafe_gen._findings import Finding, LoaderReport, Severity
@@ -248,6 +249,74 @@ def test_no_threads_or_processes_are_left_behind() -> None:
     # <=: a thread an earlier test left (a released hang) may end meanwhile.
     assert threading.active_count() <= before
     assert multiprocessing.active_children() == []
+
+
+# --- hostile loaders: the check returns within its budget, whatever the loader does ---------------
+
+HANGING_LEN = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 6.0, "batch_timeout": 1.0}
+
+class HangingLen:
+    def __len__(self):
+        RELEASE.wait()
+        return 4
+
+    def __getitem__(self, i):
+        return (np.zeros((2, 1)), np.zeros(2))
+
+def make():
+    return HangingLen()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+def test_len_that_never_returns_is_tsg801_within_budget(tmp_path: Any) -> None:
+    """len() blocks for ever: check_loader still returns in time, with TSG801 on len(loader),
+    and leaves no thread, process or descriptor behind once the loader lets go."""
+    result = run_isolated(HANGING_LEN, tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 6.0 + 5.0
+    assert ["TSG801", "len(loader)"] in result["findings"]
+    assert_nothing_left(result)
+
+
+RAISING_GETATTR = """
+import numpy as np
+
+KWARGS = {"timeout": 20.0, "batch_timeout": 2.0, "workers": 2}
+
+class RaisingGetattr:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (np.full((2, 1), i, np.float32), np.zeros(2))
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no attribute {name} here")
+
+def make():
+    return RaisingGetattr()
+
+def release(loader):
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_getattr_raising_other_errors_does_not_break_the_check(tmp_path: Any) -> None:
+    """A __getattr__ that raises RuntimeError (not AttributeError) for every missing name:
+    check_loader reports on the loader instead of raising, and leaves nothing behind."""
+    result = run_isolated(RAISING_GETATTR, tmp_path, hard_timeout=90)
+    assert result["elapsed"] < 20.0 + 5.0
+    assert [name for name, status in result["probes"] if status == "failed"] == []
+    assert_nothing_left(result)
 
 
 # --- the report -------------------------------------------------------------------------------------

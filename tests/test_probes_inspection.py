@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_helpers import FORK, make_ctx, no_orphans, run
+from probe_helpers import FORK, assert_nothing_left, make_ctx, no_orphans, run, run_isolated
 from probe_helpers import codes_of as by_code
 
 import threadsafe_gen
@@ -316,3 +316,41 @@ def test_walk_skips_objects_made_to_cross_processes(tmp_path: Path) -> None:
         handler.close()
         queue.close()
     assert (walk.handles, walk.locks) == ([], [])
+
+
+# --- a generator whose first item never comes ----------------------------------------------------
+
+NEVER_FIRST = """
+import threading
+import numpy as np
+from threadsafe_gen import threadsafe_generator
+
+RELEASE = threading.Event()
+KWARGS = {"workers": 4, "timeout": 6.0, "batch_timeout": 1.0}
+
+@threadsafe_generator
+def never_first():
+    RELEASE.wait()
+    while True:
+        yield (np.zeros((2, 1)), np.zeros(2))
+
+def make():
+    return never_first
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("probes", [None, ["process_inspection"]], ids=["all", "alone"])
+def test_generator_whose_first_item_never_comes_is_bounded(tmp_path: Path, probes: Any) -> None:
+    """@threadsafe_generator that blocks before its first item, workers=4: the copies are not
+    measured on this thread; check_loader returns in time with TSG801 and leaves nothing."""
+    case = NEVER_FIRST.replace(
+        '"batch_timeout": 1.0}', f'"batch_timeout": 1.0, "probes": {probes!r}}}'
+    )
+    result = run_isolated(case, tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 6.0 + 5.0
+    assert "TSG801" in [code for code, _ in result["findings"]]
+    assert_nothing_left(result)

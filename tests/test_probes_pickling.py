@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from probe_helpers import assert_nothing_left, run_isolated
 
 from threadsafe_gen import check_loader
 from threadsafe_gen._findings import Severity
@@ -326,3 +327,85 @@ def test_tf_keras_flow_reports_lock_and_generator() -> None:
 def test_unused_io() -> None:
     """BytesIO pickles (it is data, not a handle): nothing reported."""
     assert find_unpicklable({"buf": io.BytesIO(b"abc")}) == []
+
+
+# --- a __getstate__ that never returns ----------------------------------------------------------
+
+BLOCKING_GETSTATE = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 8.0, "batch_timeout": 1.0, "probes": PROBES}
+
+class BlockingGetstate:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (np.full((2, 1), i, np.float32), np.zeros(2))
+
+    def __getstate__(self):
+        RELEASE.wait()
+        return dict(self.__dict__)
+
+def make():
+    return BlockingGetstate()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+BLOCKING_ITERATOR = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 8.0, "batch_timeout": 1.0, "probes": PROBES}
+
+class BlockingIterator:
+    def __init__(self):
+        self.n = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.n += 1
+        if self.n > 8:
+            raise StopIteration
+        return (np.full((2, 1), self.n, np.float32), np.zeros(2))
+
+    def __getstate__(self):
+        RELEASE.wait()
+        return dict(self.__dict__)
+
+def make():
+    return BlockingIterator()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "probes"),
+    [
+        (BLOCKING_GETSTATE, None),
+        (BLOCKING_GETSTATE, ["spawn_dry_run"]),
+        (BLOCKING_ITERATOR, None),
+    ],
+    ids=["all", "spawn-alone", "iterator-object"],
+)
+def test_getstate_that_blocks_is_tsg801_within_budget(
+    tmp_path: Any, case: str, probes: Any
+) -> None:
+    """Pickling the loader blocks for ever (the pickling probe, the spawn dry run sending it,
+    or check_loader copying an iterator object): check_loader returns in time with TSG801 on
+    the loader, and leaves nothing behind."""
+    result = run_isolated(case.replace("PROBES", repr(probes)), tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 8.0 + 5.0
+    assert ["TSG801", "loader"] in result["findings"]
+    assert_nothing_left(result)
