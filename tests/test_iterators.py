@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers.strategies import item_lists, thread_counts
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import item_lists, thread_counts
 
 from threadsafe_gen import threadsafe_generator, threadsafe_iter
 from threadsafe_gen._iterators import GeneratorCall

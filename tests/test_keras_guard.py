@@ -11,10 +11,10 @@ import multiprocessing
 import threading
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, distinct_noise, fit_keras3, fit_tf_keras, ids, run_script
+from helpers.keras_fit import ALL_IDS, distinct_noise, fit_keras3, fit_tf_keras, ids, run_script
 
 from threadsafe_gen.errors import SharedStateError
 from threadsafe_gen.keras import current_epoch, guard

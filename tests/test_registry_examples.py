@@ -56,7 +56,7 @@ pytestmark = pytest.mark.skipif(
 
 #: The runtime codes, all of which have an example except these (with the reason).
 WITHOUT_EXAMPLE = {
-    "TSG703": "the registry shows no example (tests/test_probes_processes.py checks tf_keras Sequences)",
+    "TSG703": "the registry shows no example (tests/test_probes_inspection.py checks tf_keras Sequences)",
 }
 
 

@@ -1,7 +1,7 @@
 """Importable Keras 3 loader and training run for the issue-2 proof (tests/test_keras_training.py).
 
 Spawn and forkserver workers unpickle the dataset by class name, so it lives here at module
-level. ``python -c "import loaders_keras; loaders_keras.main()" METHOD DB WORKERS`` sets the
+level. ``python -c "import loaders.training as t; t.main()" METHOD DB WORKERS`` sets the
 multiprocessing start method (Keras uses the default context), trains, and prints JSON.
 """
 

@@ -1,4 +1,4 @@
-"""Module-level loaders for tests/test_keras.py: spawn and forkserver workers import them by name.
+"""Module-level loaders for tests/test_keras*.py: spawn and forkserver workers import them by name.
 
 The generators import nothing heavy, so spawn workers that only run them start in a fraction of a
 second. The Keras classes are built on first access (module ``__getattr__``), so only the

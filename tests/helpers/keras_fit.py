@@ -17,10 +17,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 ALL_IDS = list(range(kl.N_SAMPLES))
 
 
