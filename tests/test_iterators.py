@@ -19,7 +19,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from helpers.strategies import item_lists, thread_counts
@@ -92,11 +92,15 @@ class Source:
         yield from range(self.base, self.base + n)
 
 
+class _Lock(Protocol):
+    def locked(self) -> bool: ...
+
+
 class LockCheckingGenerator:
     """A fake generator that fails unless the wrapper's lock is held and no call overlaps."""
 
     def __init__(self) -> None:
-        self.lock: threading.Lock | None = None
+        self.lock: _Lock | None = None  # the wrapper's lock (a raw lock or its reentrant one)
         self.active = 0
         self.calls: collections.Counter[str] = collections.Counter()
         self.violations: list[str] = []

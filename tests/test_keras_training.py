@@ -115,12 +115,12 @@ def process_runs(
         time.sleep(0.2)
     results: dict[str, dict[str, Any]] = {}
     for name, proc in procs.items():
-        out, err = (path.read_text() for path in outputs[name])
-        lines = [line for line in out.splitlines() if line.startswith("{")]
+        stdout, stderr = (path.read_text() for path in outputs[name])
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
         if ended[name] < 0:
             results[name] = {"error": "hung", "seconds": round(-ended[name], 1)}
         elif proc.returncode != 0 or not lines:
-            results[name] = {"error": f"exit {proc.returncode}; stderr tail: {err[-2000:]}"}
+            results[name] = {"error": f"exit {proc.returncode}; stderr tail: {stderr[-2000:]}"}
         else:
             results[name] = json.loads(lines[-1])
             results[name]["seconds"] = round(ended[name] - start, 1)

@@ -103,7 +103,7 @@ def image_flow() -> Any:
 FAMILIES = {"keras3": keras.utils.PyDataset, "tf_keras": tf_keras.utils.Sequence}
 
 
-def _in_family(problem: type, family: str) -> type:
+def _in_family(problem: type[Any], family: str) -> type:
     base = FAMILIES[family]
     name = f"{family.capitalize()}{problem.__name__}"
 

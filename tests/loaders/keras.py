@@ -173,6 +173,7 @@ def __getattr__(name: str) -> Any:
     # Keras classes, built on first use so that importing this module stays light.
     if name in _lazy:
         return _lazy[name]
+    cls: type
     if name == "CursorDataset":
         import keras
 
@@ -196,7 +197,7 @@ def __getattr__(name: str) -> Any:
     elif name in ("AugDataset", "GuardedAugDataset"):
         import keras
 
-        cls: type = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})
+        cls = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})
         if name == "GuardedAugDataset":
             cls = guard(seed=99)(cls)
     elif name in ("TfkAugSequence", "GuardedTfkAugSequence"):
