@@ -7,12 +7,12 @@ import multiprocessing
 import time
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import numpy as np
 import pytest
+from helpers.probes import assert_nothing_left, run_isolated
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_helpers import assert_nothing_left, run_isolated
 
 from threadsafe_gen import _check, check_loader
 from threadsafe_gen._findings import Finding, LoaderReport, Severity
@@ -369,12 +369,12 @@ def test_findings_are_deduplicated_by_code_and_path() -> None:
 
 @pytest.fixture(scope="module")
 def tf_loaders() -> Any:
-    """tests/loaders_tf.py (imports TensorFlow once for this module)."""
+    """tests/loaders/basic_keras.py (imports TensorFlow once for this module)."""
     pytest.importorskip("keras")
     pytest.importorskip("tf_keras")
-    import loaders_tf
+    import loaders.basic_keras
 
-    return loaders_tf
+    return loaders.basic_keras
 
 
 @pytest.mark.slow
@@ -425,12 +425,12 @@ def test_report_type() -> None:
     """check_loader returns a LoaderReport describing the loader."""
     report = check_loader(L.CleanSeq(), probes=["sequential"])
     assert isinstance(report, LoaderReport)
-    assert report.loader == "loaders.CleanSeq (len=8)"
+    assert report.loader == "loaders.basic.CleanSeq (len=8)"
 
 
 # --- every category, in every framework family ---------------------------------------------------
 
-#: (category, problem loader in tests/loaders.py, probes that find it, planned processes, code)
+#: (category, problem loader in tests/loaders/basic.py, probes that find it, planned processes, code)
 CATEGORY_CASES = [
     ("pickling", "UnpicklableSeq", ["pickling"], True, "TSG101"),
     ("fork-safety", "SqliteSeq", ["process_inspection"], True, "TSG201"),
@@ -468,7 +468,7 @@ def test_every_category_is_found_in_every_framework_family(
     if family == "duck-typed":
         loader = getattr(L, problem)()
     else:
-        LT = pytest.importorskip("loaders_tf")
+        LT = pytest.importorskip("loaders.basic_keras")
         loader = LT.in_family(problem, family)()
     try:
         report = check_loader(

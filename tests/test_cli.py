@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -345,7 +346,8 @@ def test_flags_are_the_options_fields() -> None:
     from threadsafe_gen._lint.options import LintOptions
 
     parser = build_parser()
-    actions = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    actions: dict[str, argparse.ArgumentParser] = subparsers.choices  # type: ignore[assignment]
     for command, cls in (("lint", LintOptions), ("check", CheckOptions)):
         flags = {a.dest for a in actions[command]._actions if a.option_strings}
         assert set(flag_fields(cls)) <= flags

@@ -2,7 +2,10 @@
 
 - no import cycle among the package's modules, counting imports inside functions;
 - no function over 80 lines of code, no module over 1,000 lines;
-- ruff's linter and formatter (Markdown code blocks included) are clean on the repository.
+- ruff's linter and formatter (Markdown code blocks included) are clean on the repository;
+- mypy (strict, configured in pyproject.toml) is clean on the package and the tests;
+- the tests' own loaders and helpers (tests/loaders/, tests/helpers/) do not import each other
+  in a cycle either: spawned children re-import them by name.
 
 The registry's examples (``threadsafe_gen/_examples``) are user-style code and are left out of
 the size measures; ruff still checks them.
@@ -103,6 +106,31 @@ def test_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def _test_support_graph() -> dict[str, set[str]]:
+    """Imports among tests/loaders/ and tests/helpers/, by the names the tests import them by."""
+    modules: dict[str, Path] = {}
+    for package in ("loaders", "helpers"):
+        for path in sorted((ROOT / "tests" / package).glob("*.py")):
+            modules[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def test_no_import_cycle_among_the_tests_loaders_and_helpers() -> None:
+    graph = _test_support_graph()
+    assert "loaders.basic" in graph, "tests/loaders/ moved: update this test"
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
 def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, source: list[str]) -> int:
     """Lines of code in a function: not blank, not a comment, not its docstring."""
     doc: set[int] = set()
@@ -136,11 +164,12 @@ def test_no_long_functions_or_modules() -> None:
     assert too_long == []
 
 
-def _ruff() -> list[str]:
-    exe = Path(sys.executable).with_name("ruff")
-    found = str(exe) if exe.exists() else shutil.which("ruff")
+def _tool(name: str) -> list[str]:
+    """The venv's *name* executable (else the one on PATH), or skip: it is in the [dev] extra."""
+    exe = Path(sys.executable).with_name(name)
+    found = str(exe) if exe.exists() else shutil.which(name)
     if found is None:
-        pytest.skip("ruff is not installed (it is in the [dev] extra)")
+        pytest.skip(f"{name} is not installed (it is in the [dev] extra)")
     return [found]
 
 
@@ -148,6 +177,15 @@ def _ruff() -> list[str]:
 def test_ruff_is_clean(command: list[str]) -> None:
     """``ruff check .`` and ``ruff format --check .`` (>= 0.16 also formats Markdown blocks)."""
     proc = subprocess.run(
-        [*_ruff(), *command], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [*_tool("ruff"), *command], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean() -> None:
+    """``mypy`` as configured in pyproject.toml: strict, on threadsafe_gen/ and tests/ (about 15 s
+    without a cache)."""
+    proc = subprocess.run(
+        _tool("mypy"), cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]

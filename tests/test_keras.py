@@ -17,10 +17,10 @@ import sys
 import threading
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, fit_keras3, ids
+from helpers.keras_fit import ALL_IDS, fit_keras3, ids
 
 import threadsafe_gen
 import threadsafe_gen.keras

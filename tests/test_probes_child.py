@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import loaders_proc as L
+import loaders.processes as L
 import numpy as np
 import pytest
-from probe_helpers import FORK
+from helpers.probes import FORK
 
 from threadsafe_gen._probes._child import Payload, fingerprint
 

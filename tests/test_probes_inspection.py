@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import loaders_proc as L
+import loaders.processes as L
 import numpy as np
 import pytest
+from helpers.probes import FORK, assert_nothing_left, make_ctx, no_orphans, run, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_helpers import FORK, assert_nothing_left, make_ctx, no_orphans, run, run_isolated
-from probe_helpers import codes_of as by_code
 
 import threadsafe_gen
 from threadsafe_gen._findings import Severity
@@ -258,7 +258,7 @@ def test_tf_keras_on_epoch_end_called_twice_is_a_warning_when_overridden() -> No
 def test_keras_3_pydataset_has_no_epoch_stall() -> None:
     """Keras 3 has no OrderedEnqueuer: a PyDataset with workers=2 is not TSG703."""
     pytest.importorskip("keras")
-    import loaders_proc_keras as K
+    import loaders.processes_keras as K
 
     ds = K.RandomPyDataset(workers=2, use_multiprocessing=True)
     assert "TSG703" not in [f.code for f in process_inspection(make_ctx(ds))]

@@ -11,12 +11,12 @@ import sqlite3
 import threading
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import numpy as np
 import pytest
+from helpers.probes import assert_nothing_left, run_isolated
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_helpers import assert_nothing_left, run_isolated
 
 from threadsafe_gen import check_loader
 from threadsafe_gen._findings import Severity
@@ -38,7 +38,10 @@ def test_every_culprit_is_reported_with_its_path() -> None:
     assert got == [
         ("loader.lock", "_thread.lock"),
         ("loader.cfg['aug'].lock", "_thread.lock"),
-        ("loader.cfg['fns'][1]", "function loaders.UnpicklableSeq.__init__.<locals>.<lambda>"),
+        (
+            "loader.cfg['fns'][1]",
+            "function loaders.basic.UnpicklableSeq.__init__.<locals>.<lambda>",
+        ),
         ("loader.gen", "generator"),
         ("loader.conn", "sqlite3.Connection"),
     ]
@@ -314,7 +317,7 @@ def test_generator_object_is_unpicklable_loader() -> None:
 def test_tf_keras_flow_reports_lock_and_generator() -> None:
     """ImageDataGenerator().flow holds a lock and a generator: both paths (docs/failure-modes.md row 7.1)."""
     pytest.importorskip("tf_keras")
-    import loaders_tf
+    import loaders.basic_keras as loaders_tf
 
     flow = loaders_tf.image_flow()
     report = check_loader(flow, use_multiprocessing=True, start_method="spawn", probes=["pickling"])

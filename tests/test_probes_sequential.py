@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import pytest
+from helpers.probes import INPROCESS, assert_nothing_left, check, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import INPROCESS, assert_nothing_left, check, run_isolated
-from probe_helpers import codes_of as by_code
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity

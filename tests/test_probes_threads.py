@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import pytest
+from helpers.probes import assert_nothing_left, check, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import assert_nothing_left, check, run_isolated
-from probe_helpers import codes_of as by_code
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
