@@ -1,7 +1,7 @@
 """The process inspection probe: handles, locks, RNGs, threads and generator copies found by
 looking (TSG201, TSG202, TSG204, TSG402, TSG503, TSG703).
 
-Loaders live in tests/loaders_proc.py (spawned children import them by name); every test
+Loaders live in tests/loaders/processes.py (spawned children import them by name); every test
 checks that no child process is left behind.
 """
 

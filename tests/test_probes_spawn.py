@@ -1,7 +1,7 @@
 """The spawn dry run: the loader sent to a spawned or forkserver child (TSG101, TSG102,
 TSG104, TSG702).
 
-Loaders live in tests/loaders_proc.py (spawned children import them by name); every test
+Loaders live in tests/loaders/processes.py (spawned children import them by name); every test
 checks that no child process is left behind.
 """
 
