@@ -17,6 +17,7 @@ from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._hosts import HostInfo, host_info, set_hosts
 from ._iterators import threadsafe_generator, threadsafe_iter
 from ._lint import LintResult, lint_paths, lint_source
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
@@ -51,6 +52,7 @@ __all__ = [
     "Condition",
     "Event",
     "Finding",
+    "HostInfo",
     "LintResult",
     "LoaderReport",
     "Lock",
@@ -66,11 +68,13 @@ __all__ = [
     "assert_loader_safe",
     "check_loader",
     "errors",
+    "host_info",
     "lint_paths",
     "lint_source",
     "per_process",
     "per_thread",
     "rng_for",
+    "set_hosts",
     "set_seed",
     "shard",
     "threadsafe_generator",
