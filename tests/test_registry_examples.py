@@ -259,6 +259,7 @@ def load(i):
     ),
     # --- duplicate data
     "TSG401": Case(ROWS, check={"probes": ["duplicates"]}),
+    "TSG403": Case(XY, build="loader = batches", check={"hosts": 2, "probes": ["hosts"]}),
     "TSG402": Case(
         MODEL
         + """

@@ -22,6 +22,7 @@ from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
 from ._findings import REGISTRY, Category, Finding, Severity
+from ._hosts import HostInfo, host_info, set_hosts
 from ._iterators import threadsafe_generator, threadsafe_iter
 from ._lint import lint_paths, lint_source
 from ._lint.result import LintReport, LintResult
@@ -57,6 +58,7 @@ __all__ = [
     "Condition",
     "Event",
     "Finding",
+    "HostInfo",
     "LintReport",
     "LintResult",
     "LoaderReport",
@@ -73,11 +75,13 @@ __all__ = [
     "assert_loader_safe",
     "check_loader",
     "errors",
+    "host_info",
     "lint_paths",
     "lint_source",
     "per_process",
     "per_thread",
     "rng_for",
+    "set_hosts",
     "set_seed",
     "shard",
     "threadsafe_generator",

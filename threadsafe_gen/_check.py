@@ -58,6 +58,7 @@ from ._probes import (
     duplicates,
     failures,
     fork,
+    hosts,
     inspection,
     pickling,
     resources,
@@ -86,6 +87,7 @@ PROBES: tuple[Probe, ...] = (
     *resources.PROBES,
     *threads.PROBES,  # order records random/order_dependent; threads reads them, records its run
     *duplicates.PROBES,  # reads the threads probe's run: after it
+    *hosts.PROBES,  # runs only with hosts=N: one pass per simulated host
     *pickling.PROBES,  # records unpicklable, which the spawn dry run reads
     *fork.PROBES,  # first process probe: its parent calls open lazy handles, as Keras' peek does
     *inspection.PROBES,  # reads fork_clean: after the fork dry run
@@ -100,6 +102,7 @@ DECIDERS = (
     resources,
     threads,
     duplicates,
+    hosts,
     pickling,
     fork,
     inspection,
@@ -146,6 +149,7 @@ class CheckOptions:
     batch_timeout: float | None = None
     ignore: Collection[str] = frozenset()
     probes: Sequence[str | ProbeFunction] | None = None
+    hosts: int | None = None
 
     def __post_init__(self) -> None:
         _validate_number("timeout", self.timeout, minimum=0.0, exclusive=True)
@@ -162,6 +166,8 @@ class CheckOptions:
             _validate_start_method(self.start_method)
         if self.probes is not None:
             object.__setattr__(self, "probes", _validate_probes(self.probes))
+        if self.hosts is not None:
+            _validate_int("hosts", self.hosts, minimum=1)
 
     @property
     def batches(self) -> int:
@@ -265,6 +271,7 @@ def check_loader(
     batch_timeout: float | None = None,
     ignore: Iterable[str] = (),
     probes: Iterable[str | ProbeFunction] | None = None,
+    hosts: int | None = None,
 ) -> LoaderReport:
     """Dry-run *loader* the way ``workers`` threads or processes would, and report every problem.
 
@@ -303,9 +310,14 @@ def check_loader(
         ignore: finding codes to leave out of the report, e.g. ``["TSG103"]``.
         probes: run only these probes, by name (``"sequential"``, ``"structure"``,
             ``"state"``, ``"resources"``, ``"order"``, ``"threads"``, ``"duplicates"``,
-            ``"pickling"`` or a process probe's name), or custom probe functions
+            ``"hosts"``, ``"pickling"`` or a process probe's name), or custom probe functions
             ``probe(ctx) -> list[Finding]``. ``"sequential"`` runs whenever another
             in-process probe does, since they read its results.
+        hosts: simulate a run on this many hosts (machines): the ``hosts`` probe runs the
+            loader once as each host, with the host identity that
+            :func:`threadsafe_gen.host_info`, ``worker_info()`` and ``shard()`` give there,
+            and reports TSG403 when the hosts would read the same items. None or 1: no
+            simulation.
 
     Returns:
         A :class:`~threadsafe_gen.LoaderReport`: ``.findings``, ``.ok``,
@@ -337,6 +349,7 @@ def check_loader(
         batch_timeout=batch_timeout,
         ignore=(ignore,) if isinstance(ignore, str) else tuple(ignore),
         probes=None if probes is None or isinstance(probes, str) else tuple(probes),
+        hosts=hosts,
     )
     return run_check(loader, options, t_start=t_start)
 
@@ -420,6 +433,7 @@ def _make_context(
         deadline=deadline,
         length=length,
         len_error=len_error,
+        hosts=int(options.hosts or 1),
     )
     return ctx, [failures.len_hang_finding(ctx)] if len_hung else []
 

@@ -366,6 +366,24 @@ _CHECKS: tuple[Check, ...] = (
         "Use a Sequence/PyDataset, or shard the generator with threadsafe_gen.keras adapters.",
         rows=("4.1", "5.2"),
     ),
+    _c(
+        "TSG403",
+        "not-split-across-hosts",
+        "Every host would read the same items",
+        _D,
+        _E,
+        "On several machines (tf.distribute multi-worker strategies, torch.distributed, JAX "
+        "multi-process) every host runs its own copy of the loader. One that does not split "
+        "its data by host makes each host read everything: N hosts do N times the loading "
+        "work, and unless the framework drops the copies (tf.data's DATA auto-sharding, which "
+        "still loads everything) the model trains on every sample N times per epoch.",
+        "Split by host: iterate threadsafe_gen.shard(items) in a generator (it splits over "
+        "hosts x local workers), serve a Sequence's part with "
+        "@threadsafe_gen.keras.guard(shard_hosts=True), or read threadsafe_gen.host_info(); "
+        "or feed the loader through threadsafe_gen.keras.to_tf_dataset, legacy_fit_input or "
+        "GeneratorDataset, which split by host themselves. Test it with "
+        "check_loader(loader, hosts=2).",
+    ),
     # --- randomness ----------------------------------------------------------------------
     _c(
         "TSG501",

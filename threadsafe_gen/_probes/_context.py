@@ -142,6 +142,7 @@ class ProbeContext:
             orchestrator; None for generators and loaders without a length.
         len_error: what ``len(loader)`` raised, when the loader has ``__len__`` but no
             length could be read.
+        hosts: number of hosts to simulate (``check_loader(hosts=N)``; 1: none).
         creator_thread: ident of the thread that called ``check_loader()`` (Keras' peek
             thread).
         state: what earlier probes recorded for later ones.
@@ -159,6 +160,7 @@ class ProbeContext:
     deadline: float
     length: int | None = None
     len_error: str | None = None
+    hosts: int = 1
     creator_thread: int = dataclasses.field(default_factory=threading.get_ident)
     state: ProbeState = dataclasses.field(default_factory=ProbeState)
 
