@@ -15,7 +15,7 @@ import sys
 import threading
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -329,7 +329,7 @@ def test_guard_shard_hosts_serves_the_host_part() -> None:
     assert int(ds[-1][0][0, 0]) == 7
     with pytest.raises(IndexError, match="host 1 of 3 serves 3 of the 10"):
         ds[3]
-    assert [int(b[0][0, 0]) for b in ds] == [1, 4, 7]  # the iteration protocol
+    assert [int(b[0][0, 0]) for b in ds] == [1, 4, 7]  # type: ignore[attr-defined]  # __getitem__ iteration protocol
     # A copy in a worker process uses the host its dataset was last served with.
     copy = pickle.loads(pickle.dumps(ds))
     copy.__dict__["_tsg_owner_pid"] = -1  # as if unpickled in another process
@@ -402,10 +402,10 @@ def test_check_same_global_randomness_per_host() -> None:
             x, y = super().__getitem__(i)
             return x + np.random.normal(size=x.shape), y
 
-    state = np.random.get_state()
+    state = cast(tuple[Any, ...], np.random.get_state())
     (finding,) = check_loader(Augmented(), hosts=2, probes=["hosts"]).findings
     assert finding.code == "TSG403"
-    assert np.array_equal(np.random.get_state()[1], state[1])
+    assert np.array_equal(cast(tuple[Any, ...], np.random.get_state())[1], state[1])
 
 
 def test_check_fresh_randomness_is_a_note() -> None:

@@ -238,7 +238,7 @@ def ids(n: int) -> Iterator[tuple[Any, Any]]:
 
     for i in tsg.shard(range(n)):
         _record(i)
-        yield np.float32([i]), np.float32([0])
+        yield np.array([i], np.float32), np.array([0], np.float32)
 
 
 @tsg.threadsafe_generator
@@ -358,8 +358,7 @@ def _keras3_host(index: int, ports: list[int]) -> dict[str, Any]:
     def record(x: Any) -> None:
         consumed.extend(int(v) for v in x.numpy().ravel())
 
-    @tf.function  # type: ignore[misc]
-    def step(iterator: Any) -> Any:
+    def train_step(iterator: Any) -> Any:
         def replica_step(batch: Any) -> Any:
             x, y = batch
             tf.py_function(record, [x], [])
@@ -371,6 +370,8 @@ def _keras3_host(index: int, ports: list[int]) -> dict[str, Any]:
 
         losses = strategy.run(replica_step, args=(next(iterator),))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    step: Any = tf.function(train_step)  # tf is untyped: a decorator would untype the function
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     for _ in range(EPOCHS):
@@ -390,7 +391,7 @@ def _torch_host(index: int, ports: list[int]) -> dict[str, Any]:
         "gloo", init_method=f"tcp://127.0.0.1:{ports[0]}", rank=index, world_size=HOSTS
     )
 
-    class Sharded(IterableDataset):  # type: ignore[misc]
+    class Sharded(IterableDataset[Any]):
         def __init__(self, n: int) -> None:
             self.n = n
             # Captured in the training process: a spawned DataLoader worker would not see

@@ -111,9 +111,8 @@ class _Pass:
                     self.call(close)
         return batches
 
-    @staticmethod
-    def _rows(index: int, out: Any) -> tuple[bytes, ...]:
-        info = record(index, out).info
+    def _rows(self, index: int, out: Any) -> tuple[bytes, ...]:
+        info = record(index, out, self.ctx.state.errors).info
         return () if info is None else info.rows
 
 
