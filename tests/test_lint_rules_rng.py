@@ -25,8 +25,8 @@ def test_epoch_order_stored_on_the_loader_is_not_an_augmentation() -> None:
                 self._set_order()
             return self.x[self.order[idx * 8 : (idx + 1) * 8]]
     """
-    assert codes(src) == []
-    assert codes(src.replace("self.order = np", "order = np")) == ["TSG551"]
+    assert codes(src, select=["TSG551"]) == []  # (the lazy assignment is TSG352)
+    assert codes(src.replace("self.order = np", "order = np"), select=["TSG551"]) == ["TSG551"]
 
 
 @pytest.mark.parametrize(

@@ -610,12 +610,15 @@ _CHECKS: tuple[Check, ...] = (
     _c(
         "TSG352",
         "getitem-assigns-self",
-        "__getitem__ assigns to self",
+        "__getitem__ assigns to self or advances an iterator stored on it",
         _T,
         _W,
         "Worker threads race on the attribute, and worker processes never see each "
-        "other's changes.",
-        "Use local variables; cache per worker with per_thread/per_process.",
+        "other's changes; the methods __getitem__ calls count too. An iterator on self "
+        "advanced with next() is shared by the threads (a generator raises 'generator "
+        "already executing') and copied into each process (its items repeat).",
+        "Use local variables and derive everything from the index; cache per worker with "
+        "per_thread/per_process.",
         rows=("1.1",),
     ),
     _c(
@@ -625,7 +628,9 @@ _CHECKS: tuple[Check, ...] = (
         _T,
         _E,
         "A loader that does not read its index serves whatever its cursor points at: with "
-        "workers>1 batches are duplicated and skipped.",
+        "workers>1 batches are duplicated and skipped. Reported when the batch depends on "
+        "state that changes between calls (an iterator, a cursor, an attribute reassigned "
+        "outside __init__), whatever the index is called; a stateless simulator is fine.",
         "Compute the batch from the index.",
         rows=("1.1",),
     ),

@@ -22,6 +22,7 @@ from .astutil import (
     iter_statements,
     match_lines,
     pairs,
+    reachable_methods,
     self_attr,
     walk_local,
 )
@@ -33,6 +34,8 @@ from .names import Names, package_of
 
 __all__ = ["ClassInfo", "ModuleInfo", "Rule"]
 
+#: How many calls deep the methods that __getitem__ calls are followed (self._load -> ...).
+HELPER_DEPTH = 3
 _FIT_CALL_RE = re.compile(rb"\.(?:fit|evaluate|predict)(?:_generator)?\s*\(", re.MULTILINE)
 
 
@@ -206,6 +209,19 @@ class ClassInfo:
                 if attr is not None:
                     out.append((attr, v, n))
         return out
+
+    @functools.cached_property
+    def getitem_reach(self) -> Mapping[str, tuple[str, ...]]:
+        """The methods a serving ``__getitem__`` runs (itself and those it calls through
+        ``self.m(...)``, :data:`HELPER_DEPTH` deep), each with its call chain; ``{}`` without one.
+        """
+        if self.getitem is None:
+            return {}
+        return reachable_methods(self.methods, "__getitem__", HELPER_DEPTH)
+
+    def chain(self, names: tuple[str, ...]) -> str:
+        """A call chain as messages show it: ``Loader.__getitem__ -> Loader._load``."""
+        return " -> ".join(f"{self.name}.{n}" for n in names)
 
     @property
     def getitem(self) -> FunctionNode | None:
