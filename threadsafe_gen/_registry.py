@@ -653,9 +653,14 @@ _CHECKS: tuple[Check, ...] = (
         "Global or shared RNG used inside __getitem__ or a generator",
         _R,
         _W,
-        "Forked workers inherit numpy's global RNG state, and an RNG stored on the loader is "
-        "copied with its state into every worker: the workers replay the same numbers.",
-        "Use threadsafe_gen.rng_for(index, epoch=...).",
+        "Forked workers inherit numpy's global RNG state, the random state of augmentation "
+        "pipelines (albumentations, imgaug) and of TensorFlow's stateful random ops "
+        "(tf.image.random_*), and an RNG stored on the loader that __getitem__ draws from is "
+        "copied with its state into every worker: the workers replay the same numbers. One "
+        "finding per method lists every call. Python's random module is reseeded in forked "
+        "children (info only); an RNG used only in on_epoch_end runs in the parent, and one "
+        "created unseeded per call draws fresh entropy: both are fine.",
+        "Use threadsafe_gen.rng_for(index, epoch=...), or reseed the pipeline from the index.",
         rows=("2d", "4.7"),
     ),
     _c(

@@ -44,10 +44,12 @@ class At:
     """A placeholder in a message for where the finding is, filled in when it is rendered.
 
     Renders as ``line 3, column 5``, or ``cell 2, line 3, column 5`` in a notebook; without
-    the column when *column* is false.
+    the column when *column* is false. With *span*, it renders that place instead (another
+    call site the message lists).
     """
 
     column: bool = True
+    span: Span | None = None
 
 
 #: A message: text, with :class:`At` where the position goes.
