@@ -592,7 +592,8 @@ _CHECKS: tuple[Check, ...] = (
         "A connection, socket or open file is stored on self",
         _F,
         _W,
-        "Forked workers share it; spawned workers cannot receive it.",
+        "Forked workers share it; spawned workers cannot receive it. Also when it is "
+        "stored in parts (`f = h5py.File(p); self.x = f['x']`) or in a collection.",
         "Use threadsafe_gen.per_process(factory) as a class attribute.",
         rows=("1.7", "1.8", "2b"),
     ),
