@@ -581,8 +581,10 @@ _CHECKS: tuple[Check, ...] = (
         "A lock, generator or lambda is stored on self",
         _P,
         _E,
-        "Stored in __init__ of a Sequence/PyDataset, it makes the loader unpicklable for "
-        "spawn/forkserver workers.",
+        "Stored in __init__ of a Sequence/PyDataset (made there, or given to a parameter "
+        "stored there: its default or a value passed in the same module), it makes the loader "
+        "unpicklable for spawn/forkserver workers. check_loader() reports the same problem as "
+        "TSG102 for a lambda and TSG101 for other objects.",
         "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
         rows=("2a", "2c"),
     ),

@@ -70,6 +70,7 @@ class ModuleInfo:
         self.file = file
         self.module = module
         self.has_yield = b"yield" in raw
+        self.has_lambda = b"lambda" in raw
         self.has_lock = any(w in raw for w in (b"lock", b"Lock", b"mutex"))
         self.has_procs = any(w in raw for w in (b"Pool", b"Process", b"use_multiprocessing"))
         self.names = Names(module, package_of(module, file))

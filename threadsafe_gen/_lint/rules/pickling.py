@@ -10,9 +10,9 @@ import ast
 from collections.abc import Iterator, Mapping
 
 from ..._text import one_line
-from ..astutil import contains_yield, self_attr
+from ..astutil import FunctionNode, contains_yield, self_attr
 from ..context import ClassInfo, ModuleInfo, Rule
-from ..facts import Draft
+from ..facts import At, Draft, Span, Text
 from ..known import THREAD_LOCKS
 
 __all__ = ["CODES", "RULES"]
@@ -38,6 +38,8 @@ _UNPICKLABLE_CTORS: Mapping[str, str] = {
     "multiprocessing.pool.Pool": "a process pool",
     "multiprocessing.pool.ThreadPool": "a thread pool",
 }
+#: At most this many places that pass an unpicklable value are listed in one finding.
+_MAX_LISTED = 4
 #: Methods with which a class controls its own pickling (it may drop or rebuild the attribute).
 _CUSTOM_PICKLING = frozenset({"__getstate__", "__reduce__", "__reduce_ex__"})
 
@@ -72,7 +74,95 @@ def _fix(what: str, q: str | None) -> str:
     )
 
 
-def _check_class(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
+def _runtime_code(what: str) -> str:
+    """How check_loader() names the same problem (issue 10 item 10: one problem, codes that
+    name each other)."""
+    if "lambda" in what:
+        return "; check_loader() reports the same problem as TSG102"
+    return "; check_loader() reports the same problem as TSG101"
+
+
+def _parameters(init: FunctionNode) -> dict[str, ast.expr | None]:
+    """``{name: default}`` of *init*'s parameters after self (``None``: no default)."""
+    a = init.args
+    positional = a.posonlyargs + a.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    out = dict(zip((p.arg for p in positional), [*defaults, *a.defaults], strict=True))
+    out.update(zip((p.arg for p in a.kwonlyargs), a.kw_defaults, strict=True))
+    out.pop(positional[0].arg if positional else "", None)
+    return out
+
+
+def _constructions(module: ModuleInfo) -> dict[str, list[ast.Call]]:
+    """The calls of the module's own classes by name (``Loader(..., fn=lambda x: x)``),
+    looked for only in modules where such an argument can be written."""
+    if not (module.has_lambda or module.has_yield or module.has_lock):
+        return {}
+    local = module.names.local_classes
+    out: dict[str, list[ast.Call]] = {}
+    for n in ast.walk(module.tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in local:
+            out.setdefault(n.func.id, []).append(n)
+    return out
+
+
+def _passed(
+    module: ModuleInfo, cls: ClassInfo, init: FunctionNode, calls: list[ast.Call], gens: set[str]
+) -> dict[str, list[tuple[str, ast.AST]]]:
+    """``{parameter: [(what, node)]}``: unpicklable values given to *init*'s parameters,
+    as their default or at a construction of the class in this module."""
+    params = _parameters(init)
+    names = list(params)
+    out: dict[str, list[tuple[str, ast.AST]]] = {}
+
+    def note(param: str, value: ast.expr) -> None:
+        what = _unpicklable(module, value, "", gens)
+        if what is None and isinstance(value, ast.Name):
+            kind = module.generators.bound.get(value.id)
+            what = f"a generator ({kind[0]})" if kind is not None and not kind[1] else None
+        if what is not None and param in params:
+            out.setdefault(param, []).append((what, value))
+
+    for name, default in params.items():
+        if default is not None:
+            note(name, default)
+    for call in calls:
+        for i, arg in enumerate(call.args):
+            if i < len(names) and not isinstance(arg, ast.Starred):
+                note(names[i], arg)
+        for k in call.keywords:
+            if k.arg is not None:
+                note(k.arg, k.value)
+    return out
+
+
+def _draft(
+    module: ModuleInfo,
+    cls: ClassInfo,
+    stmt: ast.stmt,
+    attr: str,
+    text: Text,
+    what: str,
+    q: str | None,
+) -> Draft:
+    return module.draft(
+        "TSG151",
+        stmt,
+        f"{cls.name}.__init__",
+        (
+            f"{cls.name}.__init__ stores ",
+            *text,
+            ": the loader cannot be pickled, so workers started with spawn or "
+            "forkserver (macOS, Windows, Linux from Python 3.14) cannot receive it"
+            + _runtime_code(what),
+        ),
+        cls=cls.qual,
+        applies="loader",
+        hint=f"{_fix(what, q)}; or drop self.{attr} in __getstate__.",
+    )
+
+
+def _check_class(module: ModuleInfo, cls: ClassInfo, calls: list[ast.Call]) -> Iterator[Draft]:
     if not cls.init_assignments or any(m in _CUSTOM_PICKLING for m in cls.methods):
         return
     init = cls.methods["__init__"]
@@ -86,27 +176,35 @@ def _check_class(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
         if module.has_yield
         else set()
     )
+    passed = _passed(module, cls, init, calls, generator_methods)
     for attr, value, stmt in cls.init_assignments:
         what = _unpicklable(module, value, me, generator_methods)
-        if what is None:
-            continue
-        yield module.draft(
-            "TSG151",
-            stmt,
-            f"{cls.name}.__init__",
-            f"{cls.name}.__init__ stores {what} on self.{attr}: the loader cannot be "
-            "pickled, so workers started with spawn or forkserver (macOS, Windows, "
-            "Linux from Python 3.14) cannot receive it",
-            cls=cls.qual,
-            applies="loader",
-            hint=f"{_fix(what, module.names.call_name(value))}; or drop self.{attr} in __getstate__.",
-        )
+        if what is not None:
+            q = module.names.call_name(value)
+            yield _draft(module, cls, stmt, attr, (f"{what} on self.{attr}",), what, q)
+        elif isinstance(value, ast.Name) and value.id in passed:
+            sources = passed.pop(value.id)  # one finding per parameter
+            what = sources[0][0]
+            default = _parameters(init).get(value.id)
+            text: list[str | At] = [f"the argument `{value.id}` on self.{attr}, and it is {what}"]
+            for i, (_w, node) in enumerate(sources[:_MAX_LISTED]):
+                text.append(" and" if i else "")
+                if node is default:
+                    text.append(" by default")
+                else:
+                    text += [" when passed at ", At(column=False, span=Span.of(node))]
+            yield _draft(module, cls, stmt, attr, tuple(text), what, None)
 
 
 def check(module: ModuleInfo) -> Iterator[Draft]:
-    """TSG151 for each unpicklable object stored on ``self`` in a loader's ``__init__``."""
+    """TSG151 for each unpicklable object stored on ``self`` in a loader's ``__init__``:
+    made there, or given to a parameter stored there (its default, or a construction of
+    the class in this module)."""
+    calls: dict[str, list[ast.Call]] | None = None
     for cls in module.checked_classes:
-        yield from _check_class(module, cls)
+        if calls is None and cls.init_assignments:
+            calls = _constructions(module)
+        yield from _check_class(module, cls, (calls or {}).get(cls.name, []))
 
 
 RULES = (Rule("unpicklable-attribute-in-init", CODES, check),)
