@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from lint_cases.support import codes
 
-from threadsafe_gen._lint import lint_source
+from threadsafe_gen._lint import lint_paths, lint_source
 
 FIT = """
 import threadsafe_gen
@@ -108,3 +109,89 @@ def test_deprecated_generator_methods(method: str) -> None:
 def test_fit_is_not_deprecated() -> None:
     """fit/evaluate/predict are fine."""
     assert codes("model.fit(data)\nmodel.evaluate(data)\nmodel.predict(data)") == []
+
+
+SEQUENCE = """
+{imports}
+class Loader({base}):
+    def __init__(self, x):
+        self.x = x
+    def __len__(self):
+        return 4
+    def __getitem__(self, idx):
+        return self.x[idx]
+
+def train(model, x):
+{train}
+"""
+
+
+@pytest.mark.parametrize(
+    ("imports", "base", "train", "expected"),
+    [
+        # Keras 2 by the file: fit_generator, fit(workers=), tf_keras-only modules
+        ("import keras", "keras.utils.Sequence", "model.fit_generator(Loader(x), workers=4)", None),
+        (
+            "from tensorflow.keras.utils import Sequence",
+            "Sequence",
+            "model.fit(Loader(x), workers=4, use_multiprocessing=True)",
+            None,
+        ),
+        (
+            "from keras.utils import Sequence\nfrom keras.layers.core import Dense",
+            "Sequence",
+            "model.fit(Loader(x))",
+            None,
+        ),
+        # Keras 3 by the file: the worker arguments go to the dataset
+        (
+            "import keras",
+            "keras.utils.Sequence",
+            "model.fit(Loader(x, workers=4))",
+            "warning",
+        ),
+        # the file cannot tell: info, saying so
+        ("from tensorflow.keras.utils import Sequence", "Sequence", "model.fit(Loader(x))", "info"),
+        # a PyDataset is Keras 3 whatever else the file does
+        (
+            "import keras",
+            "keras.utils.PyDataset",
+            "model.fit_generator(Loader(x), workers=4)",
+            "warning",
+        ),
+    ],
+)
+def test_tsg651_follows_the_keras_the_file_targets(
+    imports: str, base: str, train: str, expected: str | None
+) -> None:
+    """Issue 10 item 1: TSG651 only for Keras 3 code; a Sequence of a Keras 2 file (its
+    workers= go to fit/fit_generator) is fine; where the file cannot tell, info."""
+    src = SEQUENCE.format(imports=imports, base=base, train=textwrap.indent(train, "    "))
+    found = [f for f in lint_source(src).findings if f.code == "TSG651"]
+    assert [f.severity.value for f in found] == ([expected] if expected else [])
+    if expected == "info":
+        assert "this file does not show which Keras it targets" in found[0].message
+    if expected == "warning" and "PyDataset" not in base:
+        assert "(this file targets Keras 3: it passes the worker arguments to Loader(...))" in (
+            found[0].message
+        )
+
+
+def test_tsg651_of_a_subclass_of_a_project_sequence_in_another_file(tmp_path: Path) -> None:
+    """The base class in another file decides Sequence or PyDataset; the file of the
+    subclass decides the Keras of a Sequence."""
+    (tmp_path / "base.py").write_text(
+        "import keras\nclass Base(keras.utils.Sequence):\n    pass\n"
+        "class Base3(keras.utils.PyDataset):\n    pass\n"
+    )
+    sub = (
+        "from base import {b}\nclass Loader({b}):\n    def __init__(self, x):\n        self.x = x\n"
+    )
+    (tmp_path / "k2.py").write_text(sub.format(b="Base") + "model.fit_generator(Loader(1))\n")
+    (tmp_path / "k3.py").write_text(sub.format(b="Base3") + "model.fit_generator(Loader(1))\n")
+    (tmp_path / "unsure.py").write_text(sub.format(b="Base"))
+    found = lint_paths([tmp_path], root=tmp_path, select=["TSG651"]).findings
+    assert sorted((f.location.file, f.severity.value) for f in found if f.location) == [
+        ("k3.py", "warning"),
+        ("unsure.py", "info"),
+    ]

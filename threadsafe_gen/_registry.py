@@ -673,7 +673,9 @@ _CHECKS: tuple[Check, ...] = (
         _S,
         _W,
         "workers, use_multiprocessing and max_queue_size are then ignored and the loader "
-        "runs with one worker.",
+        "runs with one worker. Keras 3 only: a Sequence subclass in a file that targets "
+        "Keras 2 (fit_generator, fit(workers=...), tf_keras) is fine, and where the file does "
+        "not show which Keras it targets the finding is info and says so.",
         "Accept **kwargs and call super().__init__(**kwargs).",
         rows=("3b",),
     ),

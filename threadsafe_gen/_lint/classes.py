@@ -27,9 +27,10 @@ __all__ = [
 # files are read, the class index decides which conditions hold. This keeps one parse per
 # file and lets the per-file work run in parallel.
 
-#: When a finding about a class holds: always, if the class is a data loader, or if it is a
-#: Keras 3 PyDataset subclass (see NOTE [ Conditional findings ]).
-Applies = Literal["always", "loader", "pydataset"]
+#: When a finding about a class holds (see NOTE [ Conditional findings ]): always; if the
+#: class is a data loader; if it subclasses a PyDataset (Keras 3 for sure); if it subclasses a
+#: keras or tf.keras Sequence and no PyDataset (Keras 2 or 3: the code's file may tell).
+Applies = Literal["always", "loader", "pydataset", "sequence"]
 
 # Libraries whose ``Sequence``/``PyDataset`` classes are index loaders. Resolved names are
 # compared on their root package and their last component, so every import spelling
@@ -87,15 +88,33 @@ class ClassIndex:
         self._index = {c.qualname: c for c in classes}
         self._loader: dict[str, bool] = {}
         self._pydataset: dict[str, bool] = {}
+        self._keras3: dict[str, bool] = {}
 
     def applies(self, applies: Applies, qualname: str) -> bool:
         """Whether a finding recorded under condition *applies* about class *qualname* holds."""
         if applies == "loader":
             return self.is_loader(qualname)
-        if applies == "pydataset":
+        if applies in ("pydataset", "sequence"):
             # The rule is about subclasses, not the framework's own base class.
-            return self.is_pydataset(qualname) and not _is_known_base(qualname)
+            if not self.is_pydataset(qualname) or _is_known_base(qualname):
+                return False
+            return self.is_keras3(qualname) == (applies == "pydataset")
         return True
+
+    def is_keras3(self, q: str, depth: int = 0) -> bool:
+        """A PyDataset or a subclass: Keras 3 for sure (a ``Sequence`` may be either Keras)."""
+        if q in self._keras3:
+            return self._keras3[q]
+        self._keras3[q] = False  # cycle guard
+        parts = q.split(".")
+        cls = self._index.get(q)
+        ans = (parts[0] in {"keras", "tensorflow"} and parts[-1] == "PyDataset") or (
+            cls is not None
+            and depth < _MAX_DEPTH
+            and any(self.is_keras3(b, depth + 1) for b in cls.bases)
+        )
+        self._keras3[q] = ans
+        return ans
 
     def is_pydataset(self, q: str, depth: int = 0) -> bool:
         """A Keras 3 PyDataset (or keras/tf.keras Sequence, its alias), or a subclass."""
