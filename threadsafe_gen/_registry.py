@@ -644,7 +644,10 @@ _CHECKS: tuple[Check, ...] = (
         _D,
         _E,
         "tf_keras copies the generator into every process (duplicates) or shares it "
-        "between threads (needs a lock); Keras 3 rejects these arguments.",
+        "between threads (needs a lock); Keras 3 rejects these arguments. Generator "
+        "functions imported from other files linted together count; with threads, a "
+        "generator wrapped by a lock (threadsafe_iter, or a project's copy of the recipe) is "
+        "fine.",
         "Keras 3: fit(threadsafe_gen.keras.GeneratorDataset(gen_fn, workers=N)). tf_keras: "
         "fit(threadsafe_gen.keras.legacy_fit_input(gen_fn, workers=N)) without workers=. Or "
         "use a PyDataset/Sequence.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 __all__ = [
@@ -27,10 +27,14 @@ __all__ = [
 # files are read, the class index decides which conditions hold. This keeps one parse per
 # file and lets the per-file work run in parallel.
 
-#: When a finding about a class holds (see NOTE [ Conditional findings ]): always; if the
-#: class is a data loader; if it subclasses a PyDataset (Keras 3 for sure); if it subclasses a
-#: keras or tf.keras Sequence and no PyDataset (Keras 2 or 3: the code's file may tell).
-Applies = Literal["always", "loader", "pydataset", "sequence"]
+#: When a finding about a class (or function) holds (see NOTE [ Conditional findings ]):
+#: always; if the class is a data loader; if it subclasses a PyDataset (Keras 3 for sure); if
+#: it subclasses a keras or tf.keras Sequence and no PyDataset (Keras 2 or 3: the code's file
+#: may tell); if the function (of another file) is a generator function, one not made
+#: thread-safe, or one whose generators another file's fit() shares with workers.
+Applies = Literal[
+    "always", "loader", "pydataset", "sequence", "generator", "unlocked-generator", "shared"
+]
 
 # Libraries whose ``Sequence``/``PyDataset`` classes are index loaders. Resolved names are
 # compared on their root package and their last component, so every import spelling
@@ -84,8 +88,16 @@ def _is_known_base(qualname: str) -> bool:
 class ClassIndex:
     """Every class of the files linted together, answering the conditions of findings."""
 
-    def __init__(self, classes: Iterable[ClassFacts]) -> None:
+    def __init__(
+        self,
+        classes: Iterable[ClassFacts],
+        generators: Mapping[str, bool] | None = None,
+        shared: Iterable[str] = (),
+    ) -> None:
         self._index = {c.qualname: c for c in classes}
+        # Generator functions: {qualified name: made thread-safe}, and those shared by workers.
+        self._generators = dict(generators or {})
+        self._shared = frozenset(shared)
         self._loader: dict[str, bool] = {}
         self._pydataset: dict[str, bool] = {}
         self._keras3: dict[str, bool] = {}
@@ -94,6 +106,12 @@ class ClassIndex:
         """Whether a finding recorded under condition *applies* about class *qualname* holds."""
         if applies == "loader":
             return self.is_loader(qualname)
+        if applies == "generator":
+            return qualname in self._generators
+        if applies == "unlocked-generator":
+            return self._generators.get(qualname) is False
+        if applies == "shared":
+            return qualname in self._shared
         if applies in ("pydataset", "sequence"):
             # The rule is about subclasses, not the framework's own base class.
             if not self.is_pydataset(qualname) or _is_known_base(qualname):

@@ -99,7 +99,14 @@ class ModuleInfo:
                 self.functions[stmt.name] = stmt
                 self.names.module_funcs.add(stmt.name)
         self.generators = GeneratorFacts(
-            self.names, tree.body, self.assigns, self.attr_calls, has_yield=self.has_yield
+            self.names,
+            tree.body,
+            self.assigns,
+            self.attr_calls,
+            has_yield=self.has_yield,
+            lock_wrappers=lambda: {
+                c.name for c in self.classes if "__next__" in c.methods and c.lock_attrs
+            },
         )
         self.classes = [ClassInfo(self, node) for node in classdefs]
 
@@ -107,6 +114,13 @@ class ModuleInfo:
     def class_facts(self) -> list[ClassFacts]:
         """The facts of every class, for the class index."""
         return [c.facts for c in self.classes]
+
+    @property
+    def generator_facts(self) -> dict[str, bool]:
+        """``{qualified name: made thread-safe}`` of the module's generator functions, for
+        the index (a generator function imported elsewhere is decided there)."""
+        gens = self.generators
+        return {f"{self.module}.{name}": name in gens.threadsafe for name in gens.functions}
 
     @property
     def checked_classes(self) -> Iterable[ClassInfo]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from ..._findings import Severity
 from ..astutil import FunctionNode, walk_local
+from ..classes import Applies
 from ..context import ClassInfo, ModuleInfo, Rule
 from ..facts import Draft
 from ..generators import DEPRECATED_METHODS
@@ -63,7 +64,12 @@ def check_deprecated(module: ModuleInfo) -> Iterator[Draft]:
 def check_fit(module: ModuleInfo) -> Iterator[Draft]:
     """TSG451 for a generator given to fit() with processes, or with threads and no lock."""
     for fit in module.generators.fit_calls:
+        # A function of another module: only if the files linted together show it is a
+        # generator function (issue 10 item 12).
+        applies: Applies = "always"
         if fit.use_multiprocessing:
+            if fit.external:
+                applies = "generator"
             yield module.draft(
                 "TSG451",
                 fit.node,
@@ -74,8 +80,12 @@ def check_fit(module: ModuleInfo) -> Iterator[Draft]:
                 hint="Use a keras.utils.PyDataset (index-addressed), or "
                 "threadsafe_gen.keras.GeneratorDataset, which shards the generator function "
                 "per worker.",
+                cls=fit.external,
+                applies=applies,
             )
         elif fit.workers is not None and fit.workers > 1 and not fit.locked:
+            if fit.external:
+                applies = "unlocked-generator"
             yield module.draft(
                 "TSG451",
                 fit.node,
@@ -87,6 +97,8 @@ def check_fit(module: ModuleInfo) -> Iterator[Draft]:
                 hint="Decorate the generator function with @threadsafe_gen.threadsafe_generator "
                 "or wrap the generator with threadsafe_gen.threadsafe_iter(...); better, use a "
                 "PyDataset or threadsafe_gen.keras.GeneratorDataset.",
+                cls=fit.external,
+                applies=applies,
             )
 
 

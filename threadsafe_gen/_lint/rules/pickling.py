@@ -119,7 +119,7 @@ def _passed(
         what = _unpicklable(module, value, "", gens)
         if what is None and isinstance(value, ast.Name):
             kind = module.generators.bound.get(value.id)
-            what = f"a generator ({kind[0]})" if kind is not None and not kind[1] else None
+            what = f"a generator ({kind.desc})" if kind is not None and not kind.locked else None
         if what is not None and param in params:
             out.setdefault(param, []).append((what, value))
 

@@ -380,11 +380,13 @@ def check(module: ModuleInfo) -> Iterator[Draft]:
             yield from _draft(
                 module, hits, cls.chain(chain), f"{cls.name}.{name}", index, cls.qual, "loader"
             )
-    for name in sorted(module.generators.shared_by_workers):
-        gen = module.generators.functions.get(name)
-        if gen is not None:
-            hits = _Scan(module, gen, None).run()
+    shared = module.generators.shared_by_workers
+    for name, gen in module.generators.functions.items():
+        hits = _Scan(module, gen, None).run()
+        if name in shared:
             yield from _draft(module, hits, name, name, None, "", "always")
+        else:  # if another file's fit() shares its generators with workers (item 12)
+            yield from _draft(module, hits, name, name, None, f"{module.module}.{name}", "shared")
 
 
 RULES = (Rule("global-rng-in-getitem", CODES, check),)
