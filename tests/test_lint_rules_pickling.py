@@ -109,3 +109,15 @@ def test_lambda_finding_names_the_runtime_code() -> None:
     assert "check_loader() reports the same problem as TSG102" in finding.message
     (lock,) = lint_source(LOADER.format(value="threading.Lock()")).findings
     assert "check_loader() reports the same problem as TSG101" in lock.message
+
+
+def test_a_name_is_a_generator_only_where_it_is_bound_to_one() -> None:
+    """`g = gen()` in one function says nothing about a parameter `g` of another, nor does a
+    call of an imported function (maybe no generator at all)."""
+    src = ARGUMENT.format(
+        default="",
+        calls="def make():\n    fn = transforms()\n    return fn\n"
+        "def train(fn):\n    return Loader(data, fn)\n"
+        "def build():\n    from helpers import load\n    fn = load()\n    return Loader(data, fn)\n",
+    )
+    assert codes(src) == []

@@ -296,3 +296,10 @@ def test_state_changed_with_a_lock_held_is_not_a_race() -> None:
     assert codes(src, select=["TSG35"]) == []  # (the lock is TSG151, holding it all TSG751)
     unlocked = src.replace("with self._lock:", "if True:")
     assert codes(unlocked, select=["TSG35"]) == ["TSG352", "TSG352", "TSG352"]
+
+
+def test_attributes_assigned_in_one_statement_are_one_finding() -> None:
+    """`self.net_h, self.net_w = size, size` (keras-yolo3's multi-scale helper): one finding."""
+    body = "self.net_h, self.net_w = idx, idx\nreturn self.x[idx]"
+    (finding,) = lint_source(getitem(body)).findings
+    assert "assigns self.net_h, self.net_w = ...: worker threads race on them" in finding.message

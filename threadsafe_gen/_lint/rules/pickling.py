@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator, Mapping
 
 from ..._text import one_line
-from ..astutil import FunctionNode, contains_yield, self_attr
+from ..astutil import FunctionNode, contains_yield, self_attr, walk_local
 from ..context import ClassInfo, ModuleInfo, Rule
 from ..facts import At, Draft, Span, Text
 from ..known import THREAD_LOCKS
@@ -93,21 +93,48 @@ def _parameters(init: FunctionNode) -> dict[str, ast.expr | None]:
     return out
 
 
-def _constructions(module: ModuleInfo) -> dict[str, list[ast.Call]]:
-    """The calls of the module's own classes by name (``Loader(..., fn=lambda x: x)``),
-    looked for only in modules where such an argument can be written."""
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: A construction of a class of the module, with the names its scope binds by assignment.
+_Construction = tuple[ast.Call, Mapping[str, ast.expr]]
+
+
+def _constructions(module: ModuleInfo) -> dict[str, list[_Construction]]:
+    """The calls of the module's own classes by name (``Loader(..., fn=lambda x: x)``), each
+    with its scope's assignments (``g = gen(); Loader(g)``); looked for only in modules
+    where such an argument can be written."""
     if not (module.has_lambda or module.has_yield or module.has_lock):
         return {}
     local = module.names.local_classes
-    out: dict[str, list[ast.Call]] = {}
-    for n in ast.walk(module.tree):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in local:
-            out.setdefault(n.func.id, []).append(n)
+    out: dict[str, list[_Construction]] = {}
+    scopes: list[ast.Module | FunctionNode] = [module.tree]
+    scopes += [
+        n for n in ast.walk(module.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    for scope in scopes:
+        bound: dict[str, ast.expr] = {}
+        calls: list[ast.Call] = []
+        body = [s for s in scope.body if not isinstance(s, _DEFINITIONS)]  # their own scopes
+        for n in walk_local(body):
+            if (
+                isinstance(n, ast.Assign)
+                and len(n.targets) == 1
+                and isinstance(n.targets[0], ast.Name)
+            ):
+                bound.setdefault(n.targets[0].id, n.value)
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in local:
+                calls.append(n)
+        for call in calls:
+            assert isinstance(call.func, ast.Name)  # collected that way
+            out.setdefault(call.func.id, []).append((call, bound))
     return out
 
 
 def _passed(
-    module: ModuleInfo, cls: ClassInfo, init: FunctionNode, calls: list[ast.Call], gens: set[str]
+    module: ModuleInfo,
+    cls: ClassInfo,
+    init: FunctionNode,
+    calls: list[_Construction],
+    gens: set[str],
 ) -> dict[str, list[tuple[str, ast.AST]]]:
     """``{parameter: [(what, node)]}``: unpicklable values given to *init*'s parameters,
     as their default or at a construction of the class in this module."""
@@ -115,24 +142,26 @@ def _passed(
     names = list(params)
     out: dict[str, list[tuple[str, ast.AST]]] = {}
 
-    def note(param: str, value: ast.expr) -> None:
+    def note(param: str, value: ast.expr, bound: Mapping[str, ast.expr]) -> None:
         what = _unpicklable(module, value, "", gens)
-        if what is None and isinstance(value, ast.Name):
-            kind = module.generators.bound.get(value.id)
-            what = f"a generator ({kind.desc})" if kind is not None and not kind.locked else None
+        if what is None and isinstance(value, ast.Name) and value.id in bound:
+            # A generator of this module bound in the same scope (`g = gen(); Loader(g)`).
+            kind = module.generators.kind(bound[value.id])
+            if kind is not None and not kind.locked and not kind.external:
+                what = f"a generator ({kind.desc})"
         if what is not None and param in params:
             out.setdefault(param, []).append((what, value))
 
     for name, default in params.items():
         if default is not None:
-            note(name, default)
-    for call in calls:
+            note(name, default, {})
+    for call, bound in calls:
         for i, arg in enumerate(call.args):
             if i < len(names) and not isinstance(arg, ast.Starred):
-                note(names[i], arg)
+                note(names[i], arg, bound)
         for k in call.keywords:
             if k.arg is not None:
-                note(k.arg, k.value)
+                note(k.arg, k.value, bound)
     return out
 
 
@@ -162,7 +191,7 @@ def _draft(
     )
 
 
-def _check_class(module: ModuleInfo, cls: ClassInfo, calls: list[ast.Call]) -> Iterator[Draft]:
+def _check_class(module: ModuleInfo, cls: ClassInfo, calls: list[_Construction]) -> Iterator[Draft]:
     if not cls.init_assignments or any(m in _CUSTOM_PICKLING for m in cls.methods):
         return
     init = cls.methods["__init__"]
@@ -200,7 +229,7 @@ def check(module: ModuleInfo) -> Iterator[Draft]:
     """TSG151 for each unpicklable object stored on ``self`` in a loader's ``__init__``:
     made there, or given to a parameter stored there (its default, or a construction of
     the class in this module)."""
-    calls: dict[str, list[ast.Call]] | None = None
+    calls: dict[str, list[_Construction]] | None = None
     for cls in module.checked_classes:
         if calls is None and cls.init_assignments:
             calls = _constructions(module)

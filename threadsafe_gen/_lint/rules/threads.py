@@ -239,16 +239,20 @@ def _assigns_self(module: ModuleInfo, cls: ClassInfo, fn: FunctionNode, me: str)
     for name, self_name, locked in _unlocked_reach(cls):
         chain = cls.getitem_reach.get(name, (name,))
         seen: set[str] = set()
+        by_stmt: dict[int, tuple[ast.stmt, list[str]]] = {}  # one finding per statement
         for attr, stmt in _self_assignments(cls.methods[name], self_name):
-            if attr in seen or id(stmt) in locked:
-                continue
-            seen.add(attr)
+            if attr not in seen and id(stmt) not in locked:
+                seen.add(attr)
+                by_stmt.setdefault(id(stmt), (stmt, []))[1].append(attr)
+        for stmt, attrs in sorted(by_stmt.values(), key=lambda p: (p[0].lineno, p[0].col_offset)):
             op = "+=" if isinstance(stmt, ast.AugAssign) else "="
+            shown = ", ".join(f"self.{a}" for a in attrs)
+            it = "it" if len(attrs) == 1 else "them"
             yield module.draft(
                 "TSG352",
                 stmt,
                 f"{cls.name}.{name}",
-                f"{cls.chain(chain)} assigns self.{attr} {op} ...: worker threads race on it "
+                f"{cls.chain(chain)} assigns {shown} {op} ...: worker threads race on {it} "
                 "and worker processes never see each other's value, so batches "
                 "depend on scheduling",
                 cls=cls.qual,
