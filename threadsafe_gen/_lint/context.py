@@ -67,6 +67,7 @@ class ModuleInfo:
 
     def __init__(self, tree: ast.Module, raw: bytes, file: str, module: str) -> None:
         self.tree = tree
+        self.raw = raw
         self.file = file
         self.module = module
         self.has_yield = b"yield" in raw

@@ -6,10 +6,11 @@ does not pass its worker arguments on (TSG651), and the removed ``fit_generator`
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from ..._findings import Severity
-from ..astutil import FunctionNode, walk_local
+from ..astutil import FunctionNode, expressions_on_lines, match_lines, walk_local
 from ..classes import Applies
 from ..context import ClassInfo, ModuleInfo, Rule
 from ..facts import Draft
@@ -22,6 +23,7 @@ CODES = frozenset({"TSG451", "TSG651", "TSG652"})
 #: PyDataset's constructor arguments, which a subclass must pass on for workers to work.
 _PYDATASET_ARGS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
 _FIT_METHODS = frozenset({"fit", "evaluate", "predict"})
+_WORKER_KEYWORD_RE = re.compile(rb"\b(?:workers|use_multiprocessing|max_queue_size)\s*=")
 # Modules and names only Keras 2 has (tf_keras, keras 2.x, TensorFlow's private copy).
 _KERAS2_MODULES = (
     "tf_keras",
@@ -136,7 +138,8 @@ def _flavour_signals(module: ModuleInfo) -> tuple[list[str], list[str]]:
         if any(b.endswith(".PyDataset") for b in cls.facts.bases):
             k3.append(f"{cls.name} subclasses PyDataset")
     local = module.names.local_classes
-    for n in ast.walk(module.tree) if local else ():
+    lines = match_lines(_WORKER_KEYWORD_RE, module.raw) if local else []
+    for n in expressions_on_lines(module.tree.body, lines) if lines else ():
         if (
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Name)

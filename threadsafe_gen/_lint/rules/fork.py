@@ -82,13 +82,14 @@ def _contained_handle(module: ModuleInfo, value: ast.expr) -> str | None:
     return next((q for e in elts if e is not None and (q := _handle_call(module, e))), None)
 
 
-def _through_local(value: ast.expr, handles: Mapping[str, tuple[str, ast.stmt]]) -> str | None:
+def _through_local(value: ast.expr, handles: Mapping[str, object] | None) -> str | None:
     """The local handle *value* is part of: ``f``, ``f["x"]``, ``f["g"]["x"]``,
-    ``f.get("x")``, ``conn.cursor()``; ``None`` for data read out of it (``f["x"][:]``)."""
+    ``f.get("x")``, ``conn.cursor()``; ``None`` for data read out of it (``f["x"][:]``).
+    With *handles* ``None``, the name such a value starts from, whatever it is bound to."""
     node: ast.expr = value
     while True:
         if isinstance(node, ast.Name):
-            return node.id if node.id in handles else None
+            return node.id if handles is None or node.id in handles else None
         if isinstance(node, ast.Subscript) and isinstance(
             node.slice, (ast.Constant, ast.Name, ast.Attribute)
         ):
@@ -146,7 +147,13 @@ def _draft(
 
 def _check_class(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
     init = cls.methods.get("__init__")
-    handles = _local_handles(module, init) if init is not None else {}
+    handles: dict[str, tuple[str, ast.stmt]] = {}
+    if init is not None:
+        # Look for handles in locals only when a value stored on self comes from a local.
+        params = {a.arg for a in init.args.posonlyargs + init.args.args + init.args.kwonlyargs}
+        roots = {_through_local(v, None) for _a, v, _s in cls.init_assignments}
+        if any(r is not None and r not in params for r in roots):
+            handles = _local_handles(module, init)
     via: dict[str, list[tuple[str, ast.stmt]]] = {}  # local handle -> (attr, statement)
     for attr, value, stmt in cls.init_assignments:
         q = _handle_call(module, value)

@@ -7,10 +7,20 @@ queue, a lambda or a generator on ``self`` makes that fail (docs/checks.md#tsg15
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Mapping
 
 from ..._text import one_line
-from ..astutil import FunctionNode, contains_yield, self_attr, walk_local
+from ..astutil import (
+    FunctionNode,
+    contains_yield,
+    expressions_on_lines,
+    iter_statements,
+    match_lines,
+    self_attr,
+    walk_local,
+)
+from ..classes import LOADER_BASE_NAMES
 from ..context import ClassInfo, ModuleInfo, Rule
 from ..facts import At, Draft, Span, Text
 from ..known import THREAD_LOCKS
@@ -98,35 +108,74 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _Construction = tuple[ast.Call, Mapping[str, ast.expr]]
 
 
-def _constructions(module: ModuleInfo) -> dict[str, list[_Construction]]:
-    """The calls of the module's own classes by name (``Loader(..., fn=lambda x: x)``), each
-    with its scope's assignments (``g = gen(); Loader(g)``); looked for only in modules
-    where such an argument can be written."""
-    if not (module.has_lambda or module.has_yield or module.has_lock):
+class _Scopes:
+    """The single-name assignments of the function around a line (or of the module)."""
+
+    def __init__(self, module: ModuleInfo) -> None:
+        self.tree = module.tree
+        self.functions = [
+            s
+            for s in iter_statements(module.tree.body)
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        self.memo: dict[int, Mapping[str, ast.expr]] = {}
+
+    def bound_at(self, line: int) -> Mapping[str, ast.expr]:
+        around = [f for f in self.functions if f.lineno <= line <= (f.end_lineno or f.lineno)]
+        scope: ast.Module | FunctionNode = max(around, key=lambda f: f.lineno, default=self.tree)
+        if id(scope) not in self.memo:
+            body = [s for s in scope.body if not isinstance(s, _DEFINITIONS)]  # own scopes
+            bound: dict[str, ast.expr] = {}
+            for n in walk_local(body):
+                if (
+                    isinstance(n, ast.Assign)
+                    and len(n.targets) == 1
+                    and isinstance(n.targets[0], ast.Name)
+                ):
+                    bound.setdefault(n.targets[0].id, n.value)
+            self.memo[id(scope)] = bound
+        return self.memo[id(scope)]
+
+
+def _constructions(module: ModuleInfo, classes: set[str]) -> dict[str, list[_Construction]]:
+    """The calls of these classes of the module (``Loader(..., fn=lambda x: x)``), each with
+    the assignments of its scope (``g = gen(); Loader(g)``). Only the lines that spell such
+    a call are parsed again, so a big module costs little."""
+    pattern = re.compile(
+        rb"\b(?:" + b"|".join(re.escape(c.encode()) for c in sorted(classes)) + rb")\s*\("
+    )
+    lines = match_lines(pattern, module.raw)
+    if not lines:
         return {}
-    local = module.names.local_classes
+    scopes = _Scopes(module)
     out: dict[str, list[_Construction]] = {}
-    scopes: list[ast.Module | FunctionNode] = [module.tree]
-    scopes += [
-        n for n in ast.walk(module.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    ]
-    for scope in scopes:
-        bound: dict[str, ast.expr] = {}
-        calls: list[ast.Call] = []
-        body = [s for s in scope.body if not isinstance(s, _DEFINITIONS)]  # their own scopes
-        for n in walk_local(body):
-            if (
-                isinstance(n, ast.Assign)
-                and len(n.targets) == 1
-                and isinstance(n.targets[0], ast.Name)
-            ):
-                bound.setdefault(n.targets[0].id, n.value)
-            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in local:
-                calls.append(n)
-        for call in calls:
-            assert isinstance(call.func, ast.Name)  # collected that way
-            out.setdefault(call.func.id, []).append((call, bound))
+    for n in expressions_on_lines(module.tree.body, lines):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in classes:
+            bound = (
+                scopes.bound_at(n.lineno)
+                if any(isinstance(a, ast.Name) for a in _arguments(n))
+                else {}
+            )
+            out.setdefault(n.func.id, []).append((n, bound))
     return out
+
+
+def _arguments(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(k.value for k in call.keywords)]
+
+
+def _stores_parameters(cls: ClassInfo) -> bool:
+    """A loader-looking class (its own ``__getitem__``, or a ``Sequence``/``PyDataset``
+    base) whose ``__init__`` stores a parameter on self (``self.fn = fn``): values given
+    where it is built reach self. (Other classes are left out: a package has many.)"""
+    init = cls.methods.get("__init__")
+    looks_loader = cls.facts.defines_getitem or any(
+        b.rsplit(".", 1)[-1] in LOADER_BASE_NAMES for b in cls.facts.bases
+    )
+    if init is None or not looks_loader:
+        return False
+    params = _parameters(init)
+    return any(isinstance(v, ast.Name) and v.id in params for _a, v, _s in cls.init_assignments)
 
 
 def _passed(
@@ -229,11 +278,13 @@ def check(module: ModuleInfo) -> Iterator[Draft]:
     """TSG151 for each unpicklable object stored on ``self`` in a loader's ``__init__``:
     made there, or given to a parameter stored there (its default, or a construction of
     the class in this module)."""
-    calls: dict[str, list[_Construction]] | None = None
-    for cls in module.checked_classes:
-        if calls is None and cls.init_assignments:
-            calls = _constructions(module)
-        yield from _check_class(module, cls, (calls or {}).get(cls.name, []))
+    classes = list(module.checked_classes)
+    calls: dict[str, list[_Construction]] = {}
+    if module.has_lambda or module.has_yield or module.has_lock:
+        storing = {c.name for c in classes if _stores_parameters(c)}
+        calls = _constructions(module, storing) if storing else {}
+    for cls in classes:
+        yield from _check_class(module, cls, calls.get(cls.name, []))
 
 
 RULES = (Rule("unpicklable-attribute-in-init", CODES, check),)
