@@ -217,6 +217,19 @@ def test_kinds_of_draws_in_one_method_share_one_finding() -> None:
             "return A.Compose([A.HorizontalFlip()])(image=self.x[idx])",
             0,
         ),
+        # a file whose pipelines only resize and normalise draws nothing
+        (
+            "import albumentations as A\nVAL = A.Compose([A.Resize(8, 8), A.Normalize()])",
+            "return self.augment(image=self.x[idx])['image']",
+            0,
+        ),
+        (
+            "import albumentations as A\nTRAIN = A.Compose([A.Resize(8, 8), A.HorizontalFlip()])",
+            "return self.augment(image=self.x[idx])['image']",
+            1,
+        ),
+        # stateful TensorFlow ops seeded from the index draw per batch
+        ("import tensorflow as tf", "return tf.random.uniform((4,), seed=idx)", 0),
         # without an augmentation library, image= is just a keyword
         ("import numpy as np", "return self.resize(image=self.x[idx])", 0),
         # TensorFlow's stateful random ops, and their stateless counterparts

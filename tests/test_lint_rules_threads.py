@@ -106,8 +106,36 @@ def test_getitem_with_locals_is_clean() -> None:
 
 def test_getitem_ignoring_index_is_reported() -> None:
     """A __getitem__ that never reads its index but serves state that changes gives TSG353."""
-    src = getitem("return self.x[0]") + "    def on_epoch_end(self):\n        self.x = load()\n"
+    src = getitem("return self.x[0]") + "    def advance(self):\n        self.x = load()\n"
     assert codes(src) == ["TSG353"]
+
+
+def test_getitem_ignoring_index_of_epoch_state_is_clean() -> None:
+    """State set only between epochs (on_epoch_end, and the private helpers only it and
+    __init__ call) is the same for every batch of the epoch: a curriculum simulator that
+    ignores its index loses track of nothing."""
+    src = """
+    import keras
+    class Curriculum(keras.utils.PyDataset):
+        def __init__(self, sim, **kwargs):
+            super().__init__(**kwargs)
+            self.sim, self.level = sim, 0
+        def __len__(self):
+            return 100
+        def _harder(self):
+            self.level += 1
+        def on_epoch_end(self):
+            self._harder()
+        def __getitem__(self, index):
+            return self.sim.sample(self.level)
+    """
+    assert codes(src) == []
+    # on_epoch_end called from __getitem__ itself runs per batch: a cursor again.
+    called = src.replace(
+        "return self.sim.sample(self.level)",
+        "self.on_epoch_end()\n            return self.sim.sample(self.level)",
+    )
+    assert codes(called, select=["TSG353"]) == ["TSG353"]
 
 
 def test_getitem_ignoring_index_of_set_up_state_only_is_clean() -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 from ..._findings import Severity
 from ..._text import one_line
@@ -72,6 +73,14 @@ _AUGMENT_METHODS = frozenset(
 _NOT_AUGMENTERS = frozenset(
     {"tensorflow", "keras", "tf_keras", "numpy", "cv2", "PIL", "skimage", "scipy", "torch",
      "torchvision", "jax"}
+)  # fmt: skip
+# Transforms that draw no random numbers (their default p is 1): a file that builds its
+# pipelines only from these (a validation pipeline) applies no random augmentation.
+_DETERMINISTIC_TRANSFORMS = frozenset(
+    {"Compose", "Sequential", "Resize", "Normalize", "PadIfNeeded", "CenterCrop", "Crop",
+     "LongestMaxSize", "SmallestMaxSize", "ToFloat", "FromFloat", "ToTensorV2", "Lambda",
+     "BboxParams", "KeypointParams", "CenterCropToFixedSize", "CenterPadToFixedSize", "Noop",
+     "Identity", "augmenters", "pytorch", "core"}
 )  # fmt: skip
 # Reseeding a pipeline or imgaug's global RNG (from the index: then it is per batch).
 _RESEED_METHODS = frozenset({"set_random_seed", "seed_", "reseed_"})
@@ -143,8 +152,15 @@ _ORDER = ("numpy", "pipeline", "tensorflow", "constant", "stdlib")
 class _Scan:
     """One function's shared random draws, with the names derived from the index."""
 
-    def __init__(self, module: ModuleInfo, fn: FunctionNode, index: str | None) -> None:
+    def __init__(
+        self,
+        module: ModuleInfo,
+        fn: FunctionNode,
+        index: str | None,
+        random_pipelines: Callable[[], bool],
+    ) -> None:
         self.module, self.fn, self.index = module, fn, index
+        self.random_pipelines = random_pipelines  # the module's, worked out on first use
         # Names derived from the index (e.g. seed = self.seed + idx), a forward pass.
         self.tainted: set[str] = {index} if index else set()
         self.seeded_global = False  # np.random.seed(<index-derived>)
@@ -235,7 +251,9 @@ class _Scan:
         if (tf_image and len(parts) == 3) or (
             len(parts) == 3 and parts[1] == "random" and last in _TF_STATEFUL
         ):
-            self.hits.append(("tensorflow", n, f"{q}()"))
+            seed = next((k.value for k in n.keywords if k.arg == "seed"), None)
+            if seed is None or not mentions(seed, self.tainted):  # seed=(epoch, idx): per batch
+                self.hits.append(("tensorflow", n, f"{q}()"))
             return True
         if "preprocessing" in parts and last.startswith("random_") and not self.seeded_global:
             self.hits.append(("numpy", n, f"{q}()"))  # keras' random_rotation & co.
@@ -264,7 +282,22 @@ class _Scan:
             shown = f"{one_line(ast.unparse(f), 60)}({key}=...)"
         else:
             return
-        self.hits.append(("pipeline", n, shown))
+        if self.random_pipelines():
+            self.hits.append(("pipeline", n, shown))
+
+
+def _random_transforms(module: ModuleInfo) -> bool:
+    """Whether the module may apply random augmentations: it uses a transform of
+    albumentations or imgaug that is not deterministic, or none at all (its pipelines come
+    from elsewhere); not when it builds only resize/normalise pipelines."""
+    names = module.names
+    used: set[str] = set()
+    for n in ast.walk(module.tree):
+        if isinstance(n, (ast.Attribute, ast.Name)) and isinstance(n.ctx, ast.Load):
+            q = names.qualname(n)
+            if q is not None and q.split(".")[0] in _AUGMENT_LIBRARIES and "." in q:
+                used.add(q.rsplit(".", 1)[-1])
+    return not used or bool(used - _DETERMINISTIC_TRANSFORMS)
 
 
 def _calls_text(calls: list[tuple[ast.Call, str]]) -> list[str | At]:
@@ -367,6 +400,7 @@ def _stored_rngs(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
 
 def check(module: ModuleInfo) -> Iterator[Draft]:
     """TSG551 in loaders (stored RNGs, __getitem__ and its helpers) and shared generators."""
+    pipelines = functools.cache(lambda: _random_transforms(module))
     for cls in module.checked_classes:
         yield from _stored_rngs(module, cls)
         getitem = cls.getitem
@@ -376,13 +410,13 @@ def check(module: ModuleInfo) -> Iterator[Draft]:
         index = params[1].arg if len(params) >= 2 else None
         for name, chain in cls.getitem_reach.items():
             method = cls.methods[name]
-            hits = _Scan(module, method, index if name == "__getitem__" else None).run()
+            hits = _Scan(module, method, index if name == "__getitem__" else None, pipelines).run()
             yield from _draft(
                 module, hits, cls.chain(chain), f"{cls.name}.{name}", index, cls.qual, "loader"
             )
     shared = module.generators.shared_by_workers
     for name, gen in module.generators.functions.items():
-        hits = _Scan(module, gen, None).run()
+        hits = _Scan(module, gen, None, pipelines).run()
         if name in shared:
             yield from _draft(module, hits, name, name, None, "", "always")
         else:  # if another file's fit() shares its generators with workers (item 12)

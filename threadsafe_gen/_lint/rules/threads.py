@@ -130,27 +130,41 @@ def _advanced_iterators(fn: FunctionNode, me: str) -> Iterator[tuple[str, ast.Ca
             yield attr, n
 
 
-def _init_only(cls: ClassInfo) -> set[str]:
-    """``__init__`` and the private methods only it (or such methods) calls: set-up code."""
+#: Methods Keras calls between epochs, in the training process: what they set holds for a
+#: whole epoch (Keras hands it to the workers of the next epoch), it is no cursor.
+_EPOCH_METHODS = ("__init__", "on_epoch_end", "on_epoch_begin")
+
+
+def _set_up(cls: ClassInfo) -> set[str]:
+    """``__init__``, the epoch hooks, and the private methods only they (or such methods)
+    call: code that sets state up for a whole epoch, not per batch."""
     callers: dict[str, set[str]] = {}
     for name, fn in cls.methods.items():
         for callee, _call in method_calls(fn):
             callers.setdefault(callee, set()).add(name)
-    out = {"__init__"}
+    reached_by_getitem = set(cls.getitem_reach)
+    out = {m for m in _EPOCH_METHODS if m not in reached_by_getitem}
     changed = True
     while changed:
         changed = False
         for name, who in callers.items():
             private = name.startswith("_") and not name.endswith("__")
-            if name not in out and private and name in cls.methods and who <= out:
+            if (
+                name not in out
+                and private
+                and name in cls.methods
+                and who <= out
+                and name not in reached_by_getitem
+            ):
                 out.add(name)
                 changed = True
     return out
 
 
 def _mutable_attrs(cls: ClassInfo) -> dict[str, str]:
-    """Attributes of self assigned outside set-up code, each with the first method doing it."""
-    setup = _init_only(cls)
+    """Attributes of self assigned outside set-up code (see :func:`_set_up`), each with the
+    first method doing it."""
+    setup = _set_up(cls)
     out: dict[str, str] = {}
     for name, fn in cls.methods.items():
         me = first_param(fn)
