@@ -331,3 +331,22 @@ def test_attributes_assigned_in_one_statement_are_one_finding() -> None:
     body = "self.net_h, self.net_w = idx, idx\nreturn self.x[idx]"
     (finding,) = lint_source(getitem(body)).findings
     assert "assigns self.net_h, self.net_w = ...: worker threads race on them" in finding.message
+
+
+def test_cursor_advanced_under_a_lock_is_a_warning() -> None:
+    """`with self.lock: return next(self.gen)` ignoring the index: threads take turns, so
+    only worker processes serve the same batches: TSG353 as a warning saying so."""
+    src = """
+    import threading
+    class Locked:
+        def __init__(self, gen):
+            self.gen, self.lock = gen, threading.Lock()
+        def __len__(self):
+            return 8
+        def __getitem__(self, index):
+            with self.lock:
+                return next(self.gen)
+    """
+    found = [f for f in lint_source(textwrap.dedent(src)).findings if f.code == "TSG353"]
+    assert [f.severity.value for f in found] == ["warning"]
+    assert "with a lock held): worker threads take turns" in found[0].message

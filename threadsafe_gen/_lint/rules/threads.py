@@ -10,8 +10,10 @@ all of them (docs/checks.md#tsg351, #tsg352, #tsg353).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 
+from ..._findings import Severity
 from ..._text import one_line
 from ..astutil import (
     FunctionNode,
@@ -311,40 +313,68 @@ def _reads_index(fn: FunctionNode, index: str) -> bool:
     )
 
 
-def _changing_state(cls: ClassInfo) -> str | None:
-    """How the batch of __getitem__ (or a method it calls) depends on state that changes
-    between calls, shown in a message; ``None`` when it reads only set-up state."""
-    mutable: dict[str, str] | None = None
-    for name in cls.getitem_reach:
-        method = cls.methods[name]
-        me = first_param(method)
-        for n in walk_local(method.body):
-            if isinstance(n, ast.Call):
-                f = n.func
-                if isinstance(f, ast.Name) and f.id == "next":
-                    return f"it calls `{one_line(ast.unparse(n), 60)}`"
-                if (
-                    isinstance(f, ast.Attribute)
-                    and f.attr in _CONSUMING_METHODS
-                    and me is not None
-                    and self_attr(f.value, me) is not None
-                ):
-                    return f"it calls `{one_line(ast.unparse(n), 60)}`"
-            read = me is not None and (
-                (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load))
-                or (isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute))
-            )
-            if not read:
+def _getitem_runs(cls: ClassInfo) -> Iterator[tuple[FunctionNode, str, set[int] | None]]:
+    """``(method, self name, ids of locked nodes)`` for __getitem__ and the methods it
+    calls; ``None`` instead of ids for a method only reached with a lock held (all locked)."""
+    seen: set[tuple[str, bool]] = set()
+    frontier: list[tuple[str, bool]] = [("__getitem__", False)]
+    for _ in range(HELPER_DEPTH + 1):
+        found: list[tuple[str, bool]] = []
+        for name, held in frontier:
+            if (name, held) in seen:
                 continue
-            node = n.target if isinstance(n, ast.AugAssign) else n
-            attr = self_attr(node, me) if me is not None else None
-            if attr is None:
+            seen.add((name, held))
+            fn = cls.methods[name]
+            me = first_param(fn)
+            if me is None:
                 continue
-            if mutable is None:
-                mutable = _mutable_attrs(cls)
-            if attr in mutable:
-                return f"it reads self.{attr}, which {cls.name}.{mutable[attr]} reassigns"
+            locked = _under_lock(cls, fn, me) if cls.module.has_lock else set()
+            yield fn, me, None if held else locked
+            for callee, call in method_calls(fn):
+                if callee in cls.methods:
+                    found.append((callee, held or id(call) in locked))
+        frontier = found
+
+
+def _state_in(
+    cls: ClassInfo, me: str, n: ast.AST, mutable: Callable[[], Mapping[str, str]]
+) -> str | None:
+    """What node *n* shows of state that changes between calls, else ``None``."""
+    if isinstance(n, ast.Call):
+        f = n.func
+        if (isinstance(f, ast.Name) and f.id == "next") or (
+            isinstance(f, ast.Attribute)
+            and f.attr in _CONSUMING_METHODS
+            and self_attr(f.value, me) is not None
+        ):
+            return f"it calls `{one_line(ast.unparse(n), 60)}`"
+        return None
+    if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load):
+        attr = self_attr(n, me)
+    elif isinstance(n, ast.AugAssign):
+        attr = self_attr(n.target, me)
+    else:
+        return None
+    if attr is not None and attr in mutable():
+        return f"it reads self.{attr}, which {cls.name}.{mutable()[attr]} reassigns"
     return None
+
+
+def _changing_state(cls: ClassInfo) -> tuple[str, bool] | None:
+    """How the batch of __getitem__ (or a method it calls) depends on state that changes
+    between calls, shown in a message, and whether only with a lock held; ``None`` when it
+    reads only set-up state."""
+    under_lock: str | None = None
+    mutable = functools.cache(lambda: _mutable_attrs(cls))
+    for fn, me, locked in _getitem_runs(cls):
+        for n in walk_local(fn.body):
+            state = _state_in(cls, me, n, mutable)
+            if state is None:
+                continue
+            if locked is not None and id(n) not in locked:
+                return state, False
+            under_lock = under_lock or state
+    return (under_lock, True) if under_lock else None
 
 
 def _ignores_index(
@@ -358,10 +388,25 @@ def _ignores_index(
     # make a cursor safe.
     if _reads_index(fn, index):
         return
-    state = _changing_state(cls)
-    if state is None:
+    found = _changing_state(cls)
+    if found is None:
         return
+    state, locked = found
     where = f"{cls.name}.__getitem__"
+    if locked:  # worker threads take turns; processes still each advance their own copy
+        yield module.draft(
+            "TSG353",
+            fn,
+            where,
+            f"{where} never reads its index argument `{index}`, yet its batch depends on "
+            f"state that changes between calls ({state}, with a lock held): worker threads "
+            "take turns, but worker processes each advance their own copy and serve the "
+            "same batches, and no worker can serve a given index again",
+            cls=cls.qual,
+            applies="loader",
+            severity=Severity.WARNING,
+        )
+        return
     yield module.draft(
         "TSG353",
         fn,
