@@ -584,7 +584,7 @@ _CHECKS: tuple[Check, ...] = (
         "Stored in __init__ of a Sequence/PyDataset (made there, or given to a parameter "
         "stored there: its default or a value passed in the same module), it makes the loader "
         "unpicklable for spawn/forkserver workers. check_loader() reports the same problem as "
-        "TSG102 for a lambda and TSG101 for other objects.",
+        "TSG101, or TSG102 for a lambda.",
         "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
         rows=("2a", "2c"),
     ),

@@ -225,7 +225,7 @@ def method_calls(fn: FunctionNode) -> Iterator[tuple[str, ast.Call]]:
 def reachable_methods(
     methods: Mapping[str, FunctionNode], start: str, depth: int
 ) -> dict[str, tuple[str, ...]]:
-    """The methods that *start* reaches through ``self.m(...)`` calls, at most *depth* calls
+    r"""The methods that *start* reaches through ``self.m(...)`` calls, at most *depth* calls
     deep, each with the shortest chain of method names from *start* (*start* included).
 
     >>> import ast
