@@ -67,7 +67,10 @@ def _analyse(raw: bytes, path: str, shown: str, module: str) -> FileFacts:
                 msg = f"lint rule {rule.name!r} reported {draft.code}, which it does not declare"
                 raise RuntimeError(msg)
             drafts.append(draft)
-    return FileFacts(shown, info.class_facts, drafts, suppressions)
+    facts = FileFacts(shown, info.class_facts, drafts, suppressions)
+    facts.generators = info.generator_facts
+    facts.shared_generators = info.generators.shared_elsewhere
+    return facts
 
 
 def analyse_notebook(raw: bytes, path: str, shown: str) -> FileFacts:

@@ -34,7 +34,11 @@ def resolve(
         report_unused: add TSG653 for suppression comments that suppressed nothing.
         per_file_ignores: ``{glob: codes}`` dropped for files whose shown path matches.
     """
-    index = ClassIndex(c for ff in facts for c in ff.classes)
+    index = ClassIndex(
+        (c for ff in facts for c in ff.classes),
+        {q: safe for ff in facts for q, safe in ff.generators.items()},
+        {q for ff in facts for q in ff.shared_generators},
+    )
     findings: list[Finding] = []
     unused: list[Suppression] = []
     for ff in facts:

@@ -64,15 +64,19 @@ LintResult = LintReport
 """Deprecated: the former name of `LintReport`, kept so that existing imports work."""
 
 
-def _text(text: Text, location: Location, cell: int | None) -> str:
-    """A draft's message with its :class:`~.facts.At` parts filled in from its location."""
+def _text(text: Text, file: str, cells: Cells, location: Location, cell: int | None) -> str:
+    """A draft's message with its :class:`~.facts.At` parts filled in from its location
+    (or from the span an ``At`` names)."""
     parts: list[str] = []
     for part in text:
         if isinstance(part, At):
-            at = f"line {location.line}"
+            where, in_cell = (
+                (location, cell) if part.span is None else place(file, part.span, cells)
+            )
+            at = f"line {where.line}"
             if part.column:
-                at += f", column {location.column}"
-            parts.append(at if cell is None else f"cell {cell}, {at}")
+                at += f", column {where.column}"
+            parts.append(at if in_cell is None else f"cell {in_cell}, {at}")
         else:
             parts.append(part)
     return "".join(parts)
@@ -84,7 +88,7 @@ def render(draft: Draft, file: str, cells: Cells) -> Finding:
     return make_finding(
         draft.code,
         path=draft.path,
-        message=_text(draft.text, location, cell),
+        message=_text(draft.text, file, cells, location, cell),
         hint=draft.hint,
         severity=draft.severity,
         location=location,
