@@ -34,7 +34,7 @@ def test_unknown_selector_is_a_clear_error() -> None:
 
 def test_select_and_ignore_filter_findings() -> None:
     """--select/--ignore keep and drop codes."""
-    src = getitem("self.last = 1\nreturn 0")
+    src = getitem("self.cursor += 1\nreturn self.data[self.cursor]")
     assert codes(src) == ["TSG352", "TSG353"]
     assert codes(src, select=["TSG353"]) == ["TSG353"]
     assert codes(src, ignore=["TSG35"]) == []
