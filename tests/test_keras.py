@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 from threadsafe_gen.errors import PicklingRefusedError, SharedStateError
 from threadsafe_gen.keras import current_epoch, guard
 
+pytestmark = pytest.mark.keras
+
 TESTS = Path(__file__).resolve().parent
 ALL_IDS = list(range(kl.N_SAMPLES))
 
