@@ -388,8 +388,9 @@ def per_process(
 
     The object may be used by several threads of the process at once, so it must be
     thread-safe (Keras calls ``__getitem__`` from a tf.data thread even with workers=1): open
-    SQLite with ``check_same_thread=False`` (safe for reads in the default serialized
-    threading mode), or use :func:`per_thread`.
+    SQLite with ``check_same_thread=False, cached_statements=0`` (from Python 3.12 on, threads
+    sharing a connection's statement cache get errors or missing rows, CPython gh-118172), or
+    use :func:`per_thread`.
 
     Args:
         factory: creates the object. Takes no argument, or one: the owner instance when used
@@ -412,7 +413,9 @@ def per_process(
         >>> import threadsafe_gen as tsg
         >>> class Rows:
         ...     db = tsg.per_process(
-        ...         lambda self: sqlite3.connect(self.path, check_same_thread=False),
+        ...         lambda self: sqlite3.connect(
+        ...             self.path, check_same_thread=False, cached_statements=0
+        ...         ),
         ...         close=sqlite3.Connection.close,
         ...     )
         ...     def __init__(self, path):
