@@ -447,11 +447,17 @@ CATEGORY_CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.keras
 @pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="the dry runs fork"
 )
-@pytest.mark.parametrize("family", ["duck-typed", "keras3", "tf_keras"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "duck-typed",
+        pytest.param("keras3", marks=pytest.mark.keras),
+        pytest.param("tf_keras", marks=pytest.mark.keras),
+    ],
+)
 @pytest.mark.parametrize(
     ("category", "problem", "probes", "processes", "code"),
     CATEGORY_CASES,

@@ -25,6 +25,8 @@ from helpers.keras_fit import ALL_IDS, fit_keras3, ids
 import threadsafe_gen
 import threadsafe_gen.keras
 
+pytestmark = pytest.mark.keras
+
 # --- import --------------------------------------------------------------------------------
 
 

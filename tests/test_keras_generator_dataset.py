@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from threadsafe_gen.errors import PicklingRefusedError
 
+pytestmark = pytest.mark.keras
+
 # --- GeneratorDataset -----------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ from helpers.keras_fit import ALL_IDS, distinct_noise, fit_keras3, fit_tf_keras,
 from threadsafe_gen.errors import SharedStateError
 from threadsafe_gen.keras import current_epoch, guard
 
+pytestmark = pytest.mark.keras
+
 # --- guard, no Keras ------------------------------------------------------------------------
 
 

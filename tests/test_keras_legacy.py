@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from helpers.keras_fit import ALL_IDS, distinct_noise, fit_tf_keras, ids
 
+pytestmark = pytest.mark.keras
+
 # --- tf_keras -------------------------------------------------------------------------------
 
 

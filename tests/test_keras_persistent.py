@@ -21,6 +21,8 @@ import pytest
 
 from threadsafe_gen.keras import _common, _persistent
 
+pytestmark = pytest.mark.keras
+
 
 @pytest.fixture
 def shared_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

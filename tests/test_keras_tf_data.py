@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from helpers.keras_fit import ALL_IDS, TESTS, distinct_noise, fit_keras3, ids
 
+pytestmark = pytest.mark.keras
+
 # --- to_tf_dataset --------------------------------------------------------------------------
 
 

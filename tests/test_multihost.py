@@ -165,6 +165,7 @@ def _needs(module: str, why: str) -> None:
 # --- the tests ----------------------------------------------------------------------------------
 
 
+@pytest.mark.keras
 def test_multi_worker_mirrored_strategy_tf_keras() -> None:
     """tf_keras, 2 MultiWorkerMirroredStrategy workers: to_tf_dataset(call, workers=2) reads
     TF_CONFIG, serves each host its half with both local workers busy, and switches tf.data's
@@ -178,6 +179,7 @@ def test_multi_worker_mirrored_strategy_tf_keras() -> None:
     assert all(r["contexts"] == [[r["host"][0], 2, 4]] for r in results)
 
 
+@pytest.mark.keras
 def test_multi_worker_mirrored_strategy_keras3_fit_is_unsupported() -> None:
     """Keras 3 does not support MultiWorkerMirroredStrategy (keras-team/keras#20585): fit()
     fails with the PerReplica ValueError pinned here. A custom training loop with strategy.run
