@@ -89,7 +89,7 @@ def _close_leftover_sqlite_connections(monkeypatch: pytest.MonkeyPatch) -> Itera
     connect = sqlite3.connect
 
     def tracked_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
+        conn: sqlite3.Connection = connect(*args, **kwargs)
         opened.append((conn, threading.get_ident()))
         return conn
 
