@@ -40,7 +40,7 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def connect_shared(owner: Any) -> sqlite3.Connection:
     """Open owner.path for use from any thread of this process."""
-    return sqlite3.connect(owner.path, check_same_thread=False)
+    return sqlite3.connect(owner.path, check_same_thread=False, cached_statements=0)
 
 
 def connect_own_thread(owner: Any) -> sqlite3.Connection:

@@ -275,7 +275,7 @@ def make_local_class_loader() -> PureSeq:
 
 
 def _connect_owner(owner: PerProcessSqliteSeq) -> sqlite3.Connection:
-    return sqlite3.connect(owner.path, check_same_thread=False)
+    return sqlite3.connect(owner.path, check_same_thread=False, cached_statements=0)
 
 
 class PerProcessSqliteSeq(_SqliteBase):

@@ -41,7 +41,7 @@ def make_db(path: str) -> None:
 
 def connect(ds: SqliteAugmented) -> sqlite3.Connection:
     """This process's connection; Keras calls __getitem__ from several threads even with workers=1."""
-    return sqlite3.connect(ds.path, check_same_thread=False)
+    return sqlite3.connect(ds.path, check_same_thread=False, cached_statements=0)
 
 
 class SqliteAugmented(keras.utils.PyDataset):  # type: ignore[misc]  # keras is untyped
