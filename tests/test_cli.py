@@ -359,6 +359,7 @@ def test_flags_are_the_options_fields() -> None:
         "timeout",
         "batch_timeout",
         "ignore",
+        "hosts",
     }
     assert set(flag_fields(LintOptions)) == {
         "select",

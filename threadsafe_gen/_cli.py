@@ -131,6 +131,7 @@ _CHECK_FLAGS: Mapping[str, tuple[str | None, str]] = {
     ),
     "batch_timeout": ("S", "limit per call in seconds (default: min(10, timeout / 4))"),
     "ignore": ("CODES", "comma-separated finding codes to leave out"),
+    "hosts": ("N", "simulate N hosts (machines) and report data every host would read (TSG403)"),
 }
 
 
