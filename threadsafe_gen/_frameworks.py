@@ -198,7 +198,7 @@ def _user_init(node: Any) -> Callable[[int, int], Any] | None:
     fns = getattr(wrapped, "args", ((),))[0] if wrapped is not None else ()
     for fn in fns if isinstance(fns, (list, tuple)) else ():
         if isinstance(fn, functools.partial) and len(fn.args) == 2:
-            return fn.func  # type: ignore[no-any-return]
+            return fn.func
     return None
 
 

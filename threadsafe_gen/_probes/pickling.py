@@ -51,6 +51,7 @@ __all__ = [
     "LARGE_PAYLOAD_BYTES",
     "PROBES",
     "Unpicklable",
+    "culprit_finding",
     "find_unpicklable",
     "import_failure_finding",
     "is_import_problem",
@@ -492,7 +493,7 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
             error = f"{type(exc).__name__}: {exc}"
             culprits = [Unpicklable("loader", type_name(target), error, _GENERIC_HINT)]
         ctx.state.unpicklable = [u.path for u in culprits]
-        findings += [_culprit_finding(u, severity, when) for u in culprits]
+        findings += [culprit_finding(u, severity, when) for u in culprits]
         return findings
     ctx.state.pickled_bytes = size
     if size >= LARGE_PAYLOAD_BYTES:
@@ -500,7 +501,9 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     return findings
 
 
-def _culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
+def culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
+    """TSG101/TSG102 for one culprit of :func:`find_unpicklable`; *when* says which worker
+    setting it stops (``"stops training with the planned start method 'spawn'"``)."""
     return make_finding(
         u.code,
         path=u.path,
