@@ -282,16 +282,59 @@ def probe_dry_run(ctx: ProbeContext) -> list[Finding]:
     return findings
 
 
-def _next_worker(run: _Run) -> int | None:
-    """The worker whose element was due: Grain takes them from the workers in turn."""
-    return len(run.items) % run.workers if run.workers else None
+def _records(ctx: ProbeContext, position: int) -> list[Any] | None:
+    """The record keys behind output element *position* of a DataLoader, when known: its
+    operations keep one element per record until an optional Batch (no Filter)."""
+    loader = ctx.loader
+    if framework_kind(loader) != "grain.DataLoader":
+        return None
+    size = 1
+    for op in loader._operations:
+        if _is(op, "Batch"):
+            size = int(getattr(op, "batch_size", 1))
+            break
+        if not _is(op, "Map", "RandomMap", "MapWithIndex", "TfRandomMap"):
+            return None
+    try:
+        sampler = loader._sampler
+        return [sampler[k].record_key for k in range(position * size, (position + 1) * size)]
+    except Exception:
+        return None
+
+
+def _located(ctx: ProbeContext, run: _Run, *, died: bool) -> tuple[str, str, dict[str, Any]]:
+    """(path, words, details) for the element a failure is about.
+
+    Grain takes the elements from its workers in turn, so output element p comes from
+    worker p % n. A dead worker is named with how many of its elements had arrived.
+    """
+    p = len(run.items)
+    worker = p % run.workers if run.workers else None
+    details: dict[str, Any] = {"worker": worker, "element": p}
+    if worker is None:
+        return "dataset", f"output element #{p} (computed in this process)", details
+    if died:
+        done = (
+            sum(1 for w, _fp in run.items if w == worker)
+            if run.items and run.items[0][0] >= 0
+            else (p - worker + run.workers - 1) // run.workers
+        )
+        return "dataset", f"worker {worker} (after {done} of its elements had arrived)", details
+    records = _records(ctx, p)
+    if records is not None:
+        details["records"] = records
+        shown = ", ".join(str(r) for r in records[:8]) + (", ..." if len(records) > 8 else "")
+        return (
+            f"data_source[{shown}]",
+            f"output element #{p} (worker {worker}, records [{shown}])",
+            details,
+        )
+    return "dataset", f"output element #{p} (worker {worker})", details
 
 
 def _failure_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
-    worker = _next_worker(run)
-    who = f"worker {worker}" if worker is not None else "the pipeline (in this process)"
-    where = f"{who}, element #{len(run.items)} of the output"
-    details: dict[str, Any] = {"worker": worker, "element": len(run.items)}
+    died = run.error is not None and "terminated unexpectedly" in str(run.error)
+    path, where, details = _located(ctx, run, died=died)
     if run.stuck and run.cut_by_budget:
         ctx.state.cut_short = f"grain_dry_run stopped at {where} when the time budget ran out"
         return []
@@ -300,7 +343,7 @@ def _failure_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
         return [
             shared_finding(
                 "TSG801",
-                path="dataset",
+                path=path,
                 message=(
                     f"{where} did not arrive within {ctx.batch_timeout:.1f} s{killed}. Grain "
                     "has no per-element timeout and waits for a live worker for ever, so "
@@ -311,10 +354,10 @@ def _failure_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
         ]
     if run.error is None:
         return []
-    return [_error_finding(ctx, run, where, details)]
+    return [_error_finding(run, path, where, details)]
 
 
-def _error_finding(ctx: ProbeContext, run: _Run, where: str, details: dict[str, Any]) -> Finding:
+def _error_finding(run: _Run, path: str, where: str, details: dict[str, Any]) -> Finding:
     exc = run.error
     assert exc is not None
     text = str(exc)
@@ -322,9 +365,9 @@ def _error_finding(ctx: ProbeContext, run: _Run, where: str, details: dict[str, 
     if exited:
         return shared_finding(
             "TSG821",
-            path="dataset",
+            path=path,
             message=(
-                f"a Grain worker process died while computing {where}: exit code "
+                f"a Grain worker process died: {where}, exit code "
                 f"{exited.group(1)}. Training stops with Grain's RuntimeError, which names "
                 "neither the worker nor the element"
             ),
@@ -345,8 +388,8 @@ def _error_finding(ctx: ProbeContext, run: _Run, where: str, details: dict[str, 
         )
     return shared_finding(
         "TSG822",
-        path="dataset",
-        message=f"{where} raised {describe_error(exc)}",
+        path=path,
+        message=f"{where} raised {describe_error(exc)}; training stops with it there",
         hint=hint,
         details={**details, "exception_type": type_name(exc), "exception_message": text},
     )
