@@ -251,7 +251,7 @@ def _copy(dl: Any, *, timeout: float, batch_sampler: Any = None) -> tuple[Any, _
     """A copy of *dl* that owns its workers, tags batches and records its indices."""
     c = copy.copy(dl)
     d = c.__dict__
-    d["timeout"] = timeout
+    d["timeout"] = timeout if dl.num_workers else 0  # torch refuses one without workers
     d["persistent_workers"] = False
     d["_iterator"] = None
     d["collate_fn"] = _Tagged(dl.collate_fn)
