@@ -311,25 +311,21 @@ def _located(ctx: ProbeContext, run: _Run, *, died: bool) -> tuple[str, str, dic
     p = len(run.items)
     worker = p % run.workers if run.workers else None
     details: dict[str, Any] = {"worker": worker, "element": p}
-    if worker is None:
-        return "dataset", f"output element #{p} (computed in this process)", details
-    if died:
+    if died and worker is not None:
+        tagged = bool(run.items) and run.items[0][0] >= 0
         done = (
             sum(1 for w, _fp in run.items if w == worker)
-            if run.items and run.items[0][0] >= 0
+            if tagged
             else (p - worker + run.workers - 1) // run.workers
         )
         return "dataset", f"worker {worker} (after {done} of its elements had arrived)", details
+    who = f"worker {worker}" if worker is not None else "computed in this process"
     records = _records(ctx, p)
-    if records is not None:
-        details["records"] = records
-        shown = ", ".join(str(r) for r in records[:8]) + (", ..." if len(records) > 8 else "")
-        return (
-            f"data_source[{shown}]",
-            f"output element #{p} (worker {worker}, records [{shown}])",
-            details,
-        )
-    return "dataset", f"output element #{p} (worker {worker})", details
+    if records is None:
+        return "dataset", f"output element #{p} ({who})", details
+    details["records"] = records
+    shown = ", ".join(str(r) for r in records[:8]) + (", ..." if len(records) > 8 else "")
+    return f"data_source[{shown}]", f"output element #{p} ({who}, records [{shown}])", details
 
 
 def _failure_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
