@@ -21,6 +21,24 @@ import threadsafe_gen as tsg
 N = 32
 
 
+def prepare_process() -> None:
+    """Grain's process-wide state, for tests that check for leftover threads.
+
+    Grain starts one thread pool per process (shared-memory deletion) the first time a
+    pipeline with workers runs, and keeps it for good: start it before a test's snapshot of
+    the running threads. With jax installed, Grain reads absl flags, which must then count
+    as parsed outside absl.app.run().
+    """
+    from grain._src.python.ipc import shared_memory_array
+
+    shared_memory_array.SharedMemoryArray.enable_async_del(1)
+    try:
+        from absl import flags
+    except ImportError:
+        return
+    flags.FLAGS.mark_as_parsed()
+
+
 class Source:
     """A random-access source of N records; kind makes record 9 hang, crash or raise."""
 

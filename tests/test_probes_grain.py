@@ -8,7 +8,6 @@ start workers are marked slow, those that only pickle or look run in millisecond
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,23 +27,9 @@ MP2 = {"num_workers": 2}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _grain_process_state() -> Iterator[None]:
-    """Grain's process-wide state, set up before the per-test thread snapshot.
-
-    Grain starts one thread pool per process (shared-memory deletion) the first time a
-    pipeline with workers runs, and keeps it for good; with jax installed it reads absl
-    flags, which must then count as parsed outside absl.app.run().
-    """
-    from grain._src.python.ipc import shared_memory_array
-
-    shared_memory_array.SharedMemoryArray.enable_async_del(1)
-    try:
-        from absl import flags
-
-        flags.FLAGS.mark_as_parsed()
-    except ImportError:
-        pass
-    yield
+def _grain_process_state() -> None:
+    """Grain's process-wide state, set up before the per-test thread snapshot."""
+    loaders.prepare_process()
 
 
 def check(loader: Any, **kwargs: Any) -> LoaderReport:
