@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import multiprocessing
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -263,7 +265,27 @@ def _iterate(ctx: ProbeContext, pipeline: Any, tagged: bool, count: int) -> _Run
     for item in drawn.items:
         element, worker = item if tagged else (item, -1)
         run.items.append((worker, fingerprint(element)))
+    # Elements in shared memory are unlinked when freed, and Grain's iterators keep them in
+    # reference cycles: collect them now, while Grain's deletion thread runs, not at exit
+    # (where the resource tracker reports them as leaked shared memory).
+    drawn.items.clear()
+    del it, drawn, thread
+    if run.workers:
+        gc.collect()
+        _drain_deletions()
     return run
+
+
+def _drain_deletions() -> None:
+    """Wait until Grain's shared-memory deletion thread has unlinked what was freed (it is
+    one thread taking requests in order: a no-op request returns after them)."""
+    module = sys.modules.get("grain._src.python.ipc.shared_memory_array")
+    pool = getattr(getattr(module, "SharedMemoryArray", None), "_del_thread_pool", None)
+    if pool is not None:
+        try:
+            pool.apply_async(int).wait(5.0)
+        except Exception:
+            pass
 
 
 def probe_dry_run(ctx: ProbeContext) -> list[Finding]:
