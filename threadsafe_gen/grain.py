@@ -9,13 +9,13 @@ function into a source that takes its slice: worker ``k`` of ``n`` keeps every `
 ``threadsafe_gen.shard()`` / ``worker_info()`` before its first item, yields what it chose
 itself. Requires ``grain`` (``pip install threadsafe-gen[grain]``, Python >= 3.11).
 
->>> import grain                                              # doctest: +SKIP
->>> from threadsafe_gen.grain import GeneratorIterDataset      # doctest: +SKIP
->>> def lines(path):                                           # doctest: +SKIP
-...     with open(path) as f:
-...         yield from f
->>> ds = GeneratorIterDataset(lines, "data.txt").mp_prefetch(  # doctest: +SKIP
-...     grain.MultiprocessingOptions(num_workers=4))
+>>> import grain
+>>> def numbers(n):
+...     yield from range(n)
+>>> ds = GeneratorIterDataset(numbers, 4).map(lambda x: x * 10)
+>>> list(ds)
+[0, 10, 20, 30]
+>>> workers = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=2))  # 2 processes
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ class GeneratorIterDataset(grain.IterDataset):  # type: ignore[misc]
     Raises:
         TypeError: *func* is not callable.
 
-    >>> ds = GeneratorIterDataset(range, 5)                   # doctest: +SKIP
-    >>> list(ds)                                               # doctest: +SKIP
+    >>> list(GeneratorIterDataset(range, 5))
     [0, 1, 2, 3, 4]
     """
 
