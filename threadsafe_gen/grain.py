@@ -42,6 +42,7 @@ from ._sharding import (
     describe_call,
     use_worker_info,
 )
+from ._text import short_repr
 
 __all__ = ["GeneratorIterDataset"]
 
@@ -67,8 +68,12 @@ class GeneratorIterDataset(grain.IterDataset):  # type: ignore[misc]
     """
 
     def __init__(self, func: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any) -> None:
-        if not callable(func):
-            msg = f"GeneratorIterDataset expected a generator function, got {func!r} (type={type(func).__name__})"
+        given: object = func  # checked at run time too: users pass what they have
+        if not callable(given):
+            msg = (
+                f"GeneratorIterDataset expected a generator function, got {short_repr(given)} "
+                f"(type={type(given).__name__})"
+            )
             raise TypeError(msg)
         super().__init__()
         self._make = functools.partial(func, *args, **kwargs)

@@ -40,7 +40,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._findings import Finding, Severity, make_finding
-from .._frameworks import GrainSettings, framework_kind, grain_nodes, grain_settings
+from .._frameworks import (
+    GrainSettings,
+    framework_kind,
+    framework_worker_info,
+    grain_nodes,
+    grain_settings,
+)
 from .._text import short_repr, type_name
 from . import pickling
 from ._calls import Caller
@@ -163,8 +169,6 @@ class _Tag:
     """
 
     def __call__(self, element: Any) -> tuple[Any, int]:
-        from .._frameworks import framework_worker_info
-
         found = framework_worker_info()
         return element, -1 if found is None else found[0]
 
