@@ -143,3 +143,24 @@ class Paths(Dataset):  # type: ignore[misc]
 
     def __getitem__(self, i: int) -> int:
         return len(str(self.paths[i]))
+
+
+class Stores(Dataset):  # type: ignore[misc]
+    """An HDF5 file and an LMDB environment opened in __init__ (fork-unsafe, both)."""
+
+    def __init__(self, h5_path: str, lmdb_path: str) -> None:
+        import h5py
+        import lmdb
+
+        self.h5 = h5py.File(h5_path, "r")
+        self.env = lmdb.open(lmdb_path, readonly=True, lock=False)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> Any:
+        return self.h5["x"][i]
+
+    def close(self) -> None:
+        self.h5.close()
+        self.env.close()

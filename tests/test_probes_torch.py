@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from threadsafe_gen import LoaderReport, check_loader
@@ -169,6 +170,36 @@ def test_handles_opened_in_init(db: str) -> None:
         ds.close()
     found = {f.path: f.severity for f in only(report, "TSG201")}
     assert found == {"dataset.conn": "error", "dataset.file": "error"}
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Any]:
+    """A dataset holding an HDF5 file and an LMDB environment opened in __init__."""
+    h5py = pytest.importorskip("h5py")
+    lmdb = pytest.importorskip("lmdb")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = np.arange(4)
+    lmdb.open(str(tmp_path / "db")).close()
+    ds = loaders.Stores(str(tmp_path / "x.h5"), str(tmp_path / "db"))
+    yield ds
+    ds.close()
+
+
+def test_hdf5_opened_in_init(stores: Any) -> None:
+    """An h5py.File on the dataset is recognised by its library: TSG201."""
+    report = check(DataLoader(stores, num_workers=2), probes=["process_inspection"])
+    assert "dataset.h5" in [f.path for f in only(report, "TSG201")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lmdb's Environment is a C type whose module is 'builtins': "
+    "_probes/inspection._handle_kind does not recognise it yet",
+)
+def test_lmdb_opened_in_init(stores: Any) -> None:
+    """An lmdb.Environment on the dataset: TSG201."""
+    report = check(DataLoader(stores, num_workers=2), probes=["process_inspection"])
+    assert "dataset.env" in [f.path for f in only(report, "TSG201")]
 
 
 def test_connection_per_worker_is_clean(db: str) -> None:
