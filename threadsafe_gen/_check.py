@@ -116,7 +116,8 @@ _PROCESS_PROBES = (*fork.PROBES, *inspection.PROBES, *spawn.PROBES)
 _ACCEPTED = (
     "a Keras 3 PyDataset, a tf_keras/Keras 2 Sequence (or ImageDataGenerator().flow(...)), "
     "any object with __len__ and __getitem__, an iterator or generator object, a generator "
-    "function taking no arguments, or a threadsafe_gen wrapper"
+    "function taking no arguments, a threadsafe_gen wrapper, a PyTorch DataLoader or Dataset, "
+    "or a Grain DataLoader, MapDataset or IterDataset"
 )
 
 
@@ -290,7 +291,10 @@ def check_loader(
     Args:
         loader: a Keras 3 PyDataset, a tf_keras Sequence (also ``ImageDataGenerator().flow``),
             any object with ``__len__`` and ``__getitem__``, an iterator or generator object,
-            a generator function taking no arguments, or a threadsafe_gen wrapper.
+            a generator function taking no arguments, or a threadsafe_gen wrapper. Also a
+            PyTorch ``DataLoader`` / ``Dataset`` or a Grain ``DataLoader`` / ``MapDataset`` /
+            ``IterDataset``: run with the framework's own workers and its own settings
+            (docs/how-to/pytorch-and-grain.md).
         workers: planned number of workers; defaults to the loader's own ``workers`` (a
             PyDataset's), else 1.
         use_multiprocessing: whether the workers are processes; defaults to the loader's own
