@@ -1,6 +1,6 @@
 """Generate docs/checks.md from threadsafe_gen._registry.REGISTRY (script and MkDocs hook).
 
-Every finding message ends with ``(TSG101, see docs/checks.md#tsg101)``, so the page must
+Every rendered finding links ``(docs/checks.md#tsg101)`` after its fix, so the page must
 exist in the repository (readable on GitHub) AND on the site, with exactly those anchors.
 One renderer serves both. Each entry shows the code's example and fix, read from
 threadsafe_gen/_examples/, and links the rows of docs/failure-modes.md that measured it.
@@ -157,8 +157,8 @@ def render(registry: Mapping[str, Any] | None = None) -> str:
         "",
         "# Checks reference",
         "",
-        "Every problem `threadsafe_gen` reports has a stable code. Messages end with the code",
-        "and a link here, for example `(TSG101, see docs/checks.md#tsg101)`.",
+        "Every problem `threadsafe_gen` reports has a stable code. Each finding shows its code",
+        "and links here after its fix, for example `(docs/checks.md#tsg101)`.",
         "",
         "- Codes `TSGx00`-`TSGx49` come from the dry run: `check_loader()`,",
         "  `assert_loader_safe()` and `threadsafe-gen check` run your loader the way workers will.",

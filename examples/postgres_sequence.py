@@ -11,7 +11,7 @@ Run it against a server you have (psycopg 3 connection string or URL)::
     python examples/postgres_sequence.py --dsn "host=127.0.0.1 port=5432 user=me dbname=test"
     TSG_PG_DSN=postgresql://me@localhost/test python examples/postgres_sequence.py
 
-``tests/test_examples.py`` installs and starts a throwaway server for it (``tests/pg.py``).
+``tests/test_examples.py`` installs and starts a throwaway server for it (``tests/helpers/postgres.py``).
 """
 
 from __future__ import annotations

@@ -48,9 +48,13 @@ def connect(path: str) -> sqlite3.Connection:
     ``check_same_thread=False``: within one process Keras may call ``__getitem__`` from a
     thread other than the one that opened the connection (its spec peek runs on the main
     thread, later batches on a tf.data or pool thread). Read-only queries through one
-    connection per process are safe: SQLite serialises them.
+    connection per process are safe, with ``cached_statements=0``: from Python 3.12, threads
+    sharing a connection can be handed the same cached statement and read wrong or missing rows
+    (CPython gh-118172; docs/known-issues.md).
     """
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    return sqlite3.connect(
+        f"file:{path}?mode=ro", uri=True, check_same_thread=False, cached_statements=0
+    )
 
 
 class SQLiteDataset(keras.utils.PyDataset):

@@ -20,7 +20,7 @@ import threadsafe_gen as tsg
 N = 64
 
 
-class Replicated(IterableDataset):  # type: ignore[misc]
+class Replicated(IterableDataset[Any]):
     """Every worker yields every item: 2x with 2 workers."""
 
     def __iter__(self) -> Iterator[Any]:
@@ -28,7 +28,7 @@ class Replicated(IterableDataset):  # type: ignore[misc]
             yield np.float32(i)
 
 
-class Sharded(IterableDataset):  # type: ignore[misc]
+class Sharded(IterableDataset[Any]):
     """The fix: threadsafe_gen.shard() reads torch's worker id and count."""
 
     def __iter__(self) -> Iterator[Any]:
@@ -36,7 +36,7 @@ class Sharded(IterableDataset):  # type: ignore[misc]
             yield np.float32(i)
 
 
-class Rows(Dataset):  # type: ignore[misc]
+class Rows(Dataset[Any]):
     """A map-style dataset; kind="lock" holds a raw lock, "ourlock" threadsafe_gen's."""
 
     def __init__(self, kind: str = "ok") -> None:
@@ -71,7 +71,7 @@ def reset_numpy(worker_id: int) -> None:
     np.random.seed(0)
 
 
-class Noisy(Dataset):  # type: ignore[misc]
+class Noisy(Dataset[Any]):
     """Random augmentation from numpy's global RNG (torch reseeds it per worker)."""
 
     def __len__(self) -> int:
@@ -81,7 +81,7 @@ class Noisy(Dataset):  # type: ignore[misc]
         return np.random.random(3)
 
 
-class CarriesRng(Dataset):  # type: ignore[misc]
+class CarriesRng(Dataset[Any]):
     """An RNG stored on the dataset: copied with its state into every worker."""
 
     def __init__(self) -> None:
@@ -94,7 +94,7 @@ class CarriesRng(Dataset):  # type: ignore[misc]
         return self.rng.random(3)
 
 
-class Db(Dataset):  # type: ignore[misc]
+class Db(Dataset[Any]):
     """A connection and an open file made in __init__, inherited by forked workers."""
 
     def __init__(self, path: str) -> None:
@@ -116,7 +116,7 @@ def _connect(owner: DbPerWorker) -> sqlite3.Connection:
     return sqlite3.connect(owner.path, check_same_thread=False)
 
 
-class DbPerWorker(Dataset):  # type: ignore[misc]
+class DbPerWorker(Dataset[Any]):
     """The fix: a connection per worker process, opened on first use."""
 
     conn = tsg.per_process(_connect)
@@ -131,7 +131,7 @@ class DbPerWorker(Dataset):  # type: ignore[misc]
         return self.conn.execute("select ?", (i,)).fetchone()[0]
 
 
-class Paths(Dataset):  # type: ignore[misc]
+class Paths(Dataset[Any]):
     """File names as a list of Python str (copy-on-read), or as one numpy array (the fix)."""
 
     def __init__(self, n: int, *, as_array: bool = False) -> None:
@@ -145,7 +145,7 @@ class Paths(Dataset):  # type: ignore[misc]
         return len(str(self.paths[i]))
 
 
-class Stores(Dataset):  # type: ignore[misc]
+class Stores(Dataset[Any]):
     """An HDF5 file and an LMDB environment opened in __init__ (fork-unsafe, both)."""
 
     def __init__(self, h5_path: str, lmdb_path: str) -> None:

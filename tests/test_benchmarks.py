@@ -38,8 +38,15 @@ EXPECTED = {
 }
 
 
+#: Benchmarks that build Keras datasets (benchmarks/_keras_datasets.py imports keras).
+NEEDS_KERAS = {"bench_check", "bench_guard", "bench_keras_pool"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.keras) if n in NEEDS_KERAS else n for n in sorted(EXPECTED)],
+)
 def test_benchmark_runs_quick_and_prints_its_ratios(name: str) -> None:
     """`run.py --quick --only NAME` exits 0 and prints each promised ratio with a finite value."""
     proc = subprocess.run(

@@ -7,9 +7,10 @@ import multiprocessing
 import time
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import numpy as np
 import pytest
+from helpers.probes import assert_nothing_left, run_isolated
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -250,6 +251,74 @@ def test_no_threads_or_processes_are_left_behind() -> None:
     assert multiprocessing.active_children() == []
 
 
+# --- hostile loaders: the check returns within its budget, whatever the loader does ---------------
+
+HANGING_LEN = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 6.0, "batch_timeout": 1.0}
+
+class HangingLen:
+    def __len__(self):
+        RELEASE.wait()
+        return 4
+
+    def __getitem__(self, i):
+        return (np.zeros((2, 1)), np.zeros(2))
+
+def make():
+    return HangingLen()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+def test_len_that_never_returns_is_tsg801_within_budget(tmp_path: Any) -> None:
+    """len() blocks for ever: check_loader still returns in time, with TSG801 on len(loader),
+    and leaves no thread, process or descriptor behind once the loader lets go."""
+    result = run_isolated(HANGING_LEN, tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 6.0 + 5.0
+    assert ["TSG801", "len(loader)"] in result["findings"]
+    assert_nothing_left(result)
+
+
+RAISING_GETATTR = """
+import numpy as np
+
+KWARGS = {"timeout": 20.0, "batch_timeout": 2.0, "workers": 2}
+
+class RaisingGetattr:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (np.full((2, 1), i, np.float32), np.zeros(2))
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no attribute {name} here")
+
+def make():
+    return RaisingGetattr()
+
+def release(loader):
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_getattr_raising_other_errors_does_not_break_the_check(tmp_path: Any) -> None:
+    """A __getattr__ that raises RuntimeError (not AttributeError) for every missing name:
+    check_loader reports on the loader instead of raising, and leaves nothing behind."""
+    result = run_isolated(RAISING_GETATTR, tmp_path, hard_timeout=90)
+    assert result["elapsed"] < 20.0 + 5.0
+    assert [name for name, status in result["probes"] if status == "failed"] == []
+    assert_nothing_left(result)
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 
@@ -300,12 +369,12 @@ def test_findings_are_deduplicated_by_code_and_path() -> None:
 
 @pytest.fixture(scope="module")
 def tf_loaders() -> Any:
-    """tests/loaders_tf.py (imports TensorFlow once for this module)."""
+    """tests/loaders/basic_keras.py (imports TensorFlow once for this module)."""
     pytest.importorskip("keras")
     pytest.importorskip("tf_keras")
-    import loaders_tf
+    import loaders.basic_keras
 
-    return loaders_tf
+    return loaders.basic_keras
 
 
 @pytest.mark.slow
@@ -356,12 +425,12 @@ def test_report_type() -> None:
     """check_loader returns a LoaderReport describing the loader."""
     report = check_loader(L.CleanSeq(), probes=["sequential"])
     assert isinstance(report, LoaderReport)
-    assert report.loader == "loaders.CleanSeq (len=8)"
+    assert report.loader == "loaders.basic.CleanSeq (len=8)"
 
 
 # --- every category, in every framework family ---------------------------------------------------
 
-#: (category, problem loader in tests/loaders.py, probes that find it, planned processes, code)
+#: (category, problem loader in tests/loaders/basic.py, probes that find it, planned processes, code)
 CATEGORY_CASES = [
     ("pickling", "UnpicklableSeq", ["pickling"], True, "TSG101"),
     ("fork-safety", "SqliteSeq", ["process_inspection"], True, "TSG201"),
@@ -378,11 +447,17 @@ CATEGORY_CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.keras
 @pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="the dry runs fork"
 )
-@pytest.mark.parametrize("family", ["duck-typed", "keras3", "tf_keras"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "duck-typed",
+        pytest.param("keras3", marks=pytest.mark.keras),
+        pytest.param("tf_keras", marks=pytest.mark.keras),
+    ],
+)
 @pytest.mark.parametrize(
     ("category", "problem", "probes", "processes", "code"),
     CATEGORY_CASES,
@@ -399,7 +474,7 @@ def test_every_category_is_found_in_every_framework_family(
     if family == "duck-typed":
         loader = getattr(L, problem)()
     else:
-        LT = pytest.importorskip("loaders_tf")
+        LT = pytest.importorskip("loaders.basic_keras")
         loader = LT.in_family(problem, family)()
     try:
         report = check_loader(

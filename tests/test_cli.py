@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -338,6 +339,127 @@ def test_check_uses_config_defaults(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["settings"]["workers"] == 3, out.stderr
 
 
+def test_flags_are_the_options_fields() -> None:
+    """Every LintOptions / CheckOptions field a flag can give is a flag named after it."""
+    from threadsafe_gen._check import CheckOptions
+    from threadsafe_gen._cli import flag_fields
+    from threadsafe_gen._lint.options import LintOptions
+
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    actions: dict[str, argparse.ArgumentParser] = subparsers.choices  # type: ignore[assignment]
+    for command, cls in (("lint", LintOptions), ("check", CheckOptions)):
+        flags = {a.dest for a in actions[command]._actions if a.option_strings}
+        assert set(flag_fields(cls)) <= flags
+    assert set(flag_fields(CheckOptions)) == {
+        "workers",
+        "use_multiprocessing",
+        "start_method",
+        "max_batches",
+        "timeout",
+        "batch_timeout",
+        "ignore",
+    }
+    assert set(flag_fields(LintOptions)) == {
+        "select",
+        "ignore",
+        "report_unused_ignores",
+        "jobs",
+        "max_file_size",
+    }
+
+
+def test_check_flags_merge_over_the_config(tmp_path: Path) -> None:
+    """Flags replace the configured values, except --ignore, which adds to them."""
+    import argparse
+
+    from threadsafe_gen._cli import _merge_flags
+    from threadsafe_gen._config import load_config
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.threadsafe_gen.check]\nworkers = 3\nmax-batches = 4\nignore = ["TSG401"]\n'
+    )
+    configured = load_config(start=tmp_path).check_options()
+    args = build_parser().parse_args(["check", "x:y", "--workers", "2", "--ignore", "TSG303"])
+    merged = _merge_flags(args, configured)
+    assert (merged.workers, merged.max_batches, merged.ignore) == (
+        2,
+        4,
+        frozenset({"TSG401", "TSG303"}),
+    )
+    with pytest.raises(UsageError, match="start_method"):
+        _merge_flags(argparse.Namespace(start_method="thread"), configured)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process *pid* still runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def _gone(pids: list[int], seconds: float = 5.0) -> bool:
+    """Whether every process of *pids* has ended within *seconds* (SIGKILL takes a moment)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_alive(p) for p in pids)
+
+
+EXITS_AT_IMPORT = """
+import os
+open("pids", "w").write(str(os.getpid()))
+os._exit(0)
+"""
+
+BLOCKS_AT_IMPORT = """
+import os, subprocess, sys, time
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open("pids", "w").write(f"{os.getpid()} {helper.pid}")
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_check_target_that_exits_at_import_fails(tmp_path: Path, fmt: str) -> None:
+    """A module calling os._exit(0) at import is a usage error (exit 2, nothing on stdout),
+    not a clean check: CI must not read it as passing."""
+    (tmp_path / "exits.py").write_text(EXITS_AT_IMPORT)
+    out = run(["check", "exits:loader", "--format", fmt], tmp_path, timeout=120)
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.startswith(
+        "threadsafe-gen: error: the process importing 'exits:loader' exited with code 0 "
+        "before the check could start, so nothing was checked"
+    ), out.stderr
+    assert "os._exit()" in out.stderr
+    assert _gone([int(p) for p in (tmp_path / "pids").read_text().split()])
+
+
+def test_check_target_that_blocks_at_import_is_cut_at_the_timeout(tmp_path: Path) -> None:
+    """A module that blocks at import is stopped at --timeout (exit 2, a message naming the
+    timeout), with the process it started: nothing is left running."""
+    import time
+
+    (tmp_path / "blocks.py").write_text(BLOCKS_AT_IMPORT)
+    start = time.monotonic()
+    out = run(
+        ["check", "blocks:loader", "--timeout", "2", "--format", "json"], tmp_path, timeout=120
+    )
+    took = time.monotonic() - start
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.startswith(
+        "threadsafe-gen: error: importing 'blocks:loader' (or calling its factory) did not "
+        "finish within 2 s (--timeout), so nothing was checked"
+    ), out.stderr
+    assert took < 60, took
+    assert _gone([int(p) for p in (tmp_path / "pids").read_text().split()])
+
+
 def test_check_bad_target_exits_2(tmp_path: Path) -> None:
     """A wrong target exits 2 with the close match on stderr."""
     (tmp_path / "targets.py").write_text(TARGETS)
@@ -370,16 +492,17 @@ def test_documented_configuration_loads_as_described(tmp_path: Path) -> None:
 
     (tmp_path / "pyproject.toml").write_text(marked_block("config"), encoding="utf-8")
     config = load_config(start=tmp_path)
-    assert (config.select, config.ignore, config.exclude) == (
+    lint = config.lint_options()
+    assert (lint.select, lint.ignore, lint.exclude) == (
         ("TSG1", "TSG3", "TSG551"),
         ("TSG652",),
         ("legacy/*",),
     )
-    assert (config.fail_on, config.report_unused_ignores) == ("warning", True)
-    assert dict(config.per_file_ignores) == {"tests/*": ("TSG353", "TSG551")}
-    check = config.check
+    assert (config.fail_on, lint.report_unused_ignores) == ("warning", True)
+    assert dict(lint.per_file_ignores) == {"tests/*": ("TSG353", "TSG551")}
+    check = config.check_options()
     assert (check.workers, check.use_multiprocessing, check.start_method) == (4, True, "spawn")
-    assert (check.timeout, check.max_batches, check.ignore) == (120.0, 32, ("TSG401",))
+    assert (check.timeout, check.max_batches, check.ignore) == (120.0, 32, frozenset({"TSG401"}))
 
 
 def run_documented(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,13 +1,16 @@
-"""[tool.threadsafe_gen] in pyproject.toml: discovery, parsing, and clear errors."""
+"""[tool.threadsafe_gen] in pyproject.toml: discovery, parsing into LintOptions/CheckOptions, and clear errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from threadsafe_gen._config import CheckDefaults, find_pyproject, load_config
+from threadsafe_gen._check import CheckOptions
+from threadsafe_gen._config import NOT_CONFIGURABLE, find_pyproject, load_config, option_kinds
+from threadsafe_gen._lint.options import LintOptions
 from threadsafe_gen.errors import ConfigError
 
 FULL = """
@@ -45,12 +48,27 @@ def test_full_table_is_parsed(tmp_path: Path) -> None:
     write(tmp_path, FULL)
     cfg = load_config(start=tmp_path)
     assert (cfg.path, cfg.root) == (tmp_path / "pyproject.toml", tmp_path.resolve())
-    assert (cfg.select, cfg.ignore, cfg.exclude) == (("TSG3", "TSG151"), ("TSG652",), ("legacy/*",))
-    assert (cfg.fail_on, cfg.report_unused_ignores) == ("warning", True)
-    assert dict(cfg.per_file_ignores) == {"tests/*": ("TSG353",)}
-    assert cfg.check == CheckDefaults(
+    lint = cfg.lint_options()
+    assert (lint.select, lint.ignore, lint.exclude) == (
+        ("TSG3", "TSG151"),
+        ("TSG652",),
+        ("legacy/*",),
+    )
+    assert (cfg.fail_on, lint.report_unused_ignores) == ("warning", True)
+    assert dict(lint.per_file_ignores) == {"tests/*": ("TSG353",)}
+    assert lint.root == tmp_path.resolve()
+    assert cfg.check_options() == CheckOptions(
         workers=4, use_multiprocessing=True, start_method="spawn", timeout=30.0, max_batches=8
     )
+
+
+def test_keys_are_the_options_fields() -> None:
+    """The valid keys are the fields of LintOptions and CheckOptions (besides fail-on and
+    the check table): a field added there is a key here without another list to update."""
+    lint = {f.name for f in dataclasses.fields(LintOptions)} - NOT_CONFIGURABLE
+    check = {f.name for f in dataclasses.fields(CheckOptions)} - NOT_CONFIGURABLE
+    assert set(option_kinds(LintOptions)) - NOT_CONFIGURABLE == lint
+    assert set(option_kinds(CheckOptions)) - NOT_CONFIGURABLE == check
 
 
 def test_found_by_walking_up(tmp_path: Path) -> None:
@@ -65,7 +83,11 @@ def test_found_by_walking_up(tmp_path: Path) -> None:
 def test_no_config_gives_defaults(tmp_path: Path) -> None:
     """Without any table, defaults apply and the root is the start folder."""
     cfg = load_config(start=tmp_path)
-    assert (cfg.path, cfg.select, cfg.fail_on, cfg.root) == (None, (), None, tmp_path.resolve())
+    assert (cfg.path, cfg.fail_on, cfg.root) == (None, None, tmp_path.resolve())
+    assert (cfg.lint_options(), cfg.check_options()) == (
+        LintOptions(root=tmp_path.resolve()),
+        CheckOptions(),
+    )
 
 
 def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
@@ -75,7 +97,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value) == (
         f"{path}: unknown key 'fail_no' in [tool.threadsafe_gen]; valid keys: select, ignore, "
-        "per-file-ignores, exclude, fail-on, report-unused-ignores, check. Did you mean 'fail-on'?"
+        "per-file-ignores, exclude, report-unused-ignores, max-file-size, fail-on, check. Did you mean 'fail-on'?"
     )
 
 
@@ -87,11 +109,19 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
             "fail-on must be one of error, warning, info, got 'fatal'",
         ),
         ("[tool.threadsafe_gen]\nselect = 3\n", "select must be a list of strings, got 3"),
-        ("[tool.threadsafe_gen.check]\nworkers = 0\n", "workers must be a positive integer, got 0"),
+        (
+            "[tool.threadsafe_gen.check]\nworkers = 0\n",
+            r"workers in \[tool.threadsafe_gen.check\] is not valid: .*expected workers >= 1, got 0",
+        ),
         (
             "[tool.threadsafe_gen.check]\nstart-method = 'thread'\n",
-            "start-method must be one of fork, spawn, forkserver",
+            "start-method in .* expected start_method to be 'fork', 'spawn' or 'forkserver'",
         ),
+        (
+            "[tool.threadsafe_gen]\nignore = ['TSG999']\n",
+            "ignore in .* ignore 'TSG999' matches no lint code",
+        ),
+        ("[tool.threadsafe_gen.check]\ntimeout = true\n", "expected timeout to be a number"),
         ("[tool.threadsafe_gen.check]\nworkerz = 2\n", "Did you mean 'workers'"),
         ("[tool.threadsafe_gen\n", "is not valid TOML"),
     ],
@@ -112,7 +142,7 @@ def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
 def test_comma_separated_string_is_accepted(tmp_path: Path) -> None:
     """select = "TSG3,TSG151" is read like a list."""
     path = write(tmp_path, "[tool.threadsafe_gen]\nselect = 'TSG3, TSG151'\n")
-    assert load_config(path).select == ("TSG3", "TSG151")
+    assert load_config(path).lint_options().select == ("TSG3", "TSG151")
 
 
 def test_dependency_mention_is_not_a_table(tmp_path: Path) -> None:

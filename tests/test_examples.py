@@ -23,8 +23,8 @@ EXAMPLES = os.path.join(ROOT, "examples")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, EXAMPLES)
 
-import pg  # noqa: E402
 import problem_loaders  # noqa: E402
+from helpers import postgres as pg  # noqa: E402
 
 EXACTLY_ONCE = [
     "epoch 0: 64/64 sample ids, each exactly once",
@@ -124,7 +124,7 @@ def test_image_augmentation_with_shared_array(method: str) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_dsn() -> Iterator[str]:
-    """A running PostgreSQL server (installed and started by tests/pg.py when needed)."""
+    """A running PostgreSQL server (installed and started by tests/helpers/postgres.py when needed)."""
     try:
         with pg.postgres_server() as dsn:
             yield dsn
@@ -142,7 +142,7 @@ def test_postgres_sequence_with_forked_workers(postgres_dsn: str) -> None:
 
 @pytest.mark.slow
 def test_postgres_server_starts_and_stops() -> None:
-    """tests/pg.py starts a real server that answers queries, and stops it afterwards."""
+    """tests/helpers/postgres.py starts a real server that answers queries, and stops it afterwards."""
     psycopg = pytest.importorskip("psycopg")
     try:
         with pg.postgres_server() as dsn, psycopg.connect(dsn) as conn:

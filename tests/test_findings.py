@@ -1,4 +1,4 @@
-"""Finding, make_finding and LoaderReport (the registry of codes: tests/test_registry.py)."""
+"""Finding, make_finding, at_least and LoaderReport (the registry of codes: tests/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,47 @@ import json
 import pytest
 
 from threadsafe_gen import REGISTRY, Category, LoaderReport, Severity
-from threadsafe_gen._findings import make_finding
+from threadsafe_gen._findings import Finding, at_least, make_finding
 from threadsafe_gen.errors import LoaderCheckError
 
 
-def test_make_finding_appends_code_and_anchor() -> None:
-    """A finding's message ends with its code and docs anchor; defaults come from the registry."""
+def test_make_finding_takes_defaults_and_leaves_the_anchor_to_the_output() -> None:
+    """Defaults come from the registry; the message names neither code nor anchor, and the
+    rendered report shows the code once and the docs anchor once."""
     f = make_finding(
         "TSG101", path="loader.lock", message="loader.lock (_thread.lock) cannot be pickled"
     )
     assert f.category is Category.PICKLING
     assert f.severity is Severity.ERROR
-    assert f.message.endswith("(TSG101, see docs/checks.md#tsg101)")
+    assert f.message == "loader.lock (_thread.lock) cannot be pickled."
     assert f.hint == REGISTRY["TSG101"].fix
+    text = str(LoaderReport([f]))
+    assert (text.count("TSG101"), text.count("docs/checks.md#tsg101")) == (1, 1)
+    assert f"fix: {f.hint} (docs/checks.md#tsg101)" in text
+
+
+def test_finding_round_trips_through_its_dict() -> None:
+    """Finding.from_dict(f.to_dict()) is the finding again (details as JSON types)."""
+    f = make_finding("TSG401", path="loader[3]", message="row repeated", details={"rows": (1, 2)})
+    assert Finding.from_dict(f.to_dict()) == Finding(**{**vars(f), "details": {"rows": [1, 2]}})
+
+
+@pytest.mark.parametrize(
+    ("severity", "codes"),
+    [
+        ("error", ["TSG101"]),
+        ("warning", ["TSG101", "TSG401"]),
+        ("info", ["TSG101", "TSG401", "TSG204"]),
+    ],
+)
+def test_at_least_is_the_severity_threshold(severity: str, codes: list[str]) -> None:
+    """at_least keeps the findings at or above a severity, in their order."""
+    found = [
+        make_finding("TSG101", path="a", message="m"),
+        make_finding("TSG401", path="b", message="m"),
+        make_finding("TSG204", path="c", message="m"),
+    ]
+    assert [f.code for f in at_least(found, severity)] == codes
 
 
 def test_make_finding_rejects_unknown_code() -> None:
@@ -43,6 +71,22 @@ def test_report_ok_sorting_json_and_raise() -> None:
     assert isinstance(info.value, LoaderCheckError)
     assert "TSG101" in str(info.value)
     assert str(report).splitlines()[-1] == "FAILED: 1 error, 1 warning, 0 info"
+    assert LoaderReport.from_dict(data) == report
+
+
+def test_raise_for_fails_at_or_above_its_severity() -> None:
+    """raise_for("warning") fails on a warning, names the codes, and shows the report."""
+    report = LoaderReport(
+        [make_finding("TSG401", path="loader[3]", message="row repeated")], settings={"workers": 4}
+    )
+    report.raise_for("error")  # a warning does not fail at error
+    with pytest.raises(LoaderCheckError) as info:
+        report.raise_for("warning")
+    text = str(info.value)
+    assert text.startswith(
+        "loader is not safe with workers=4: 1 finding(s) at or above warning (TSG401)."
+    )
+    assert text.endswith(str(report))
 
 
 def test_clean_report_is_ok() -> None:

@@ -114,9 +114,10 @@ def test_worker_info_in_torch_workers() -> None:
     pytest.importorskip("torch")
     from torch.utils.data import DataLoader, IterableDataset
 
-    class WhoAmI(IterableDataset):  # type: ignore[misc]
+    class WhoAmI(IterableDataset[Any]):
         def __iter__(self) -> Any:
             info = tsg.worker_info()
+            assert info is not None
             yield (info.id, info.num_workers, info.kind)
 
     seen = sorted(tuple(x) for x in DataLoader(WhoAmI(), batch_size=None, num_workers=2))
@@ -126,7 +127,7 @@ def test_worker_info_in_torch_workers() -> None:
     def numbers() -> Any:
         yield from range(20)
 
-    class Auto(IterableDataset):  # type: ignore[misc]
+    class Auto(IterableDataset[Any]):
         def __iter__(self) -> Any:
             return numbers()
 

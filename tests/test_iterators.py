@@ -19,12 +19,12 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
+from helpers.strategies import item_lists, thread_counts
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import item_lists, thread_counts
 
 from threadsafe_gen import threadsafe_generator, threadsafe_iter
 from threadsafe_gen._iterators import GeneratorCall
@@ -92,11 +92,15 @@ class Source:
         yield from range(self.base, self.base + n)
 
 
+class _Lock(Protocol):
+    def locked(self) -> bool: ...
+
+
 class LockCheckingGenerator:
     """A fake generator that fails unless the wrapper's lock is held and no call overlaps."""
 
     def __init__(self) -> None:
-        self.lock: threading.Lock | None = None
+        self.lock: _Lock | None = None  # the wrapper's lock (a raw lock or its reentrant one)
         self.active = 0
         self.calls: collections.Counter[str] = collections.Counter()
         self.violations: list[str] = []

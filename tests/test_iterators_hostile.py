@@ -12,7 +12,7 @@ import errno
 import multiprocessing
 import pickle
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -156,7 +156,7 @@ class HoldsUnpicklable(Exception):
     def __init__(self, path: str) -> None:
         super().__init__(f"cannot read {path}")
         self.lock = threading.Lock()
-        self.pending = (x for x in ())
+        self.pending = (x for x in range(0))
 
 
 class MissingFile(OSError):
@@ -167,8 +167,8 @@ class MissingFile(OSError):
 
 
 def _raises(exc: BaseException) -> Iterator[int]:
+    yield from ()  # makes this a generator function that raises on its first next()
     raise exc
-    yield  # pragma: no cover - makes this a generator function
 
 
 @pytest.mark.parametrize(
@@ -287,7 +287,7 @@ def numbers(n: int, *, step: int = 1) -> Iterator[int]:
         yield i * step
 
 
-def _plain_numbers(n: int, *, step: int = 1) -> Iterator[int]:
+def _plain_numbers(n: int, *, step: int = 1) -> Generator[int, None, None]:
     for i in range(n):
         yield i * step
 

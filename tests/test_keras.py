@@ -17,13 +17,15 @@ import sys
 import threading
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, fit_keras3, ids
+from helpers.keras_fit import ALL_IDS, fit_keras3, ids
 
 import threadsafe_gen
 import threadsafe_gen.keras
+
+pytestmark = pytest.mark.keras
 
 # --- import --------------------------------------------------------------------------------
 

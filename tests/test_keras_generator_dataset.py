@@ -10,14 +10,16 @@ import multiprocessing
 import pickle
 import threading
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
+from helpers.keras_fit import ALL_IDS, distinct_noise, fit_keras3, ids
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keras_fit import ALL_IDS, distinct_noise, fit_keras3, ids
 
 from threadsafe_gen.errors import PicklingRefusedError
+
+pytestmark = pytest.mark.keras
 
 # --- GeneratorDataset -----------------------------------------------------------------------
 

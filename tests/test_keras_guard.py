@@ -11,13 +11,15 @@ import multiprocessing
 import threading
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, distinct_noise, fit_keras3, fit_tf_keras, ids, run_script
+from helpers.keras_fit import ALL_IDS, distinct_noise, fit_keras3, fit_tf_keras, ids, run_script
 
 from threadsafe_gen.errors import SharedStateError
 from threadsafe_gen.keras import current_epoch, guard
+
+pytestmark = pytest.mark.keras
 
 # --- guard, no Keras ------------------------------------------------------------------------
 
@@ -53,7 +55,7 @@ def test_guard_rejects_slots_without_dict() -> None:
 def test_guard_rejects_an_instance() -> None:
     """guard() on an instance says to decorate the class."""
     with pytest.raises(TypeError, match=r"did you mean to decorate its class"):
-        guard(kl.AugSequence())  # type: ignore[type-var]
+        guard(kl.AugSequence())  # type: ignore[call-overload]  # an instance, on purpose
 
 
 def test_guard_keeps_results_and_counts_epochs() -> None:
@@ -143,7 +145,7 @@ def test_guard_debug_allows_writes_outside_getitem() -> None:
     """Debug mode only watches __getitem__: __init__ and on_epoch_end may assign."""
     ds = _Cursor()
     ds.cursor = 5
-    ds.on_epoch_end()
+    ds.on_epoch_end()  # type: ignore[attr-defined]  # guard() adds it to the class
     assert ds.cursor == 5
 
 

@@ -6,10 +6,12 @@ threads or worker processes, exactly once per epoch.
 
 from __future__ import annotations
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, distinct_noise, fit_tf_keras, ids
+from helpers.keras_fit import ALL_IDS, distinct_noise, fit_tf_keras, ids
+
+pytestmark = pytest.mark.keras
 
 # --- tf_keras -------------------------------------------------------------------------------
 

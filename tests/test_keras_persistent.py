@@ -16,10 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import pytest
 
 from threadsafe_gen.keras import _common, _persistent
+
+pytestmark = pytest.mark.keras
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ import multiprocessing
 import subprocess
 import sys
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 import pytest
-from keras_fit import ALL_IDS, TESTS, distinct_noise, fit_keras3, ids
+from helpers.keras_fit import ALL_IDS, TESTS, distinct_noise, fit_keras3, ids
+
+pytestmark = pytest.mark.keras
 
 # --- to_tf_dataset --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Threads run in this process; each multiprocessing start method (fork, spawn, forkserver) runs
 in its own subprocess that sets it first (Keras uses multiprocessing's default context). The
 three subprocesses start together to save wall time. The model records the rows it trains on
-(tests/loaders_keras.py: a Recorder layer, run_eagerly=True), so every count below is what the
+(tests/loaders/training.py: a Recorder layer, run_eagerly=True), so every count below is what the
 model saw, not what the loader claims it produced.
 """
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.keras]
 
 TESTS = Path(__file__).parent
 METHODS = ["fork", "spawn", "forkserver"]
-N_SAMPLES, EPOCHS, SEED = 64, 2, 20_240_601  # as in tests/loaders_keras.py
+N_SAMPLES, EPOCHS, SEED = 64, 2, 20_240_601  # as in tests/loaders/training.py
 
 
 def session_pids(sid: int) -> list[int]:
@@ -51,10 +51,10 @@ def session_pids(sid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A real SQLite file with the 64 samples."""
-    import loaders_keras
+    import loaders.training as training
 
     path = str(tmp_path_factory.mktemp("keras_db") / "samples.sqlite")
-    loaders_keras.make_db(path)
+    training.make_db(path)
     return path
 
 
@@ -83,7 +83,7 @@ def process_runs(
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
-    code = "import loaders_keras; loaders_keras.main()"
+    code = "import loaders.training as training; training.main()"
     commands = {method: [method, db_path, "4"] for method in METHODS}
     commands.update({name: ["fork", db_path, "4", kind] for name, kind in HELD_LOCK_RUNS.items()})
     logs = tmp_path_factory.mktemp("keras_runs")
@@ -115,12 +115,12 @@ def process_runs(
         time.sleep(0.2)
     results: dict[str, dict[str, Any]] = {}
     for name, proc in procs.items():
-        out, err = (path.read_text() for path in outputs[name])
-        lines = [line for line in out.splitlines() if line.startswith("{")]
+        stdout, stderr = (path.read_text() for path in outputs[name])
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
         if ended[name] < 0:
             results[name] = {"error": "hung", "seconds": round(-ended[name], 1)}
         elif proc.returncode != 0 or not lines:
-            results[name] = {"error": f"exit {proc.returncode}; stderr tail: {err[-2000:]}"}
+            results[name] = {"error": f"exit {proc.returncode}; stderr tail: {stderr[-2000:]}"}
         else:
             results[name] = json.loads(lines[-1])
             results[name]["seconds"] = round(ended[name] - start, 1)
@@ -131,17 +131,17 @@ def process_runs(
 @pytest.fixture(scope="module")
 def thread_run(db_path: str) -> dict[str, Any]:
     """Train with workers=4 threads in this process."""
-    import loaders_keras
+    import loaders.training as training
 
-    return loaders_keras.train(db_path, 4, use_multiprocessing=False)
+    return training.train(db_path, 4, use_multiprocessing=False)
 
 
 def test_per_thread_sqlite_works_with_keras_thread_hops(db_path: str) -> None:
     """A per_thread default SQLite connection survives Keras' spec peek on the main thread."""
-    import loaders_keras
+    import loaders.training as training
 
     check_run(
-        loaders_keras.train(db_path, 4, use_multiprocessing=False, per_thread=True), in_parent=True
+        training.train(db_path, 4, use_multiprocessing=False, per_thread=True), in_parent=True
     )
 
 
@@ -215,9 +215,9 @@ def test_lock_held_by_another_thread_at_fork_does_not_hang_keras(
 @pytest.mark.parametrize("use_multiprocessing", [False, True])
 def test_check_loader_finds_nothing_wrong(db_path: str, use_multiprocessing: bool) -> None:
     """check_loader() reports no error or warning for the per_process + rng_for loader (threads, fork)."""
-    import loaders_keras
+    import loaders.training as training
 
-    ds = loaders_keras.SqliteAugmentedChecked(
+    ds = training.SqliteAugmentedChecked(
         db_path, workers=4, use_multiprocessing=use_multiprocessing
     )
     ds[0]  # opened in the parent first, as Keras' spec peek does

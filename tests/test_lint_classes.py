@@ -87,4 +87,12 @@ def test_condition_names_only_the_public_lock() -> None:
     """threadsafe_gen.Condition is the lock; a finding's condition is called Applies."""
     modules = pkgutil.walk_packages(threadsafe_gen._lint.__path__, "threadsafe_gen._lint.")
     assert [m.name for m in modules if hasattr(importlib.import_module(m.name), "Condition")] == []
-    assert typing.get_args(Applies) == ("always", "loader", "pydataset")
+    assert typing.get_args(Applies) == (
+        "always",
+        "loader",
+        "pydataset",
+        "sequence",
+        "generator",
+        "unlocked-generator",
+        "shared",
+    )

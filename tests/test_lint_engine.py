@@ -66,6 +66,7 @@ def test_lint_of_this_package_is_clean() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.keras
 @pytest.mark.parametrize("package", ["keras", "tf_keras"])
 def test_whole_package_lints_without_crashing(package: str) -> None:
     """The installed keras and tf_keras packages lint without a crash or a syntax-error finding."""

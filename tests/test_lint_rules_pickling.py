@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from lint_cases.support import LOADER, codes
 
+from threadsafe_gen._lint import lint_source
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -54,5 +56,68 @@ def test_custom_pickling_exempts_tsg151() -> None:
     src = LOADER.format(value="threading.Lock()").replace(
         "    def __len__(self):",
         "    def __getstate__(self):\n        return {}\n    def __len__(self):",
+    )
+    assert codes(src) == []
+
+
+ARGUMENT = """
+import keras
+def transforms():
+    while True:
+        yield 1
+class Loader(keras.utils.PyDataset):
+    def __init__(self, x, fn{default}, **kwargs):
+        super().__init__(**kwargs)
+        self.x = x
+        self.fn = fn
+    def __len__(self):
+        return 2
+    def __getitem__(self, idx):
+        return self.fn(self.x[idx])
+{calls}
+"""
+
+
+@pytest.mark.parametrize(
+    ("default", "calls", "expected"),
+    [
+        # issue 10 item 10: a lambda default stored on self
+        ("=lambda x: x", "", ["TSG151"]),
+        # a lambda or a generator passed where the class is constructed in this module
+        ("", "Loader(data, lambda x: x + 1)", ["TSG151"]),
+        ("", "Loader(data, fn=transforms())", ["TSG151"]),
+        ("", "gen = transforms()\nLoader(data, fn=gen)", ["TSG151"]),
+        # default and call site: one finding for the one attribute
+        ("=lambda x: x", "Loader(data, fn=lambda x: -x)", ["TSG151"]),
+        # a module-level def pickles by name
+        ("=abs", "Loader(data, fn=len)", []),
+    ],
+)
+def test_unpicklable_argument_stored_on_self(default: str, calls: str, expected: list[str]) -> None:
+    """A parameter stored on self is unpicklable when its default or a value given to it
+    in this module is a lambda or a generator."""
+    assert codes(ARGUMENT.format(default=default, calls=calls)) == expected
+
+
+def test_lambda_finding_names_the_runtime_code() -> None:
+    """Issue 10 item 10: the lint finding names check_loader()'s code for the same problem
+    (TSG102 for a lambda) and the places the lambda comes from."""
+    src = ARGUMENT.format(default="=lambda x: x", calls="Loader(data, fn=lambda x: -x)")
+    (finding,) = lint_source(src).findings
+    assert "stores the argument `fn` on self.fn, and it is a lambda" in finding.message
+    assert "by default and when passed at line 15:" in finding.message
+    assert "check_loader() reports the same problem as TSG102" in finding.message
+    (lock,) = lint_source(LOADER.format(value="threading.Lock()")).findings
+    assert "check_loader() reports" not in lock.message  # TSG101 there: the same title
+
+
+def test_a_name_is_a_generator_only_where_it_is_bound_to_one() -> None:
+    """`g = gen()` in one function says nothing about a parameter `g` of another, nor does a
+    call of an imported function (maybe no generator at all)."""
+    src = ARGUMENT.format(
+        default="",
+        calls="def make():\n    fn = transforms()\n    return fn\n"
+        "def train(fn):\n    return Loader(data, fn)\n"
+        "def build():\n    from helpers import load\n    fn = load()\n    return Loader(data, fn)\n",
     )
     assert codes(src) == []

@@ -12,8 +12,10 @@ import textwrap
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import pytest
 from hypothesis import given
@@ -22,7 +24,23 @@ from hypothesis import strategies as st
 import threadsafe_gen as tsg
 from threadsafe_gen.errors import PicklingRefusedError
 
-MUTEX_FACTORIES = {
+
+class Mutex(Protocol):
+    """What the mutex tests use of a primitive: Lock, RLock, Condition and the semaphores."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> object: ...
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> object: ...
+
+
+MUTEX_FACTORIES: dict[str, Callable[[], Mutex]] = {
     "Lock": tsg.Lock,
     "RLock": tsg.RLock,
     "Condition": tsg.Condition,
@@ -419,7 +437,7 @@ def exercise_in_child(prims: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_unpickled_in_a_fresh_process_gives_working_primitives(method: str) -> None:
     """spawn/forkserver workers receive fresh, working primitives (Semaphore at its initial value)."""
-    prims = {
+    prims: dict[str, Any] = {
         "lock": tsg.Lock(),
         "rlock": tsg.RLock(),
         "cond": tsg.Condition(),

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from threadsafe_gen._findings import Finding, LoaderReport, Location, make_finding
+from threadsafe_gen._lint.result import LintReport
 from threadsafe_gen._output import (
     GITHUB_ANNOTATIONS_PER_LEVEL,
     RunInfo,
@@ -36,9 +37,10 @@ def test_text_lists_findings_then_summary_last() -> None:
     findings = [lint_finding("TSG351"), lint_finding("TSG652", line=9)]
     out = render(findings, RunInfo("lint", files=4, seconds=0.5), "text")
     lines = out.splitlines()
-    assert lines[0].startswith("pkg/data.py:3:5: TSG351 [error] something about line 3.")
-    assert lines[1].startswith("    fix: ")
+    assert lines[0] == "pkg/data.py:3:5: TSG351 [error] something about line 3."
+    assert lines[1] == f"    fix: {findings[0].hint} (docs/checks.md#tsg351)"
     assert lines[-1] == "Found 2 problems in 1 of 4 files (1 error, 1 warning, 0 info) in 0.50 s."
+    assert str(LintReport(findings, files=4, seconds=0.5)) == out
 
 
 def test_text_without_findings() -> None:
@@ -53,6 +55,16 @@ def test_text_color_only_when_asked() -> None:
     plain = render(f, RunInfo("lint", files=1), "text")
     colored = render(f, RunInfo("lint", files=1), "text", color=True)
     assert ("\x1b[" in plain, "\x1b[31merror\x1b[0m" in colored) == (False, True)
+
+
+def test_check_text_is_coloured_from_the_findings() -> None:
+    """A check's text is coloured by each finding's severity, whatever its message says."""
+    f = make_finding("TSG401", path="loader", message="TSG101 [error] looks like a header")
+    report = LoaderReport([f], loader="L")
+    colored = render(report.findings, report.run_info(), "text", color=True)
+    assert "\x1b[1mTSG401\x1b[0m [\x1b[33mwarning\x1b[0m] duplicate-data: loader" in colored
+    assert "\x1b[31m" not in colored  # the message's "[error]" is not painted
+    assert colored.splitlines()[-1] == "\x1b[1mOK: 0 errors, 1 warning, 0 info\x1b[0m"
 
 
 class _Stream(io.StringIO):
@@ -81,7 +93,7 @@ def test_use_color_needs_a_tty_and_no_no_color(
 def test_check_text_is_the_report_rendering() -> None:
     """For check, text output is the LoaderReport's own rendering (summary last)."""
     report = LoaderReport([make_finding("TSG301", path="loader", message="differs")], loader="L")
-    out = render(report.findings, RunInfo("check", report=report), "text")
+    out = render(report.findings, report.run_info(), "text")
     assert (out == str(report), out.splitlines()[-1]) == (
         True,
         "FAILED: 1 error, 0 warnings, 0 info",
@@ -127,7 +139,7 @@ def test_json_schema_is_stable() -> None:
 def test_json_for_check_includes_loader_settings_and_probes() -> None:
     """check's json adds loader, settings and probes from the report."""
     report = LoaderReport([], settings={"workers": 4}, loader="Loader()")
-    data = json.loads(render([], RunInfo("check", report=report), "json"))
+    data = json.loads(render([], report.run_info(), "json"))
     assert (data["loader"], data["settings"], data["probes"]) == ("Loader()", {"workers": 4}, [])
 
 
@@ -173,7 +185,7 @@ def test_sarif_fingerprint_ignores_line_moves() -> None:
 def test_sarif_check_findings_use_the_target_file() -> None:
     """check findings have no position: SARIF points at the target's module file, line 1."""
     report = LoaderReport([make_finding("TSG101", path="loader.lock", message="cannot pickle")])
-    info = RunInfo("check", report=report, target_file="pkg/loaders.py")
+    info = RunInfo("check", target_file="pkg/loaders.py")
     sarif = json.loads(render(report.findings, info, "sarif"))
     jsonschema.validate(sarif, SCHEMA)
     loc = sarif["runs"][0]["results"][0]["locations"][0]
@@ -194,6 +206,7 @@ def test_github_annotation_format_and_escaping() -> None:
     assert out[0].startswith(
         "::error file=x%2Cy.py,line=2,col=3,title=TSG351 An iterator's __next__ does not hold the lock it owns::a, b: c%0Ad."
     )
+    assert out[0].endswith(" (docs/checks.md#tsg351)")
     assert out[-1] == "threadsafe-gen lint: 1 error, 0 warnings, 0 info in 1 file."
 
 

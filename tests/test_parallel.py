@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers.strategies import worker_counts
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import worker_counts
 from test_sharding import late_shard, numbers, self_sharded
 
 from threadsafe_gen import WorkerInfo, shard, threadsafe_generator

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import loaders as L
+import loaders.basic as L
 import numpy as np
 import pytest
 from hypothesis import given

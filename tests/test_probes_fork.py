@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import loaders_proc as L
+import loaders.processes as L
 import numpy as np
 import pytest
+from helpers.probes import FORK, make_ctx, no_orphans, run
+from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import FORK, make_ctx, no_orphans, run
-from probe_helpers import codes_of as by_code
 
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
@@ -152,7 +152,7 @@ def test_peek_that_kills_the_process_is_not_run_in_the_parent() -> None:
 def test_keras_pydataset_with_global_rng_repeats_in_forked_workers() -> None:
     """A PyDataset augmenting with np.random: TSG501 and TSG502 (docs/failure-modes.md row 2d)."""
     pytest.importorskip("keras")
-    import loaders_proc_keras as K
+    import loaders.processes_keras as K
 
     ds = K.RandomPyDataset(workers=2, use_multiprocessing=True)
     found = fork_dry_run(make_ctx(ds))

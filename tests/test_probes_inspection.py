@@ -1,7 +1,7 @@
 """The process inspection probe: handles, locks, RNGs, threads and generator copies found by
 looking (TSG201, TSG202, TSG204, TSG402, TSG503, TSG703).
 
-Loaders live in tests/loaders_proc.py (spawned children import them by name); every test
+Loaders live in tests/loaders/processes.py (spawned children import them by name); every test
 checks that no child process is left behind.
 """
 
@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import loaders_proc as L
+import loaders.processes as L
 import numpy as np
 import pytest
+from helpers.probes import FORK, assert_nothing_left, make_ctx, no_orphans, run, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given
 from hypothesis import strategies as st
-from probe_helpers import FORK, make_ctx, no_orphans, run
-from probe_helpers import codes_of as by_code
 
 import threadsafe_gen
 from threadsafe_gen._findings import Severity
@@ -258,7 +258,7 @@ def test_tf_keras_on_epoch_end_called_twice_is_a_warning_when_overridden() -> No
 def test_keras_3_pydataset_has_no_epoch_stall() -> None:
     """Keras 3 has no OrderedEnqueuer: a PyDataset with workers=2 is not TSG703."""
     pytest.importorskip("keras")
-    import loaders_proc_keras as K
+    import loaders.processes_keras as K
 
     ds = K.RandomPyDataset(workers=2, use_multiprocessing=True)
     assert "TSG703" not in [f.code for f in process_inspection(make_ctx(ds))]
@@ -316,3 +316,41 @@ def test_walk_skips_objects_made_to_cross_processes(tmp_path: Path) -> None:
         handler.close()
         queue.close()
     assert (walk.handles, walk.locks) == ([], [])
+
+
+# --- a generator whose first item never comes ----------------------------------------------------
+
+NEVER_FIRST = """
+import threading
+import numpy as np
+from threadsafe_gen import threadsafe_generator
+
+RELEASE = threading.Event()
+KWARGS = {"workers": 4, "timeout": 6.0, "batch_timeout": 1.0}
+
+@threadsafe_generator
+def never_first():
+    RELEASE.wait()
+    while True:
+        yield (np.zeros((2, 1)), np.zeros(2))
+
+def make():
+    return never_first
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("probes", [None, ["process_inspection"]], ids=["all", "alone"])
+def test_generator_whose_first_item_never_comes_is_bounded(tmp_path: Path, probes: Any) -> None:
+    """@threadsafe_generator that blocks before its first item, workers=4: the copies are not
+    measured on this thread; check_loader returns in time with TSG801 and leaves nothing."""
+    case = NEVER_FIRST.replace(
+        '"batch_timeout": 1.0}', f'"batch_timeout": 1.0, "probes": {probes!r}}}'
+    )
+    result = run_isolated(case, tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 6.0 + 5.0
+    assert "TSG801" in [code for code, _ in result["findings"]]
+    assert_nothing_left(result)

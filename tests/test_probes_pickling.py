@@ -11,9 +11,10 @@ import sqlite3
 import threading
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import numpy as np
 import pytest
+from helpers.probes import assert_nothing_left, run_isolated
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -37,7 +38,10 @@ def test_every_culprit_is_reported_with_its_path() -> None:
     assert got == [
         ("loader.lock", "_thread.lock"),
         ("loader.cfg['aug'].lock", "_thread.lock"),
-        ("loader.cfg['fns'][1]", "function loaders.UnpicklableSeq.__init__.<locals>.<lambda>"),
+        (
+            "loader.cfg['fns'][1]",
+            "function loaders.basic.UnpicklableSeq.__init__.<locals>.<lambda>",
+        ),
         ("loader.gen", "generator"),
         ("loader.conn", "sqlite3.Connection"),
     ]
@@ -276,7 +280,8 @@ def test_message_names_path_type_and_consequence() -> None:
     f = next(f for f in report.findings if f.path == "loader.conn")
     assert f.message.startswith("loader.conn (sqlite3.Connection) cannot be pickled")
     assert "threadsafe_gen.per_process" in f.hint
-    assert f.message.endswith("(TSG101, see docs/checks.md#tsg101)")
+    assert f.check.anchor == "docs/checks.md#tsg101"
+    assert "docs/checks.md#tsg101" in str(report)  # the renderer links each finding
 
 
 def test_large_payload_is_tsg103_with_bytes() -> None:
@@ -312,7 +317,7 @@ def test_generator_object_is_unpicklable_loader() -> None:
 def test_tf_keras_flow_reports_lock_and_generator() -> None:
     """ImageDataGenerator().flow holds a lock and a generator: both paths (docs/failure-modes.md row 7.1)."""
     pytest.importorskip("tf_keras")
-    import loaders_tf
+    import loaders.basic_keras as loaders_tf
 
     flow = loaders_tf.image_flow()
     report = check_loader(flow, use_multiprocessing=True, start_method="spawn", probes=["pickling"])
@@ -325,3 +330,85 @@ def test_tf_keras_flow_reports_lock_and_generator() -> None:
 def test_unused_io() -> None:
     """BytesIO pickles (it is data, not a handle): nothing reported."""
     assert find_unpicklable({"buf": io.BytesIO(b"abc")}) == []
+
+
+# --- a __getstate__ that never returns ----------------------------------------------------------
+
+BLOCKING_GETSTATE = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 8.0, "batch_timeout": 1.0, "probes": PROBES}
+
+class BlockingGetstate:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return (np.full((2, 1), i, np.float32), np.zeros(2))
+
+    def __getstate__(self):
+        RELEASE.wait()
+        return dict(self.__dict__)
+
+def make():
+    return BlockingGetstate()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+BLOCKING_ITERATOR = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 8.0, "batch_timeout": 1.0, "probes": PROBES}
+
+class BlockingIterator:
+    def __init__(self):
+        self.n = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.n += 1
+        if self.n > 8:
+            raise StopIteration
+        return (np.full((2, 1), self.n, np.float32), np.zeros(2))
+
+    def __getstate__(self):
+        RELEASE.wait()
+        return dict(self.__dict__)
+
+def make():
+    return BlockingIterator()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "probes"),
+    [
+        (BLOCKING_GETSTATE, None),
+        (BLOCKING_GETSTATE, ["spawn_dry_run"]),
+        (BLOCKING_ITERATOR, None),
+    ],
+    ids=["all", "spawn-alone", "iterator-object"],
+)
+def test_getstate_that_blocks_is_tsg801_within_budget(
+    tmp_path: Any, case: str, probes: Any
+) -> None:
+    """Pickling the loader blocks for ever (the pickling probe, the spawn dry run sending it,
+    or check_loader copying an iterator object): check_loader returns in time with TSG801 on
+    the loader, and leaves nothing behind."""
+    result = run_isolated(case.replace("PROBES", repr(probes)), tmp_path, hard_timeout=60)
+    assert result["elapsed"] < 8.0 + 5.0
+    assert ["TSG801", "loader"] in result["findings"]
+    assert_nothing_left(result)

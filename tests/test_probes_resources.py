@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import loaders as L
-from probe_helpers import check
-from probe_helpers import codes_of as by_code
+import loaders.basic as L
+from helpers.probes import check
+from helpers.probes import codes_of as by_code
 
 
 def test_fd_growth_is_tsg721() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import pytest
+from helpers.probes import INPROCESS, assert_nothing_left, check, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import INPROCESS, check
-from probe_helpers import codes_of as by_code
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
@@ -109,3 +109,49 @@ def test_iterator_object_consumption_is_noted() -> None:
     """An iterator object is consumed by the check, and the probe note says so."""
     report = check(L.gen_clean(), probes=["sequential"])
     assert report.probes[0].note.endswith("the iterator object was consumed by the check")
+
+
+# --- a loader that fails fast, then blocks -------------------------------------------------------
+
+FAILS_THEN_BLOCKS = """
+import threading
+import numpy as np
+
+RELEASE = threading.Event()
+KWARGS = {"timeout": 8.0, "batch_timeout": 1.0, "probes": PROBES}
+
+class FailsThenBlocks:
+    def __init__(self):
+        self.calls = 0
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if i == 2:
+            self.calls += 1
+            if self.calls > 1:
+                RELEASE.wait()
+            raise ValueError("index 2 is broken")
+        return (np.full((2, 1), i, np.float32), np.zeros(2))
+
+def make():
+    return FailsThenBlocks()
+
+def release(loader):
+    RELEASE.set()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("probes", [["sequential"], None], ids=["sequential", "all"])
+def test_loader_that_fails_then_blocks_is_bounded(tmp_path: Any, probes: Any) -> None:
+    """loader[2] raises at once, then blocks when called again: the re-check on the thread
+    that created the loader is bounded; TSG822 and TSG801, in time, and nothing left."""
+    result = run_isolated(
+        FAILS_THEN_BLOCKS.replace("PROBES", repr(probes)), tmp_path, hard_timeout=60
+    )
+    assert result["elapsed"] < 8.0 + 5.0
+    assert ["TSG822", "loader[2]"] in result["findings"]
+    assert "TSG801" in [code for code, _ in result["findings"]]
+    assert_nothing_left(result)

@@ -1,7 +1,7 @@
 """The spawn dry run: the loader sent to a spawned or forkserver child (TSG101, TSG102,
 TSG104, TSG702).
 
-Loaders live in tests/loaders_proc.py (spawned children import them by name); every test
+Loaders live in tests/loaders/processes.py (spawned children import them by name); every test
 checks that no child process is left behind.
 """
 
@@ -14,10 +14,10 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
-import loaders_proc as L
+import loaders.processes as L
 import pytest
-from probe_helpers import FORK, make_ctx, no_orphans, run
-from probe_helpers import codes_of as by_code
+from helpers.probes import FORK, make_ctx, no_orphans, run
+from helpers.probes import codes_of as by_code
 
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.spawn import spawn_dry_run
@@ -83,7 +83,7 @@ def test_class_the_child_cannot_import_is_reported_from_the_child() -> None:
     """A class from a module that exists only in this process: TSG102 with the child's error."""
     module = types.ModuleType("tsg_ephemeral_loaders")
     exec(
-        "import loaders_proc\nclass Ephemeral(loaders_proc.PureSeq):\n    pass\n",
+        "import loaders.processes as L\nclass Ephemeral(L.PureSeq):\n    pass\n",
         module.__dict__,
     )
     sys.modules[module.__name__] = module
@@ -130,7 +130,7 @@ def test_unguarded_main_script_is_reported(tmp_path: Path) -> None:
     script.write_text(
         "import sys, json, time\n"
         f"sys.path.insert(0, {str(tests_dir)!r})\n"
-        "import loaders_proc as L\n"
+        "import loaders.processes as L\n"
         "from threadsafe_gen._probes import ProbeContext\n"
         "from threadsafe_gen._probes.spawn import spawn_dry_run\n"
         "ctx = ProbeContext(L.PureSeq(), 'sequence', 2, True, 'spawn', list(range(8)), None,\n"
@@ -150,7 +150,7 @@ def test_unguarded_main_script_is_reported(tmp_path: Path) -> None:
 def test_pure_keras_pydataset_has_no_problem_under_fork_and_spawn() -> None:
     """A pure PyDataset: no error or warning from inspection, fork or spawn; spawn cost measured."""
     pytest.importorskip("keras")
-    import loaders_proc_keras as K
+    import loaders.processes_keras as K
 
     ds = K.PurePyDataset(workers=2, use_multiprocessing=True)
     found = run(make_ctx(ds, start_method="spawn", timeout=90.0))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import pytest
-from probe_helpers import check
-from probe_helpers import codes_of as by_code
+from helpers.probes import check
+from helpers.probes import codes_of as by_code
 
 
 @pytest.mark.parametrize(

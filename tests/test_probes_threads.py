@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import loaders as L
+import loaders.basic as L
 import pytest
+from helpers.probes import assert_nothing_left, check, run_isolated
+from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import check
-from probe_helpers import codes_of as by_code
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
@@ -165,3 +165,38 @@ def test_switchinterval_is_restored() -> None:
     before = sys.getswitchinterval()
     check(L.SleepySeq(), workers=2, probes=["threads"])
     assert before == sys.getswitchinterval()
+
+
+# --- huge exception messages --------------------------------------------------------------------
+
+HUGE_ERRORS = """
+import itertools
+KWARGS = {"workers": 4, "timeout": 20.0, "probes": PROBES}
+
+_count = itertools.count()
+
+class HugeErrors:
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, i):
+        raise ValueError(f"call {next(_count)}: " + "x" * 700_000)
+
+def make():
+    return HugeErrors()
+
+def release(loader):
+    pass
+"""
+
+
+@pytest.mark.slow
+def test_huge_exception_messages_cost_bounded_memory(tmp_path: Any) -> None:
+    """A 0.7 M-character message on each of the threads probe's ~500 calls: only a bounded
+    number of distinct errors is kept, each cut, so memory stays small (it took 1.9 GB)."""
+    case = HUGE_ERRORS.replace("PROBES", repr(["sequential", "order", "threads", "duplicates"]))
+    result = run_isolated(case, tmp_path, hard_timeout=90)
+    assert result["elapsed"] < 20.0 + 5.0
+    assert "TSG822" in [code for code, _ in result["findings"]]
+    assert result["rss_mib"] < 64
+    assert_nothing_left(result)

@@ -106,8 +106,20 @@ def test_picklable_lock_is_clean() -> None:
 @pytest.mark.parametrize("arg", ["collate_fn", "worker_init_fn"])
 def test_lambda_for_spawned_workers(arg: str) -> None:
     """A lambda collate_fn / worker_init_fn: TSG102 at its argument (torch pickles both)."""
-    fn = (lambda batch: batch) if arg == "collate_fn" else (lambda worker_id: None)
-    dl = DataLoader(loaders.Rows(), num_workers=2, multiprocessing_context="spawn", **{arg: fn})
+    if arg == "collate_fn":
+        dl = DataLoader(
+            loaders.Rows(),
+            num_workers=2,
+            multiprocessing_context="spawn",
+            collate_fn=lambda batch: batch,
+        )
+    else:
+        dl = DataLoader(
+            loaders.Rows(),
+            num_workers=2,
+            multiprocessing_context="spawn",
+            worker_init_fn=lambda worker_id: None,
+        )
     report = check(dl, probes=["pickling"])
     assert [f.path for f in only(report, "TSG102")] == [arg]
 

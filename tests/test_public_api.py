@@ -22,6 +22,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "Condition",
         "Event",
         "Finding",
+        "HostInfo",
+        "LintReport",
         "LintResult",
         "LoaderReport",
         "Lock",
@@ -37,11 +39,13 @@ PUBLIC_API: dict[str, list[str]] = {
         "assert_loader_safe",
         "check_loader",
         "errors",
+        "host_info",
         "lint_paths",
         "lint_source",
         "per_process",
         "per_thread",
         "rng_for",
+        "set_hosts",
         "set_seed",
         "shard",
         "threadsafe_generator",
@@ -105,23 +109,7 @@ def test_public_names_match_the_snapshot(module: str) -> None:
     assert (removed, added) == ([], []), _diff_message(module, removed, added)
 
 
-# threadsafe_gen/errors.py lists ShardingError before SharedArrayClosedError. Strict xfail: once
-# it is sorted this test passes unexpectedly and fails, so the mark is removed with the fix.
-_UNSORTED = {"threadsafe_gen.errors"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(reason="__all__ not sorted yet", strict=True)
-            if m in _UNSORTED
-            else (),
-        )
-        for m in sorted(PUBLIC_API)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(PUBLIC_API))
 def test_all_is_sorted(module: str) -> None:
     """__all__ is in sorted() order, so that a diff of it shows additions and removals plainly."""
     names = list(importlib.import_module(module).__all__)
@@ -189,3 +177,8 @@ def test_lazy_submodules_are_reachable_as_attributes() -> None:
         assert isinstance(getattr(threadsafe_gen, name), types.ModuleType)
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         threadsafe_gen.nothing_here  # noqa: B018
+
+
+def test_lint_result_is_the_deprecated_name_of_lint_report() -> None:
+    """LintResult (the name before LintReport) still imports, as the same class."""
+    assert threadsafe_gen.LintResult is threadsafe_gen.LintReport

@@ -101,6 +101,25 @@ def test_assert_loader_safe_raises_assertion_with_report() -> None:
     assert "TSG303" in info.value.report.codes()  # type: ignore[attr-defined]
 
 
+def test_options_are_check_loaders() -> None:
+    """assert_loader_safe takes check_loader()'s options (the CheckOptions fields), by keyword
+    or as a CheckOptions; an unknown one is a TypeError naming the likely intended one."""
+    import dataclasses
+    import inspect
+
+    from threadsafe_gen import check_loader
+    from threadsafe_gen._check import CheckOptions
+
+    fields = [f.name for f in dataclasses.fields(CheckOptions)]
+    assert list(inspect.signature(check_loader).parameters)[1:] == fields
+    report = assert_loader_safe(Pure(), options=CheckOptions(workers=2), max_batches=4)
+    assert (report.settings["workers"], report.settings["batches"]) == (2, 4)
+    with pytest.raises(
+        TypeError, match=r"unexpected keyword argument 'wokers'\. Did you mean 'workers'"
+    ):
+        assert_loader_safe(Pure(), wokers=2)
+
+
 def test_fail_on_is_validated() -> None:
     """An unknown severity is a ValueError."""
     with pytest.raises(ValueError, match="'fatal' is not a valid Severity"):

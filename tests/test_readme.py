@@ -31,6 +31,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.keras
 def test_quickstart_runs_and_the_loader_is_clean(tmp_path: Path) -> None:
     """The quickstart, pasted into an empty folder, checks its loader: no error findings."""
     (quickstart,) = _blocks("python")

@@ -56,7 +56,7 @@ pytestmark = pytest.mark.skipif(
 
 #: The runtime codes, all of which have an example except these (with the reason).
 WITHOUT_EXAMPLE = {
-    "TSG703": "the registry shows no example (tests/test_probes_processes.py checks tf_keras Sequences)",
+    "TSG703": "the registry shows no example (tests/test_probes_inspection.py checks tf_keras Sequences)",
 }
 
 
@@ -259,6 +259,7 @@ def load(i):
     ),
     # --- duplicate data
     "TSG401": Case(ROWS, check={"probes": ["duplicates"]}),
+    "TSG403": Case(XY, build="loader = batches", check={"hosts": 2, "probes": ["hosts"]}),
     "TSG402": Case(
         MODEL
         + """
@@ -475,11 +476,11 @@ def _make_db(path: Path) -> None:
 def _no_start_method() -> Iterator[None]:
     """Run as in a fresh interpreter, where no start method is set yet; restore it afterwards."""
     saved = multiprocessing.get_start_method(allow_none=True)
-    multiprocessing.set_start_method(None, force=True)  # type: ignore[arg-type]
+    multiprocessing.set_start_method(None, force=True)
     try:
         yield
     finally:
-        multiprocessing.set_start_method(saved, force=True)  # type: ignore[arg-type]
+        multiprocessing.set_start_method(saved, force=True)
 
 
 def _quiet_exit(hook: Any, args: Any) -> None:

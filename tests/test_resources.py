@@ -40,7 +40,7 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def connect_shared(owner: Any) -> sqlite3.Connection:
     """Open owner.path for use from any thread of this process."""
-    return sqlite3.connect(owner.path, check_same_thread=False)
+    return sqlite3.connect(owner.path, check_same_thread=False, cached_statements=0)
 
 
 def connect_own_thread(owner: Any) -> sqlite3.Connection:
@@ -66,7 +66,7 @@ class ProcessRows:
 class ThreadRows(ProcessRows):
     """The same loader with a per_thread connection (check_same_thread=True)."""
 
-    db = tsg.per_thread(connect_own_thread, close=sqlite3.Connection.close)  # type: ignore[assignment]
+    db = tsg.per_thread(connect_own_thread, close=sqlite3.Connection.close)
 
 
 def run_on_barrier(n_threads: int, target: Any) -> list[Any]:
@@ -169,11 +169,11 @@ def test_assignment_is_refused_and_del_recreates() -> None:
 def test_bad_arguments_are_explained() -> None:
     """Non-callable factory or close, a two-argument factory, and .get() of an owner factory raise."""
     with pytest.raises(TypeError, match=r"expected a callable factory, got 3 \(type=int\)"):
-        tsg.per_process(3)  # type: ignore[call-overload]
+        tsg.per_process(3)  # type: ignore[arg-type]  # a non-callable, on purpose
     with pytest.raises(TypeError, match=r"expected close to be a callable or None"):
         tsg.per_thread(object, close="close")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"taking no argument, or one \(the owner"):
-        tsg.per_process(lambda a, b: None)  # type: ignore[arg-type,misc]
+        tsg.per_process(lambda a, b: None)  # type: ignore[arg-type]  # two arguments, on purpose
     with pytest.raises(TypeError, match=r"only works as a class attribute"):
         tsg.per_process(connect_shared).get()
 
@@ -203,7 +203,9 @@ def test_owner_pickles_without_the_object_and_recreates_it(db_path: Path) -> Non
 
 def test_standalone_pickles_as_its_factory() -> None:
     """A standalone resource pickles as (factory, close) and creates a new object after."""
-    res = tsg.per_process(functools.partial(dict, a=1), close=dict.clear)
+    res: tsg.PerProcess[dict[str, int]] = tsg.per_process(
+        functools.partial(dict, a=1), close=dict.clear
+    )
     made = res.get()
     copy = pickle.loads(pickle.dumps(res))
     assert (copy.get(), copy.get() is made) == ({"a": 1}, False)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers.strategies import worker_counts
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import worker_counts
 
 import threadsafe_gen
 from threadsafe_gen import WorkerInfo, shard, threadsafe_generator, worker_info

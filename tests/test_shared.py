@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import os
 import pickle
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis.extra import numpy as hnp
 
-from threadsafe_gen import SharedArray
+from threadsafe_gen import SharedArray, _shared
 from threadsafe_gen.errors import SharedArrayClosedError
 
 SHM = "/dev/shm"
@@ -404,3 +405,199 @@ def test_not_enough_shared_memory_is_a_clear_error_not_sigbus() -> None:
     with pytest.raises(OSError, match=r"not enough room.*--shm-size"):
         SharedArray((too_big,), np.uint8)
     assert segments(os.getpid()) == before
+
+
+# Run as a script: a thread keeps creating and closing arrays (taking the module's lock) while
+# the main thread forks children that each create one. Children still running at the deadline
+# are killed and their segments removed, so a failure leaves nothing behind either.
+FORK_WHILE_CHURNING = """
+import json, os, signal, sys, threading, time, warnings
+import numpy as np
+from threadsafe_gen import SharedArray, _shared
+
+warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a multi-threaded process
+stop = threading.Event()
+
+def churn():
+    while not stop.is_set():
+        SharedArray((64,), np.uint8).close()
+
+thread = threading.Thread(target=churn)
+thread.start()
+time.sleep(0.05)
+read_end, write_end = os.pipe()
+children = []
+for _ in range({n}):
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        with SharedArray((8,), np.uint8) as sa:
+            sa[0] = 1
+        os.write(write_end, f"{{_shared._reaper_pid}}\\n".encode())
+        os.close(write_end)
+        sys.exit(0)   # a normal exit: atexit stops and reaps this child's own reaper
+    children.append(pid)
+    time.sleep(0.002)
+os.close(write_end)
+deadline = time.monotonic() + {timeout}
+codes = {{}}
+while len(codes) < len(children) and time.monotonic() < deadline:
+    for pid in children:
+        if pid not in codes:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[pid] = os.waitstatus_to_exitcode(status)
+    time.sleep(0.01)
+hung = [pid for pid in children if pid not in codes]
+for pid in hung:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    for entry in os.listdir("/dev/shm"):
+        if entry.startswith(f"tsg_{{pid}}_"):
+            os.unlink("/dev/shm/" + entry)
+stop.set()
+thread.join()
+with os.fdopen(read_end) as f:
+    reapers = f.read().split()
+print(json.dumps({{"children": children, "hung": hung, "codes": sorted(set(codes.values())), "reapers": reapers}}))
+"""
+
+
+@pytest.mark.slow
+def test_forked_children_create_arrays_while_another_thread_creates_and_closes() -> None:
+    """Issue 11 item 1: fork while another thread holds the module lock; every child's first
+    SharedArray() still works (the lock is ours and is re-created in the child), no leaks."""
+    n = 20
+    result = run_script(FORK_WHILE_CHURNING.format(n=n, timeout=30))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["hung"] == [], f"{len(report['hung'])} of {n} forked children hung"
+    assert report["codes"] == [0]
+    assert len(report["reapers"]) == n  # each child created, used and closed its array
+    for pid in [*report["children"], *map(int, report["reapers"])]:
+        assert wait_until_dead(pid)
+        assert segments(pid) == set()
+
+
+def fake_segment(name: str) -> str:
+    """Create an empty /dev/shm/<name> (what a segment of another process looks like here)."""
+    fd = os.open(os.path.join(SHM, name), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    os.close(fd)
+    return name
+
+
+def test_sweep_removes_only_segments_whose_owner_is_provably_gone() -> None:
+    """Issue 11 item 2: another PID namespace's segment (its pid means nothing here) and a name
+    without identity are left alone; ours whose owner is gone or whose pid was reused go."""
+    namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    with open("/proc/sys/kernel/pid_max") as f:
+        no_such_pid = int(f.read()) + 1  # above pid_max: can never be a live process here
+    start = _shared._start_time(os.getpid())
+    assert start is not None
+    token = os.urandom(6).hex()
+    foreign = fake_segment(f"tsg_{no_such_pid}_100_{int(namespace) + 1}_{token}")
+    no_identity = fake_segment(f"tsg_{no_such_pid}_{token}")
+    dead = fake_segment(f"tsg_{no_such_pid}_100_{namespace}_{token}")
+    reused = fake_segment(f"tsg_{os.getpid()}_{int(start) - 1}_{namespace}_{token}")
+    alive = fake_segment(f"tsg_{os.getpid()}_{start}_{namespace}_{token}")
+    try:
+        _shared._sweep_orphans()
+        left = {
+            name
+            for name in (foreign, no_identity, dead, reused, alive)
+            if os.path.exists(os.path.join(SHM, name))
+        }
+        assert left == {foreign, no_identity, alive}
+    finally:
+        for name in (foreign, no_identity, dead, reused, alive):
+            if os.path.exists(os.path.join(SHM, name)):
+                os.unlink(os.path.join(SHM, name))
+
+
+def test_segment_names_carry_the_owner_identity() -> None:
+    """On Linux a name records pid, start time and PID namespace, so the sweep can judge it."""
+    with SharedArray((1,), np.uint8) as sa:
+        pid, start, namespace, _token = sa.name.removeprefix("tsg_").split("_")
+    assert int(pid) == os.getpid()
+    assert start == _shared._start_time(os.getpid())
+    assert int(namespace) == os.stat("/proc/self/ns/pid").st_ino
+
+
+def unshare_works(*flags: str) -> bool:
+    """Whether this machine lets us start a process in a new PID namespace (root, util-linux)."""
+    try:
+        probe = subprocess.run(
+            ["unshare", "--pid", "--fork", *flags, "true"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+# Runs in a new PID namespace: allocates pids from `first` on (so the owner's pid is unlikely to
+# exist outside, where the old sweep would have called it dead), creates an array, reports its
+# name and waits for a line on stdin before closing it.
+IN_NAMESPACE = """
+import os, sys
+try:
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write("{first}")
+except OSError:
+    pass
+if os.fork() == 0:
+    import numpy as np
+    from threadsafe_gen import SharedArray
+    with SharedArray((4,), np.uint8) as sa:
+        print(os.getpid(), sa.name, flush=True)
+        sys.stdin.readline()
+    sys.exit(0)
+os.wait()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mount_proc", [True, False], ids=["own-proc", "host-proc"])
+def test_sweep_leaves_a_live_segment_of_another_pid_namespace(mount_proc: bool) -> None:
+    """Issue 11 item 2 for real: an owner in another PID namespace (sharing /dev/shm) keeps its
+    segment through our sweep, and frees it itself when it closes it."""
+    flags = ["--mount-proc"] if mount_proc else []
+    if not unshare_works(*flags):
+        pytest.skip("cannot create a PID namespace here (needs root and util-linux unshare)")
+    with open("/proc/sys/kernel/pid_max") as f:
+        first = int(f.read()) - 1000
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "--pid",
+            "--fork",
+            *flags,
+            sys.executable,
+            "-c",
+            IN_NAMESPACE.format(first=first),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        pid_text, name = proc.stdout.readline().split()
+        assert os.path.exists(os.path.join(SHM, name))
+        _shared._sweep_orphans()
+        assert os.path.exists(os.path.join(SHM, name)), (
+            f"swept a live segment (owner pid {pid_text} in its namespace)"
+        )
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 0
+        assert wait_until_gone(name)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdin.close()
+        proc.stdout.close()

@@ -11,21 +11,28 @@ TensorFlow and Keras are never imported by ``import threadsafe_gen``; the adapte
 
 from __future__ import annotations
 
+from ._safe_path import current_folder_off_path, running_as_main_module
+
+if running_as_main_module():  # before anything below imports ast, json, argparse, ...
+    current_folder_off_path()
+
 import importlib
 
 from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
-from ._findings import REGISTRY, Category, Finding, LoaderReport, Severity
+from ._findings import REGISTRY, Category, Finding, Severity
+from ._hosts import HostInfo, host_info, set_hosts
 from ._iterators import threadsafe_generator, threadsafe_iter
-from ._lint import LintResult, lint_paths, lint_source
+from ._lint import lint_paths, lint_source
+from ._lint.result import LintReport, LintResult
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._random import rng_for, set_seed
+from ._report import LoaderReport
 from ._resources import PerProcess, PerThread, per_process, per_thread
 from ._sharding import WorkerInfo, shard, worker_info
 from ._shared import SharedArray
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 # Submodules with optional dependencies, imported on first attribute access so that
 # `tsg.keras.guard` works after a plain `import threadsafe_gen as tsg` while the import
@@ -51,6 +58,8 @@ __all__ = [
     "Condition",
     "Event",
     "Finding",
+    "HostInfo",
+    "LintReport",
     "LintResult",
     "LoaderReport",
     "Lock",
@@ -66,11 +75,13 @@ __all__ = [
     "assert_loader_safe",
     "check_loader",
     "errors",
+    "host_info",
     "lint_paths",
     "lint_source",
     "per_process",
     "per_thread",
     "rng_for",
+    "set_hosts",
     "set_seed",
     "shard",
     "threadsafe_generator",

@@ -6,28 +6,29 @@ pytest; the plugin's ``loader_check`` fixture returns this same function.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import difflib
 from typing import Any
 
-from ._findings import LoaderReport, Severity
-from .errors import LoaderCheckError
+from ._check import CheckOptions, run_check
+from ._registry import Severity
+from ._report import LoaderReport
 
 __all__ = ["assert_loader_safe"]
+
+#: What assert_loader_safe plans for when it is not told: a check with one worker finds
+#: few concurrency problems.
+DEFAULT_WORKERS = 4
 
 
 def assert_loader_safe(
     loader: Any,
     *,
-    workers: int = 4,
-    use_multiprocessing: bool | None = None,
-    start_method: str | None = None,
-    max_batches: int | None = None,
-    timeout: float = 60.0,
-    batch_timeout: float | None = None,
-    ignore: Iterable[str] = (),
+    options: CheckOptions | None = None,
     fail_on: Severity | str = "error",
+    **kwargs: Any,
 ) -> LoaderReport:
-    """Fail the test, with the readable report, if *loader* is not safe for *workers*.
+    """Fail the test, with the readable report, if *loader* is not safe for its workers.
 
     Use it as the whole body of a test: it runs :func:`threadsafe_gen.check_loader` and
     raises when any finding is at or above *fail_on*. Pytest shows the report (codes, what
@@ -36,16 +37,14 @@ def assert_loader_safe(
     Args:
         loader: anything ``check_loader()`` accepts (a PyDataset, a Sequence, a generator
             function, an iterator).
-        workers: planned number of workers (default 4: a check with one worker finds few
-            concurrency problems).
-        use_multiprocessing: plan for processes instead of threads (default: the loader's
-            own setting, else threads).
-        start_method: ``"fork"``, ``"spawn"`` or ``"forkserver"``.
-        max_batches: batches per pass.
-        timeout: total time budget in seconds.
-        batch_timeout: limit per call in seconds.
-        ignore: finding codes to leave out, e.g. ``["TSG401"]``.
+        options: the check's options as one ``CheckOptions``; keyword options replace its
+            fields.
         fail_on: lowest severity that fails: ``"error"`` (default), ``"warning"`` or ``"info"``.
+        **kwargs: any option of :func:`threadsafe_gen.check_loader` (``workers``,
+            ``use_multiprocessing``, ``start_method``, ``max_batches``, ``timeout``,
+            ``batch_timeout``, ``ignore``, ``probes``), with the same meaning, except that
+            ``workers`` defaults to 4 here: a check with one worker finds few concurrency
+            problems.
 
     Returns:
         The :class:`~threadsafe_gen.LoaderReport`, when nothing reached *fail_on*.
@@ -53,7 +52,8 @@ def assert_loader_safe(
     Raises:
         LoaderCheckError: a finding reached *fail_on* (an ``AssertionError``; its message is
             the report and ``.report`` holds it).
-        ValueError: *fail_on* is not a severity.
+        TypeError: an unknown option, or an option of the wrong type.
+        ValueError: *fail_on* is not a severity, or an option is out of range.
 
     >>> class Squares:
     ...     def __len__(self):
@@ -66,24 +66,26 @@ def assert_loader_safe(
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not ours
     threshold = Severity(fail_on)
-    from ._check import check_loader
-
-    report = check_loader(
-        loader,
-        workers=workers,
-        use_multiprocessing=use_multiprocessing,
-        start_method=start_method,
-        max_batches=max_batches,
-        timeout=timeout,
-        batch_timeout=batch_timeout,
-        ignore=ignore,
-    )
-    failing = [f for f in report.findings if f.severity.rank >= threshold.rank]
-    if failing:
-        codes = ", ".join(sorted({f.code for f in failing}))
-        head = (
-            f"loader is not safe with workers={workers}: {len(failing)} finding(s) at or above "
-            f"{threshold.value} ({codes}). Fix them, or pass ignore=[...] for accepted risks.\n\n"
-        )
-        raise LoaderCheckError(head + str(report), report)
+    report = run_check(loader, _options(options, kwargs))
+    report.raise_for(threshold)
     return report
+
+
+def _options(options: CheckOptions | None, kwargs: dict[str, Any]) -> CheckOptions:
+    """*options* (default: 4 workers) with the keyword options in place of its fields."""
+    given: object = options  # a caller's slip is not excluded by the annotation
+    if not isinstance(given, (CheckOptions, type(None))):
+        msg = f"assert_loader_safe() expected options to be a CheckOptions, got {type(options).__name__}"
+        raise TypeError(msg)
+    names = [f.name for f in dataclasses.fields(CheckOptions)]
+    for key in kwargs:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            msg = (
+                f"assert_loader_safe() got an unexpected keyword argument {key!r}.{hint} "
+                f"Its options are check_loader()'s: {', '.join(names)}."
+            )
+            raise TypeError(msg)
+    base = options if options is not None else CheckOptions(workers=DEFAULT_WORKERS)
+    return dataclasses.replace(base, **kwargs)

@@ -18,10 +18,13 @@ Safety (see NOTE [ In-process crash and hang safety ] in ``_probes/sequential.py
 canary runs the sequential indices first, so a loader that kills its process is reported
 (TSG821) instead of killing the caller; every in-process call runs on a daemon thread with a
 per-call timeout, so a hanging ``__getitem__`` becomes a TSG801 finding and later in-process
-probes are skipped. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
-the calling thread, as Keras runs them, and only after the canary showed they return. Every
-wait is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds
-for reaping child processes. A probe that raises is recorded as ``failed`` and never reaches
+probes are skipped. ``len(loader)``, pickling the loader and a generator's first item run
+on helper threads too. Only Keras' two "peek" calls (``loader[0]`` and ``loader[1]``) run on
+the calling thread, as Keras runs them, and only after a forked copy showed they return (the
+same holds for re-running a failed call there, to tell a thread-bound resource). Every wait
+is cut at the deadline, so the whole check takes at most ``timeout`` plus a few seconds for
+reaping child processes, whatever the loader does; the child processes exit by themselves
+if the checking process dies. A probe that raises is recorded as ``failed`` and never reaches
 the caller. Probes that could not start before the budget ran out are listed in a TSG802
 finding.
 
@@ -57,6 +60,7 @@ from ._probes import (
     failures,
     fork,
     grain_loader,
+    hosts,
     inspection,
     pickling,
     resources,
@@ -67,6 +71,7 @@ from ._probes import (
     threads,
     torch_loader,
 )
+from ._probes._calls import call_once
 from ._probes._context import Probe, ProbeContext, ProbeFunction, dedupe
 from ._text import short_repr
 
@@ -85,6 +90,7 @@ PROBES: tuple[Probe, ...] = (
     *resources.PROBES,
     *threads.PROBES,  # order records random/order_dependent; threads reads them, records its run
     *duplicates.PROBES,  # reads the threads probe's run: after it
+    *hosts.PROBES,  # runs only with hosts=N: one pass per simulated host
     *pickling.PROBES,  # records unpicklable, which the spawn dry run reads
     *fork.PROBES,  # first process probe: its parent calls open lazy handles, as Keras' peek does
     *inspection.PROBES,  # reads fork_clean: after the fork dry run
@@ -99,6 +105,7 @@ DECIDERS = (
     resources,
     threads,
     duplicates,
+    hosts,
     pickling,
     fork,
     inspection,
@@ -148,6 +155,7 @@ class CheckOptions:
     batch_timeout: float | None = None
     ignore: Collection[str] = frozenset()
     probes: Sequence[str | ProbeFunction] | None = None
+    hosts: int | None = None
 
     def __post_init__(self) -> None:
         _validate_number("timeout", self.timeout, minimum=0.0, exclusive=True)
@@ -164,6 +172,8 @@ class CheckOptions:
             _validate_start_method(self.start_method)
         if self.probes is not None:
             object.__setattr__(self, "probes", _validate_probes(self.probes))
+        if self.hosts is not None:
+            _validate_int("hosts", self.hosts, minimum=1)
 
     @property
     def batches(self) -> int:
@@ -270,6 +280,7 @@ def check_loader(
     batch_timeout: float | None = None,
     ignore: Iterable[str] = (),
     probes: Iterable[str | ProbeFunction] | None = None,
+    hosts: int | None = None,
 ) -> LoaderReport:
     """Dry-run *loader* the way ``workers`` threads or processes would, and report every problem.
 
@@ -311,9 +322,14 @@ def check_loader(
         ignore: finding codes to leave out of the report, e.g. ``["TSG103"]``.
         probes: run only these probes, by name (``"sequential"``, ``"structure"``,
             ``"state"``, ``"resources"``, ``"order"``, ``"threads"``, ``"duplicates"``,
-            ``"pickling"`` or a process probe's name), or custom probe functions
+            ``"hosts"``, ``"pickling"`` or a process probe's name), or custom probe functions
             ``probe(ctx) -> list[Finding]``. ``"sequential"`` runs whenever another
             in-process probe does, since they read its results.
+        hosts: simulate a run on this many hosts (machines): the ``hosts`` probe runs the
+            loader once as each host, with the host identity that
+            :func:`threadsafe_gen.host_info`, ``worker_info()`` and ``shard()`` give there,
+            and reports TSG403 when the hosts would read the same items. None or 1: no
+            simulation.
 
     Returns:
         A :class:`~threadsafe_gen.LoaderReport`: ``.findings``, ``.ok``,
@@ -345,6 +361,7 @@ def check_loader(
         batch_timeout=batch_timeout,
         ignore=(ignore,) if isinstance(ignore, str) else tuple(ignore),
         probes=None if probes is None or isinstance(probes, str) else tuple(probes),
+        hosts=hosts,
     )
     return run_check(loader, options, t_start=t_start)
 
@@ -354,21 +371,25 @@ def run_check(loader: Any, options: CheckOptions, *, t_start: float | None = Non
     t_start = time.monotonic() if t_start is None else t_start
     framework = framework_kind(loader)  # first: a torch Dataset or Grain MapDataset has __getitem__
     if framework is None:
-        ctx = _make_context(loader, options, t_start)
+        ctx, early = _make_context(loader, options, t_start)
         selected = _select_probes(options.probes)
     else:
         module = torch_loader if framework.startswith("torch") else grain_loader
-        ctx = module.make_context(
-            loader,
-            framework,
-            workers=options.workers,
-            start_method=options.start_method,
-            max_batches=options.batches,
-            batch_timeout=options.call_timeout,
-            deadline=t_start + float(options.timeout),
+        ctx, early = (
+            module.make_context(
+                loader,
+                framework,
+                workers=options.workers,
+                start_method=options.start_method,
+                max_batches=options.batches,
+                batch_timeout=options.call_timeout,
+                deadline=t_start + float(options.timeout),
+            ),
+            [],
         )
         selected = module.select_probes(options.probes)
     findings, results, skipped = _run_probes(ctx, selected)
+    findings = early + findings
     if skipped or ctx.state.cut_short:
         findings.append(failures.budget_finding(options.timeout, skipped, ctx.state.cut_short))
     findings = dedupe(f for f in findings if f.code not in options.ignore)
@@ -402,9 +423,27 @@ def _settings(ctx: ProbeContext, options: CheckOptions, t_start: float) -> dict[
     return settings
 
 
-def _make_context(loader: Any, options: CheckOptions, t_start: float) -> ProbeContext:
-    """The ProbeContext for *loader*: its kind, length, and the worker settings to assume."""
-    kind, make_iterator, length, len_error = _classify(loader)
+def _make_context(
+    loader: Any, options: CheckOptions, t_start: float
+) -> tuple[ProbeContext, list[Finding]]:
+    """The ProbeContext for *loader* (its kind, length, the worker settings to assume), and
+    a TSG801 finding when ``len(loader)`` does not return."""
+    deadline = t_start + float(options.timeout)
+
+    def limit() -> float:
+        return max(0.0, min(options.call_timeout, deadline - time.monotonic()))
+
+    kind, make_iterator = _classify(loader, limit)
+    length = len_error = None
+    len_hung = False
+    if kind == "sequence":
+        measured = call_once(functools.partial(_measure_length, loader), limit())
+        if measured is None:
+            len_hung = True
+        elif measured.error is not None:
+            raise measured.error  # the TypeError for a length that is not an int >= 0
+        else:
+            length, len_error = measured.value
     workers = options.workers
     if workers is None:
         workers = _loader_setting(loader, "workers", 1)
@@ -413,25 +452,44 @@ def _make_context(loader: Any, options: CheckOptions, t_start: float) -> ProbeCo
     if use_multiprocessing is None:
         use_multiprocessing = bool(_loader_setting(loader, "use_multiprocessing", False))
     max_batches = options.batches
-    return ProbeContext(
+    indices = _spread(length, max_batches) if kind == "sequence" else []
+    ctx = ProbeContext(
         loader=loader,
         kind=kind,
         workers=int(workers),
         use_multiprocessing=use_multiprocessing,
         start_method=_resolve_start_method(options.start_method),
-        indices=_spread(length, max_batches) if kind == "sequence" else [],
+        indices=indices[:2] if len_hung else indices,  # no length: only Keras' peek
         make_iterator=make_iterator,
         max_batches=max_batches,
         batch_timeout=options.call_timeout,
-        deadline=t_start + float(options.timeout),
+        deadline=deadline,
         length=length,
         len_error=len_error,
+        hosts=int(options.hosts or 1),
     )
+    return ctx, [failures.len_hang_finding(ctx)] if len_hung else []
+
+
+def _has(obj: Any, name: str) -> bool:
+    """``hasattr`` that survives a ``__getattr__`` raising something else than AttributeError."""
+    try:
+        return hasattr(obj, name)
+    except Exception:
+        return False
+
+
+def _attr(obj: Any, name: str, default: Any) -> Any:
+    """``getattr`` with a default for any exception (a property or ``__getattr__`` that raises)."""
+    try:
+        return getattr(obj, name, default)
+    except Exception:
+        return default
 
 
 def _loader_setting(loader: Any, name: str, default: Any) -> Any:
     """A PyDataset's own workers / use_multiprocessing, read without triggering its warnings."""
-    private = getattr(loader, f"_{name}", None)
+    private = _attr(loader, f"_{name}", None)
     if private is not None and not callable(private):
         return private
     if isinstance(loader, type) or inspect.isfunction(loader):
@@ -439,10 +497,7 @@ def _loader_setting(loader: Any, name: str, default: Any) -> Any:
     with warnings.catch_warnings():
         # Keras warns from these getters when super().__init__() was not called.
         warnings.simplefilter("ignore")
-        try:
-            value = getattr(loader, name, None)
-        except Exception:
-            value = None
+        value = _attr(loader, name, None)
     if name == "workers" and isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     if name == "use_multiprocessing" and isinstance(value, bool):
@@ -457,15 +512,19 @@ _Kind = Literal["sequence", "generator"]
 
 
 def _classify(
-    loader: Any,
-) -> tuple[_Kind, Callable[[], Iterator[Any]] | None, int | None, str | None]:
-    """(kind, make_iterator, length, len_error) for *loader*, or a TypeError naming what is accepted."""
+    loader: Any, limit: Callable[[], float]
+) -> tuple[_Kind, Callable[[], Iterator[Any]] | None]:
+    """(kind, make_iterator) for *loader*, or a TypeError naming what is accepted.
+
+    *limit* gives the seconds a call of the loader's own code may take here (an iterator
+    object is pickled to be copied).
+    """
     if isinstance(loader, type):
         msg = f"check_loader() got the class {loader.__qualname__}, not a loader; did you mean {loader.__qualname__}(...)? It accepts {_ACCEPTED}."
         raise TypeError(msg)
     if _is_generator_function(loader):
         _require_no_args(loader)
-        return "generator", loader, None, None
+        return "generator", loader
     if isinstance(loader, (str, bytes, bytearray, Mapping, np.ndarray)):
         what = (
             "an array holds data, not batches"
@@ -474,17 +533,16 @@ def _classify(
         )
         msg = f"check_loader() expected a loader, got {short_repr(loader, 80)} (type={type(loader).__name__}): {what}. It accepts {_ACCEPTED}."
         raise TypeError(msg)
-    if hasattr(loader, "__getitem__") and (
-        hasattr(loader, "__len__") or _num_batches(loader) is not None
+    if _has(loader, "__getitem__") and (
+        _has(loader, "__len__") or _num_batches(loader) is not None
     ):
-        length, len_error = _measure_length(loader)
-        return "sequence", None, length, len_error
-    if hasattr(loader, "__next__") and hasattr(loader, "__iter__"):
-        return "generator", _copier(loader), None, None
-    if hasattr(loader, "__iter__"):
-        return "generator", functools.partial(iter, loader), None, None
+        return "sequence", None
+    if _has(loader, "__next__") and _has(loader, "__iter__"):
+        return "generator", _copier(loader, limit())
+    if _has(loader, "__iter__"):
+        return "generator", functools.partial(iter, loader)
     if callable(loader):
-        msg = f"check_loader() got the callable {short_repr(loader, 80)}, which is not a generator function; did you mean to pass what it returns (check_loader({getattr(loader, '__name__', 'f')}()))? It accepts {_ACCEPTED}."
+        msg = f"check_loader() got the callable {short_repr(loader, 80)}, which is not a generator function; did you mean to pass what it returns (check_loader({_attr(loader, '__name__', 'f')}()))? It accepts {_ACCEPTED}."
         raise TypeError(msg)
     msg = f"check_loader() expected a loader, got {short_repr(loader, 80)} (type={type(loader).__name__}). It accepts {_ACCEPTED}."
     raise TypeError(msg)
@@ -512,15 +570,16 @@ def _require_no_args(func: Callable[..., Any]) -> None:
         return  # no signature (a builtin): try it
 
 
-def _copier(iterator: Any) -> Callable[[], Iterator[Any]] | None:
-    """A factory of fresh copies of *iterator* if it pickles (unstarted wrappers do), else None."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            payload = bytes(ForkingPickler.dumps(iterator))
-            pickle.loads(payload)
-    except Exception:
+def _copier(iterator: Any, limit: float) -> Callable[[], Iterator[Any]] | None:
+    """A factory of fresh copies of *iterator* if it pickles (unstarted wrappers do), else None.
+
+    The pickling runs on a helper thread for at most *limit* seconds: a ``__getstate__``
+    that blocks must not block the check (the pickling probe then reports it).
+    """
+    out = call_once(functools.partial(_pickled_copy, iterator), limit)
+    if out is None or out.error is not None:
         return None
+    payload: bytes = out.value
 
     def make() -> Iterator[Any]:
         with warnings.catch_warnings():
@@ -528,6 +587,15 @@ def _copier(iterator: Any) -> Callable[[], Iterator[Any]] | None:
             return iter(pickle.loads(payload))
 
     return make
+
+
+def _pickled_copy(iterator: Any) -> bytes:
+    """*iterator* pickled with multiprocessing's pickler (and unpickled once, to be sure)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        payload = bytes(ForkingPickler.dumps(iterator))
+        pickle.loads(payload)
+    return payload
 
 
 def _num_batches(loader: Any) -> int | None:
@@ -548,7 +616,7 @@ def _measure_length(loader: Any) -> tuple[int | None, str | None]:
     except Exception as exc:
         n = _num_batches(loader)
         if n is None:
-            has_len = hasattr(loader, "__len__")
+            has_len = _has(loader, "__len__")
             return None, f"{type(exc).__name__}: {exc}" if has_len else None
     if not isinstance(n, int) or n < 0:
         msg = f"check_loader() expected len(loader) to be an int >= 0, got {n!r}"

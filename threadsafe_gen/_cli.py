@@ -1,32 +1,43 @@
 """The ``threadsafe-gen`` command line (also ``python -m threadsafe_gen``).
 
-``lint`` reads files statically; ``check`` imports a loader and runs ``check_loader()``. Both
-print ``--format text|json|sarif|github`` and exit 0 (nothing at or above ``--fail-on``), 1
+``lint`` reads files statically; ``check`` imports a loader and runs ``check_loader()`` on it
+(in a child process: :mod:`threadsafe_gen._cli_check`). Both print
+``--format text|json|sarif|github`` and exit 0 (nothing at or above ``--fail-on``), 1
 (findings) or 2 (usage or internal error).
+
+Options are said once: the flags of ``lint`` and ``check`` are the fields of
+:class:`~threadsafe_gen._lint.LintOptions` and :class:`~threadsafe_gen._check.CheckOptions`
+(``--field-name``, typed by the field), and the flags given are merged over the options the
+config file built (:meth:`~threadsafe_gen._config.Config.lint_options`) with
+:func:`dataclasses.replace`, which checks them.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import difflib
-import importlib
-import inspect
+import dataclasses
+import json
 import os
-import pkgutil
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO, TypeVar
 
-from ._config import Config, load_config
-from ._findings import Severity
-from ._output import FORMATS, RunInfo, exit_code, render, use_color
+from ._check import DEFAULT_MAX_BATCHES, CheckOptions
+from ._cli_check import check_target
+from ._config import Config, Kind, load_config, option_kinds
+from ._finding import Finding
+from ._lint import lint_paths, lint_source
+from ._lint.options import LintOptions
+from ._output import FORMATS, RunInfo, exit_code, github_step_summary, render, use_color
+from ._registry import REGISTRY, Severity
+from ._target import UsageError, did_you_mean, resolve_target
+from ._version import __version__
 from .errors import ConfigError
 
-__all__ = ["main", "resolve_target"]
+__all__ = ["UsageError", "build_parser", "main", "resolve_target"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -40,9 +51,7 @@ Settings come from [tool.threadsafe_gen] in the nearest pyproject.toml; flags ov
 Every finding code is explained in docs/checks.md (e.g. docs/checks.md#tsg351).
 """
 
-
-class UsageError(Exception):
-    """A mistake in how the command was called: printed without a traceback, exit code 2."""
+_Options = TypeVar("_Options", LintOptions, CheckOptions)
 
 
 def _prog() -> str:
@@ -75,10 +84,127 @@ def _positive_float(value: str) -> float:
     return x
 
 
+# --- options as flags ---------------------------------------------------------------------
+
+#: Options fields that are not flags: the root is the config file's folder, globs and
+#: per-file ignores belong in that file, and probes are Python objects.
+_NOT_FLAGS = frozenset({"root", "exclude", "per_file_ignores", "probes"})
+
+#: How the value of a flag is read, by the kind of its field.
+_PARSE: Mapping[Kind, Callable[[str], Any]] = {
+    "int": _positive_int,
+    "float": _positive_float,
+    "str": str,
+    "strs": _comma_list,
+}
+
+#: Flags that add to the configured values instead of replacing them (a project's ignore
+#: list stays ignored when a run ignores one more code).
+_EXTENDS = frozenset({"ignore"})
+
+#: (metavar, help) of the flag of each LintOptions / CheckOptions field.
+_LINT_FLAGS: Mapping[str, tuple[str | None, str]] = {
+    "select": (
+        "CODES",
+        "comma-separated codes, prefixes (TSG3), categories or check names to report",
+    ),
+    "ignore": ("CODES", "comma-separated codes, prefixes, categories or check names to leave out"),
+    "report_unused_ignores": (
+        None,
+        "report `# threadsafe-gen: ignore` comments that suppress nothing (TSG653)",
+    ),
+    "jobs": ("N", "worker processes for big trees (default: CPU count for 64+ files)"),
+    "max_file_size": (
+        "BYTES",
+        "files larger than this are reported (TSG852), not read (default: 10 MiB)",
+    ),
+}
+_CHECK_FLAGS: Mapping[str, tuple[str | None, str]] = {
+    "workers": ("N", "planned number of workers (default: the loader's own, else 1)"),
+    "use_multiprocessing": (None, "plan for worker processes instead of threads"),
+    "start_method": ("M", "fork, spawn or forkserver (default: multiprocessing's)"),
+    "max_batches": ("N", f"batches per pass (default: {DEFAULT_MAX_BATCHES})"),
+    "timeout": (
+        "S",
+        f"time budget in seconds, for importing TARGET and then for the check (default: "
+        f"{CheckOptions().timeout:g})",
+    ),
+    "batch_timeout": ("S", "limit per call in seconds (default: min(10, timeout / 4))"),
+    "ignore": ("CODES", "comma-separated finding codes to leave out"),
+}
+
+
+def flag_fields(cls: type[Any]) -> dict[str, Kind]:
+    """The fields of the options dataclass *cls* that are command-line flags, by kind."""
+    return {n: k for n, k in option_kinds(cls).items() if n not in _NOT_FLAGS}
+
+
+def _add_flags(
+    parser: argparse.ArgumentParser, cls: type[Any], helps: Mapping[str, tuple[str | None, str]]
+) -> None:
+    """A ``--field-name`` flag for each flag field of *cls*; none is set unless given."""
+    for name, kind in flag_fields(cls).items():
+        metavar, text = helps[name]
+        flag = "--" + name.replace("_", "-")
+        if kind == "bool":
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
+        else:
+            parser.add_argument(flag, type=_PARSE[kind], default=None, metavar=metavar, help=text)
+
+
+def _merge_flags(args: argparse.Namespace, configured: _Options) -> _Options:
+    """*configured* (defaults, then the config file) with the flags given merged over it."""
+    given: dict[str, Any] = {}
+    names: list[str] = list(flag_fields(type(configured)))
+    for name in names:
+        value: Any = getattr(args, name, None)
+        if value is not None and name in _EXTENDS:
+            value = tuple(getattr(configured, name)) + tuple(value)
+        if value is not None:
+            given[name] = value
+    try:
+        return dataclasses.replace(configured, **given)
+    except (TypeError, ValueError) as exc:  # the options dataclass checks every field
+        raise UsageError(str(exc)) from exc
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """The flags of both lint and check that are about the run, not the options."""
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format: text for people; json and sarif are stable; github prints "
+        "workflow annotations (default: text)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        default=None,
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="PYPROJECT",
+        default=None,
+        help="read [tool.threadsafe_gen] from this file instead of searching upwards",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="write the report to FILE instead of standard output",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``threadsafe-gen`` (exposed for docs and tests)."""
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog=_prog(),
         description="Find what breaks Python data loaders with workers>1, statically (lint) "
@@ -89,35 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{lint,check,rules,explain}")
     sub.required = True
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--format",
-            choices=FORMATS,
-            default="text",
-            help="output format: text for people; json and sarif are stable; github prints "
-            "workflow annotations (default: text)",
-        )
-        p.add_argument(
-            "--fail-on",
-            choices=[s.value for s in Severity],
-            default=None,
-            help="lowest severity that makes the exit code 1 (default: error)",
-        )
-        p.add_argument(
-            "--config",
-            metavar="PYPROJECT",
-            default=None,
-            help="read [tool.threadsafe_gen] from this file instead of searching upwards",
-        )
-        p.add_argument(
-            "-o",
-            "--output",
-            metavar="FILE",
-            default=None,
-            help="write the report to FILE instead of standard output",
-        )
-
     lint = sub.add_parser(
         "lint",
         help="lint Python files and folders statically (never imports them)",
@@ -134,35 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the file name to report for source read from stdin (with PATH -)",
     )
-    lint.add_argument(
-        "--select",
-        type=_comma_list,
-        default=None,
-        metavar="CODES",
-        help="comma-separated codes, prefixes (TSG3), categories or check names to report",
-    )
-    lint.add_argument(
-        "--ignore",
-        type=_comma_list,
-        default=None,
-        metavar="CODES",
-        help="comma-separated codes, prefixes, categories or check names to leave out",
-    )
-    lint.add_argument(
-        "--report-unused-ignores",
-        action="store_true",
-        default=None,
-        help="report `# threadsafe-gen: ignore` comments that suppress nothing (TSG653)",
-    )
-    lint.add_argument(
-        "--jobs",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="worker processes for big trees (default: CPU count for 64+ files)",
-    )
-    common(lint)
-
+    _add_flags(lint, LintOptions, _LINT_FLAGS)
+    _common(lint)
     check = sub.add_parser(
         "check",
         help="import a loader and dry-run it with check_loader()",
@@ -172,34 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("target", metavar="TARGET", help="MODULE:NAME or path/to/file.py:NAME")
-    check.add_argument("--workers", type=_positive_int, default=None, metavar="N")
-    check.add_argument(
-        "--use-multiprocessing",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="plan for worker processes instead of threads",
-    )
-    check.add_argument(
-        "--start-method", choices=("fork", "spawn", "forkserver"), default=None, metavar="M"
-    )
-    check.add_argument(
-        "--timeout",
-        type=_positive_float,
-        default=None,
-        metavar="S",
-        help="total time budget in seconds (default: 60)",
-    )
-    check.add_argument("--batch-timeout", type=_positive_float, default=None, metavar="S")
-    check.add_argument("--max-batches", type=_positive_int, default=None, metavar="N")
-    check.add_argument(
-        "--ignore",
-        type=_comma_list,
-        default=None,
-        metavar="CODES",
-        help="comma-separated finding codes to leave out",
-    )
-    common(check)
-
+    _add_flags(check, CheckOptions, _CHECK_FLAGS)
+    _common(check)
     rules = sub.add_parser(
         "rules",
         help="list every finding code (lint and check)",
@@ -253,13 +297,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _github_summary(fmt: str, findings: Sequence[Any], info: RunInfo) -> None:
+# --- lint and check -----------------------------------------------------------------------
+
+
+def _report(
+    args: argparse.Namespace, findings: Sequence[Finding], info: RunInfo, fail_on: str
+) -> int:
+    """Print *findings* as ``--format`` asks (and the GitHub job summary); the exit code."""
+    color = args.output is None and use_color(sys.stdout)
+    _emit(render(findings, info, args.format, color=color), args.output, sys.stdout)
+    _github_summary(args.format, findings, info)
+    return exit_code(findings, fail_on)
+
+
+def _github_summary(fmt: str, findings: Sequence[Finding], info: RunInfo) -> None:
     """With --format github inside GitHub Actions, also write the full job summary table."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt != "github" or not target:
         return
-    from ._output import github_step_summary
-
     try:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(github_step_summary(findings, info))
@@ -280,131 +335,47 @@ def _emit(text: str, output: str | None, stream: TextIO) -> None:
 
 
 def _lint(args: argparse.Namespace, config: Config) -> int:
-    from ._lint import lint_paths
-
+    options = _merge_flags(args, config.lint_options())
     paths = args.paths or ["."]
-    select = args.select if args.select is not None else list(config.select)
-    ignore = list(config.ignore) + list(args.ignore or [])
-    report_unused = (
-        args.report_unused_ignores
-        if args.report_unused_ignores is not None
-        else config.report_unused_ignores
-    )
-    fail_on = args.fail_on or config.fail_on or "error"
-    if paths == ["-"]:
-        return _lint_stdin(args, config, select, ignore, report_unused, fail_on)
     try:
-        result = lint_paths(
-            paths,
-            select=select or None,
-            ignore=ignore or None,
-            per_file_ignores=dict(config.per_file_ignores),
-            exclude=config.exclude,
-            report_unused_ignores=report_unused,
-            root=config.root,
-            jobs=args.jobs,
-        )
+        if paths == ["-"]:  # source from standard input (editors, pipes)
+            name = args.stdin_filename or "<stdin>"
+            result = lint_source(sys.stdin.buffer.read(), name, options)
+        else:
+            result = lint_paths(paths, options)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    info = RunInfo("lint", files=result.files, seconds=result.seconds, root=str(config.root))
-    color = args.output is None and use_color(sys.stdout)
-    _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
-    _github_summary(args.format, result.findings, info)
-    return exit_code(result.findings, fail_on)
-
-
-def _lint_stdin(
-    args: argparse.Namespace,
-    config: Config,
-    select: list[str],
-    ignore: list[str],
-    report_unused: bool,
-    fail_on: str,
-) -> int:
-    """``threadsafe-gen lint -``: lint source read from standard input (editors, pipes)."""
-    import fnmatch
-
-    from ._lint import lint_source
-
-    name = args.stdin_filename or "<stdin>"
-    for glob, codes in config.per_file_ignores.items():
-        if fnmatch.fnmatch(name, glob):
-            ignore = [*ignore, *codes]
-    try:
-        result = lint_source(
-            sys.stdin.buffer.read(),
-            name,
-            select=select or None,
-            ignore=ignore or None,
-            report_unused_ignores=report_unused,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    info = RunInfo("lint", files=1, seconds=result.seconds, root=str(config.root))
-    color = args.output is None and use_color(sys.stdout)
-    _emit(render(result.findings, info, args.format, color=color), args.output, sys.stdout)
-    _github_summary(args.format, result.findings, info)
-    return exit_code(result.findings, fail_on)
+    info = dataclasses.replace(result.run_info(), root=str(config.root))
+    return _report(args, result.findings, info, args.fail_on or config.fail_on or "error")
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
-    defaults = config.check
     start = time.perf_counter()
-    loader, module_file = resolve_target(args.target)
-    from ._check import check_loader
-
-    kwargs: dict[str, Any] = {
-        "workers": args.workers if args.workers is not None else defaults.workers,
-        "use_multiprocessing": (
-            args.use_multiprocessing
-            if args.use_multiprocessing is not None
-            else defaults.use_multiprocessing
-        ),
-        "start_method": args.start_method or defaults.start_method,
-        "max_batches": args.max_batches or defaults.max_batches,
-        "batch_timeout": args.batch_timeout or defaults.batch_timeout,
-        "ignore": list(defaults.ignore) + list(args.ignore or []),
-    }
-    timeout = args.timeout or defaults.timeout
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    try:
-        report = check_loader(loader, **kwargs)
-    except (TypeError, ValueError) as exc:
-        # check_loader validates its arguments and the loader's kind with these.
-        msg = f"check_loader() refused {args.target!r}: {exc}"
-        raise UsageError(msg) from exc
+    options = _merge_flags(args, config.check_options())
+    run = check_target(args.target, options)
     target_file = None
-    if module_file is not None:
-        full = Path(module_file).resolve()
+    if run.module_file is not None:
+        full = Path(run.module_file).resolve()
         try:
             target_file = full.relative_to(config.root).as_posix()
         except ValueError:
             target_file = full.as_posix()
-    info = RunInfo(
-        "check",
+    info = dataclasses.replace(
+        run.report.run_info(),
         seconds=time.perf_counter() - start,
-        report=report,
         target_file=target_file,
         root=str(config.root),
     )
-    fail_on = args.fail_on or defaults.fail_on or config.fail_on or "error"
-    color = args.output is None and use_color(sys.stdout)
-    _emit(render(report.findings, info, args.format, color=color), args.output, sys.stdout)
-    _github_summary(args.format, report.findings, info)
-    return exit_code(report.findings, fail_on)
+    fail_on = args.fail_on or config.check_fail_on or config.fail_on or "error"
+    return _report(args, run.report.findings, info, fail_on)
 
 
 # --- rules and explain ---------------------------------------------------------------------
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from ._findings import REGISTRY
-
     checks = list(REGISTRY.values())
     if args.format == "json":
-        import json
-
         rows = [
             {
                 "code": c.code,
@@ -425,8 +396,6 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from ._findings import REGISTRY
-
     blocks: list[str] = []
     for raw in args.codes:
         code = raw.strip().upper()
@@ -434,9 +403,8 @@ def _explain(args: argparse.Namespace) -> int:
             (c for c in REGISTRY.values() if c.name == raw.strip().lower()), None
         )
         if check is None:
-            _fail(
-                f"unknown finding code {raw!r}.{_close(code, list(REGISTRY))} List them with `threadsafe-gen rules`."
-            )
+            msg = f"unknown finding code {raw!r}.{did_you_mean(code, list(REGISTRY))} List them with `threadsafe-gen rules`."
+            raise UsageError(msg)
         lines = [
             f"{check.code} {check.name} ({check.kind}, {check.severity.value}, {check.category.value})",
             f"  {check.title}",
@@ -458,202 +426,3 @@ def _explain(args: argparse.Namespace) -> int:
         blocks.append("\n".join(lines))
     print("\n\n".join(blocks))
     return EXIT_OK
-
-
-# --- target resolution -------------------------------------------------------------------
-
-
-def _fail(msg: str) -> NoReturn:
-    raise UsageError(msg)
-
-
-def _looks_like_path(module: str) -> bool:
-    return module.endswith(".py") or "/" in module or os.sep in module
-
-
-def _top_level_names(path: Path) -> list[str]:
-    """Names a file defines at top level, read with ast (the file is not run)."""
-    try:
-        tree = ast.parse(path.read_bytes())
-    except (OSError, SyntaxError, ValueError):
-        return []
-    # Classes and functions first: they are the likely loaders and factories.
-    classes: list[str] = []
-    functions: list[str] = []
-    others: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            classes.append(node.name)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append(node.name)
-        elif isinstance(node, ast.Assign):
-            others.extend(t.id for t in node.targets if isinstance(t, ast.Name))
-    return [n for n in (*classes, *functions, *others) if not n.startswith("_")]
-
-
-def _close(word: str, options: Sequence[str]) -> str:
-    matches = difflib.get_close_matches(word, list(options), n=3, cutoff=0.6)
-    return f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
-
-
-def _import_file(path: Path) -> Any:
-    """Import a .py file by its module name, with its package root on sys.path.
-
-    Importing by name (not by file location) keeps classes picklable by reference, so
-    spawn/forkserver workers, which receive the parent's sys.path, can import them too.
-    """
-    full = path.resolve()
-    parts = [] if full.name == "__init__.py" else [full.stem]
-    parent = full.parent
-    while (parent / "__init__.py").exists() and parent.parent != parent:
-        parts.append(parent.name)
-        parent = parent.parent
-    if str(parent) not in sys.path:
-        sys.path.insert(0, str(parent))
-    return importlib.import_module(".".join(reversed(parts)))
-
-
-def _import_module(module: str) -> Any:
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        # Like `python -m`: modules in the current directory are importable.
-        sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or module
-        if module == missing or module.startswith(missing + "."):
-            parent, _, leaf = missing.rpartition(".")
-            if parent:
-                try:
-                    pkg = importlib.import_module(parent)
-                    options = [m.name for m in pkgutil.iter_modules(getattr(pkg, "__path__", []))]
-                except ImportError:
-                    options = []
-            else:
-                options = [m.name for m in pkgutil.iter_modules()]
-            hint = _close(leaf, options)
-            if not hint and Path(module.replace(".", "/") + ".py").exists():
-                hint = " It exists as a file: is its folder missing an __init__.py?"
-            _fail(f"cannot import module {module!r}: no module named {missing!r}.{hint}")
-        msg = (
-            f"importing {module!r} failed: {type(exc).__name__}: {exc} (a dependency of the "
-            "target is not installed)"
-        )
-        raise UsageError(msg) from exc
-
-
-def resolve_target(spec: str) -> tuple[Any, str | None]:
-    """Import ``MODULE:NAME`` or ``path/to/file.py:NAME`` and return (loader, module file).
-
-    A class or function that is not itself a loader is called with no arguments, so a
-    factory such as ``def make_loader(): return Loader(...)`` works as a target. Nothing is
-    called for a generator function, which ``check_loader()`` calls itself for each pass.
-
-    Raises:
-        UsageError: the spec is malformed, the module or name does not exist (with close
-            matches), importing raised, or the factory needs arguments.
-    """
-    module, colon, attr = spec.rpartition(":")
-    if not colon:
-        if _looks_like_path(spec):
-            path = Path(spec)
-            names = _top_level_names(path) if path.is_file() else []
-            listed = f" Names defined there: {', '.join(names[:12])}." if names else ""
-            _fail(
-                f"target {spec!r} names a file but no object in it; add ':NAME', e.g. "
-                f"'{spec}:{names[0] if names else 'make_loader'}'.{listed}"
-            )
-        _fail(
-            f"target {spec!r} has no ':'; expected MODULE:NAME (e.g. 'mypkg.data:make_loader') "
-            f"or path/to/file.py:NAME. Did you mean '{spec.rpartition('.')[0] or spec}:"
-            f"{spec.rpartition('.')[2] if '.' in spec else 'NAME'}'?"
-        )
-    if not module or not attr:
-        _fail(f"target {spec!r} must be MODULE:NAME with both parts, e.g. 'mypkg.data:make_loader'")
-    if len(module) == 1 and module.isalpha():  # a Windows drive letter, e.g. C:\data.py
-        _fail(f"target {spec!r} looks like a path without ':NAME'; use path\\to\\file.py:NAME")
-    module_file: str | None = None
-    try:
-        if _looks_like_path(module):
-            path = Path(module)
-            if not path.is_file():
-                with_py = Path(module + ".py")
-                as_path = Path(module[:-3].replace(".", "/") + ".py")
-                if with_py.is_file():  # examples/loaders:NAME without the .py
-                    _fail(
-                        f"target file {module!r} does not exist; did you mean '{with_py.as_posix()}:{attr}'?"
-                    )
-                if module.endswith(".py") and "/" not in module and as_path.is_file():
-                    _fail(
-                        f"target {spec!r} mixes a module name and a file name; use "
-                        f"'{module[:-3]}:{attr}' or '{as_path.as_posix()}:{attr}'"
-                    )
-                folder = path.parent if str(path.parent) else Path()
-                options = [p.name for p in folder.glob("*.py")] if folder.is_dir() else []
-                _fail(f"target file {module!r} does not exist.{_close(path.name, options)}")
-            mod = _import_file(path)
-        else:
-            if module.endswith(".py"):
-                _fail(
-                    f"module {module!r} ends in .py; write it as a path ({module[:-3].replace('.', '/')}.py) or a module name ({module[:-3]})"
-                )
-            mod = _import_module(module)
-    except UsageError:
-        raise
-    except SystemExit as exc:
-        msg = (
-            f"importing {module!r} called sys.exit({exc.code!r}); the module runs code at import "
-            'time: put it under `if __name__ == "__main__":`'
-        )
-        raise UsageError(msg) from exc
-    except Exception as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        msg = (
-            f"importing {module!r} raised {type(exc).__name__}: {exc} "
-            f"(at {frame.filename}:{frame.lineno})"
-        )
-        raise UsageError(msg) from exc
-    module_file = getattr(mod, "__file__", None)
-    obj: Any = mod
-    walked: list[str] = []
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            options = [n for n in dir(obj) if not n.startswith("_")]
-            where = ".".join([mod.__name__, *walked])
-            _fail(f"{where!r} has no attribute {part!r}.{_close(part, options)}")
-        obj = getattr(obj, part)
-        walked.append(part)
-    return _materialise(obj, spec), module_file
-
-
-def _is_loader(obj: Any) -> bool:
-    cls = type(obj)
-    has_index = hasattr(cls, "__getitem__") and hasattr(cls, "__len__")
-    return has_index or hasattr(cls, "__next__") or inspect.isgenerator(obj)
-
-
-def _materialise(obj: Any, spec: str) -> Any:
-    if inspect.isgeneratorfunction(obj) or _is_loader(obj) or not callable(obj):
-        return obj
-    try:
-        sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        sig = None
-    if sig is not None:
-        required = [
-            p.name
-            for p in sig.parameters.values()
-            if p.default is p.empty
-            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-        if required:
-            _fail(
-                f"{spec!r} needs arguments ({', '.join(required)}); point the command at a "
-                "loader object or at a zero-argument function that builds one, e.g. "
-                "`def make_loader(): return MyLoader(x, y, batch_size=32)`"
-            )
-    try:
-        return obj()
-    except Exception as exc:
-        msg = f"calling {spec!r}() to build the loader raised {type(exc).__name__}: {exc}"
-        raise UsageError(msg) from exc

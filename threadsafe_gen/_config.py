@@ -1,62 +1,94 @@
-"""``[tool.threadsafe_gen]`` in pyproject.toml: defaults for ``threadsafe-gen lint`` and ``check``.
+"""``[tool.threadsafe_gen]`` in pyproject.toml: the settings of ``threadsafe-gen lint`` and ``check``.
 
 Found by walking up from the current directory to the first ``pyproject.toml`` that has the
 table (like ruff and mypy, a pyproject.toml without it does not stop the walk at a nested
 package, but the nearest file with the table wins). Keys are kebab-case; underscores are
 accepted too. Command-line flags override the file.
+
+The keys are the fields of :class:`~threadsafe_gen._lint.LintOptions` (the table itself)
+and of :class:`~threadsafe_gen._check.CheckOptions` (``[tool.threadsafe_gen.check]``), plus
+``fail-on`` in both: there is no other list of them. The file gives partial overrides of
+those dataclasses, each checked by the dataclass itself, and :meth:`Config.lint_options` /
+:meth:`Config.check_options` merge them over the defaults with :func:`dataclasses.replace`;
+the command line merges its flags over that in turn.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import os
 import re
 import sys
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from ._check import CheckOptions
+from ._lint.options import LintOptions
 from .errors import ConfigError
 
-__all__ = ["CheckDefaults", "Config", "find_pyproject", "load_config"]
+__all__ = [
+    "NOT_CONFIGURABLE",
+    "Config",
+    "Kind",
+    "find_pyproject",
+    "load_config",
+    "option_kinds",
+]
 
 _SEVERITIES = ("error", "warning", "info")
 _TABLE_RE = re.compile(r"""^\s*\[\s*tool\s*\.\s*["']?threadsafe[_-]gen\b""", re.MULTILINE)
-_START_METHODS = ("fork", "spawn", "forkserver")
-_LINT_KEYS = (
-    "select",
-    "ignore",
-    "per-file-ignores",
-    "exclude",
-    "fail-on",
-    "report-unused-ignores",
-    "check",
-)
-_CHECK_KEYS = (
-    "workers",
-    "use-multiprocessing",
-    "start-method",
-    "timeout",
-    "batch-timeout",
-    "max-batches",
-    "ignore",
-    "fail-on",
+
+#: Option fields the file does not set: the root is the folder of the pyproject.toml
+#: itself, the number of lint jobs belongs to the machine, and probes are Python objects.
+NOT_CONFIGURABLE = frozenset({"root", "jobs", "probes"})
+
+#: What a value of an options field is, as far as a file or a flag can spell it.
+Kind = Literal["bool", "int", "float", "str", "strs", "table"]
+
+_SCALARS: dict[object, Kind] = {bool: "bool", int: "int", float: "float", str: "str"}
+_STRING_COLLECTIONS = (
+    tuple,
+    list,
+    set,
+    frozenset,
+    collections.abc.Collection,
+    collections.abc.Sequence,
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class CheckDefaults:
-    """``[tool.threadsafe_gen.check]``: defaults for ``threadsafe-gen check``."""
+def _kind(hint: Any) -> Kind | None:
+    """The kind of a field's type hint, or ``None`` when a file or flag cannot give it."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        present = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(present) != 1:
+            return None
+        hint = present[0]
+    if hint in _SCALARS:
+        return _SCALARS[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in _STRING_COLLECTIONS and args and args[0] is str:
+        return "strs"
+    if origin is collections.abc.Mapping:
+        return "table"
+    return None
 
-    workers: int | None = None
-    use_multiprocessing: bool | None = None
-    start_method: str | None = None
-    timeout: float | None = None
-    batch_timeout: float | None = None
-    max_batches: int | None = None
-    ignore: tuple[str, ...] = ()
-    fail_on: str | None = None
+
+def option_kinds(cls: type[Any]) -> dict[str, Kind]:
+    """The fields of the options dataclass *cls* that a file or a flag can give, by kind.
+
+    In field order; the command line builds its flags from the same fields.
+
+    >>> option_kinds(CheckOptions)["workers"], option_kinds(LintOptions)["select"]
+    ('int', 'strs')
+    """
+    hints = typing.get_type_hints(cls)
+    kinds = {f.name: _kind(hints[f.name]) for f in dataclasses.fields(cls)}
+    return {name: kind for name, kind in kinds.items() if kind is not None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +99,26 @@ class Config:
         path: the pyproject.toml they came from, or ``None`` for built-in defaults.
         root: the folder of that file (globs and reported paths are relative to it), else
             the current directory.
+        lint: the :class:`LintOptions` fields the table sets, by field name.
+        check: the :class:`CheckOptions` fields ``[tool.threadsafe_gen.check]`` sets.
+        fail_on: ``fail-on`` of the table (lint, and check unless its own table sets one).
+        check_fail_on: ``fail-on`` of ``[tool.threadsafe_gen.check]``.
     """
 
     path: Path | None = None
     root: Path = dataclasses.field(default_factory=Path.cwd)
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    per_file_ignores: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    exclude: tuple[str, ...] = ()
+    lint: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    check: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     fail_on: str | None = None
-    report_unused_ignores: bool = False
-    check: CheckDefaults = dataclasses.field(default_factory=CheckDefaults)
+    check_fail_on: str | None = None
+
+    def lint_options(self) -> LintOptions:
+        """The lint's options: the defaults, with this file's settings over them."""
+        return dataclasses.replace(LintOptions(root=self.root), **self.lint)
+
+    def check_options(self) -> CheckOptions:
+        """The check's options: the defaults, with this file's settings over them."""
+        return dataclasses.replace(CheckOptions(), **self.check)
 
 
 def _toml_loads(text: str, path: Path) -> dict[str, Any]:
@@ -165,18 +206,69 @@ def load_config(
     root = file.resolve().parent
     if table is None:
         return Config(path=file, root=root)
-    return _parse(table, file, root)
+    lint, extra = _overrides(table, LintOptions, "tool.threadsafe_gen", file, ("fail-on", "check"))
+    check: dict[str, Any] = {}
+    check_extra: dict[str, Any] = {}
+    if "check" in extra:
+        if not isinstance(extra["check"], Mapping):
+            msg = f"{file}: [tool.threadsafe_gen.check] must be a table, got {extra['check']!r}"
+            raise ConfigError(msg)
+        where = "tool.threadsafe_gen.check"
+        check, check_extra = _overrides(extra["check"], CheckOptions, where, file, ("fail-on",))
+    return Config(
+        path=file,
+        root=root,
+        lint=lint,
+        check=check,
+        fail_on=_fail_on(extra, file),
+        check_fail_on=_fail_on(check_extra, file),
+    )
 
 
 def _norm(key: str) -> str:
     return key.replace("_", "-")
 
 
-def _unknown(key: str, valid: tuple[str, ...], where: str, file: Path) -> ConfigError:
-    close = difflib.get_close_matches(_norm(key), valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    msg = f"{file}: unknown key {key!r} in [{where}]; valid keys: {', '.join(valid)}.{hint}"
-    return ConfigError(msg)
+def _overrides(
+    table: Mapping[str, Any], cls: type[Any], where: str, file: Path, extra: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields of *cls* that *table* sets, each checked by *cls*; and its *extra* keys."""
+    kinds = {n: k for n, k in option_kinds(cls).items() if n not in NOT_CONFIGURABLE}
+    valid = [*(_norm(name) for name in kinds), *extra]
+    fields: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    for key, value in table.items():
+        k = _norm(key)
+        name = k.replace("-", "_")
+        if k in extra:
+            others[k] = value
+            continue
+        if name not in kinds:
+            close = difflib.get_close_matches(k, valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            msg = f"{file}: unknown key {key!r} in [{where}]; valid keys: {', '.join(valid)}.{hint}"
+            raise ConfigError(msg)
+        fields[name] = _value(value, k, kinds[name], file)
+        try:
+            cls(**{name: fields[name]})  # the dataclass checks its own fields
+        except (TypeError, ValueError) as exc:
+            msg = f"{file}: {k} in [{where}] is not valid: {exc}"
+            raise ConfigError(msg) from exc
+    return fields, others
+
+
+def _value(value: Any, key: str, kind: Kind, file: Path) -> Any:
+    """A TOML *value* as the field's type: lists as tuples, ``"A, B"`` as ``("A", "B")``."""
+    if kind == "strs":
+        return _strs(value, key, file)
+    if kind == "table":
+        if not isinstance(value, Mapping):
+            msg = f'{file}: {key} must be a table of glob = ["CODE", ...], got {value!r}'
+            raise ConfigError(msg)
+        return {str(glob): _strs(codes, f"{key}[{glob!r}]", file) for glob, codes in value.items()}
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _strs(value: Any, key: str, file: Path) -> tuple[str, ...]:
@@ -188,74 +280,9 @@ def _strs(value: Any, key: str, file: Path) -> tuple[str, ...]:
     raise ConfigError(msg)
 
 
-def _choice(value: Any, key: str, choices: tuple[str, ...], file: Path) -> str:
-    if isinstance(value, str) and value in choices:
+def _fail_on(extra: Mapping[str, Any], file: Path) -> str | None:
+    value = extra.get("fail-on")
+    if value is None or (isinstance(value, str) and value in _SEVERITIES):
         return value
-    msg = f"{file}: {key} must be one of {', '.join(choices)}, got {value!r}"
+    msg = f"{file}: fail-on must be one of {', '.join(_SEVERITIES)}, got {value!r}"
     raise ConfigError(msg)
-
-
-def _number(value: Any, key: str, file: Path, *, integer: bool) -> Any:
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or value <= 0:
-        kind = "a positive integer" if integer else "a positive number"
-        msg = f"{file}: {key} must be {kind}, got {value!r}"
-        raise ConfigError(msg)
-    return value
-
-
-def _bool(value: Any, key: str, file: Path) -> bool:
-    if isinstance(value, bool):
-        return value
-    msg = f"{file}: {key} must be true or false, got {value!r}"
-    raise ConfigError(msg)
-
-
-def _parse(table: Mapping[str, Any], file: Path, root: Path) -> Config:
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        k = _norm(key)
-        if k not in _LINT_KEYS:
-            raise _unknown(key, _LINT_KEYS, "tool.threadsafe_gen", file)
-        if k in ("select", "ignore", "exclude"):
-            values[k.replace("-", "_")] = _strs(value, k, file)
-        elif k == "per-file-ignores":
-            if not isinstance(value, Mapping):
-                msg = f'{file}: per-file-ignores must be a table of glob = ["CODE", ...], got {value!r}'
-                raise ConfigError(msg)
-            values["per_file_ignores"] = {
-                str(glob): _strs(codes, f"per-file-ignores[{glob!r}]", file)
-                for glob, codes in value.items()
-            }
-        elif k == "fail-on":
-            values["fail_on"] = _choice(value, k, _SEVERITIES, file)
-        elif k == "report-unused-ignores":
-            values["report_unused_ignores"] = _bool(value, k, file)
-        elif k == "check":
-            if not isinstance(value, Mapping):
-                msg = f"{file}: [tool.threadsafe_gen.check] must be a table, got {value!r}"
-                raise ConfigError(msg)
-            values["check"] = _parse_check(value, file)
-    return Config(path=file, root=root, **values)
-
-
-def _parse_check(table: Mapping[str, Any], file: Path) -> CheckDefaults:
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        k = _norm(key)
-        if k not in _CHECK_KEYS:
-            raise _unknown(key, _CHECK_KEYS, "tool.threadsafe_gen.check", file)
-        name = k.replace("-", "_")
-        if k in ("workers", "max-batches"):
-            values[name] = _number(value, k, file, integer=True)
-        elif k in ("timeout", "batch-timeout"):
-            values[name] = float(_number(value, k, file, integer=False))
-        elif k == "use-multiprocessing":
-            values[name] = _bool(value, k, file)
-        elif k == "start-method":
-            values[name] = _choice(value, k, _START_METHODS, file)
-        elif k == "ignore":
-            values[name] = _strs(value, k, file)
-        elif k == "fail-on":
-            values[name] = _choice(value, k, _SEVERITIES, file)
-    return CheckDefaults(**values)

@@ -1,8 +1,14 @@
-"""Output formats shared by ``threadsafe-gen lint`` and ``threadsafe-gen check``.
+"""Every rendering of findings: text for people, ``json``, ``sarif`` and ``github``.
 
 ``text`` is for people (not a stable surface: do not parse it); ``json`` and ``sarif`` are
 stable machine formats; ``github`` prints GitHub Actions workflow commands. All four take
-the same list of :class:`~threadsafe_gen._findings.Finding` plus a :class:`RunInfo`.
+the same list of :class:`~threadsafe_gen._finding.Finding` plus a :class:`RunInfo` saying
+what they came from (a lint of files, or a check of one loader). ``str(report)`` of a
+``LoaderReport`` or ``LintReport`` is :func:`render_text` too, so a check reads the same in
+a test failure and in the terminal.
+
+A finding's message does not name its code or docs anchor: each format adds them, once
+(the text puts the code in front and the anchor after the fix).
 """
 
 from __future__ import annotations
@@ -12,21 +18,26 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ._findings import REGISTRY, Finding, LoaderReport, Severity, render_text, summary_line
+from ._finding import Finding, ProbeResult, at_least, jsonable
+from ._registry import REGISTRY, Severity
+from ._version import __version__
 
 __all__ = [
     "FORMATS",
-    "GITHUB_SUMMARY_ROWS",
     "GITHUB_ANNOTATIONS_PER_LEVEL",
+    "GITHUB_SUMMARY_ROWS",
     "JSON_SCHEMA_VERSION",
     "RunInfo",
     "exit_code",
+    "github_step_summary",
     "render",
+    "render_text",
+    "summary_line",
     "use_color",
 ]
 
@@ -45,28 +56,36 @@ _TOOL_NAME = "threadsafe-gen"
 class RunInfo:
     """What the findings came from, for headers, summaries and SARIF.
 
+    ``LoaderReport.run_info()`` and ``LintReport.run_info()`` build it; the command line
+    adds the wall time, the target file and the root.
+
     Attributes:
         command: ``"lint"`` or ``"check"``.
         files: files linted (lint).
         seconds: wall time of the run.
-        report: the :class:`LoaderReport` (check).
         target_file: for check findings, which have no file position: the target's source
             file, relative to *root* with ``/``, used by SARIF and GitHub annotations.
         root: the folder relative paths start from (SARIF ``%SRCROOT%``).
+        loader: a short description of the loader checked (check).
+        settings: the settings the check assumed (check).
+        probes: how each probe went (check).
+        notes: why a step of the check was skipped (check).
     """
 
     command: Literal["lint", "check"]
     files: int = 0
     seconds: float = 0.0
-    report: LoaderReport | None = None
     target_file: str | None = None
     root: str = "."
+    loader: str = ""
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    probes: Sequence[ProbeResult] = ()
+    notes: Sequence[str] = ()
 
 
 def exit_code(findings: Sequence[Finding], fail_on: Severity | str) -> int:
     """1 if any finding is at or above *fail_on*, else 0 (the CLI's documented exit codes)."""
-    threshold = Severity(fail_on).rank
-    return 1 if any(f.severity.rank >= threshold for f in findings) else 0
+    return 1 if at_least(findings, fail_on) else 0
 
 
 def use_color(stream: Any) -> bool:
@@ -86,7 +105,7 @@ def render(
         ValueError: *fmt* is not a known format.
     """
     if fmt == "text":
-        return _text(findings, info, color)
+        return render_text(findings, info, color=color)
     if fmt == "json":
         return json.dumps(_json(findings, info), indent=2)
     if fmt == "sarif":
@@ -97,57 +116,101 @@ def render(
     raise ValueError(msg)
 
 
+def summary_line(findings: Sequence[Finding]) -> str:
+    """``"2 errors, 1 warning, 0 info"``."""
+    n = collections.Counter(f.severity for f in findings)
+
+    def plural(k: int, word: str) -> str:
+        return f"{k} {word}" + ("" if k == 1 or word == "info" else "s")
+
+    return ", ".join(
+        (
+            plural(n[Severity.ERROR], "error"),
+            plural(n[Severity.WARNING], "warning"),
+            plural(n[Severity.INFO], "info"),
+        )
+    )
+
+
 # --- text ---------------------------------------------------------------------------------
 
 _COLORS = {"error": "31", "warning": "33", "info": "36"}
+_BOLD = "1"
+
+Paint = Callable[[str, str], str]
 
 
-def _paint(text: str, code: str, color: bool) -> str:
-    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+def _painter(color: bool) -> Paint:
+    """ANSI colour *code* around a text, or the text as it is."""
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    return paint
 
 
-def _text(findings: Sequence[Finding], info: RunInfo, color: bool) -> str:
-    if info.command == "check" and info.report is not None:
-        lines = render_text(info.report).splitlines()
-        if color:
-            lines = [_color_check_line(line) for line in lines]
-        return "\n".join(lines)
-    out: list[str] = []
+def render_text(findings: Sequence[Finding], info: RunInfo, *, color: bool = False) -> str:
+    """The text for people: a check's report (settings, findings, probes, verdict last) or a
+    lint's findings with its summary last. Colour comes from each finding's severity."""
+    paint = _painter(color)
+    if info.command == "check":
+        return "\n".join(_check_text(findings, info, paint))
+    return "\n".join(_lint_text(findings, info, paint))
+
+
+def _finding_lines(f: Finding, paint: Paint) -> list[str]:
+    """One finding: its code and severity in front, what happened, the fix and its docs."""
+    tag = f"{paint(f.code, _BOLD)} [{paint(str(f.severity), _COLORS[f.severity.value])}]"
+    fix = f"    fix: {f.hint} ({f.check.anchor})"
+    if f.location is None:  # a check finding: where in the loader, then what happened
+        return [f"{tag} {f.category}: {f.path}", f"    {f.message}", fix]
+    where = str(f.location)
+    cell = f.details.get("cell")
+    if cell is not None:  # notebooks, as ruff prints them
+        where = f"{f.location.file}:cell {cell}:{f.location.line}:{f.location.column}"
+    return [f"{paint(where, _BOLD)}: {tag} {f.message}", fix]
+
+
+def _check_text(findings: Sequence[Finding], info: RunInfo, paint: Paint) -> list[str]:
+    lines = [f"threadsafe_gen check of {info.loader}" if info.loader else "threadsafe_gen check"]
+    if info.settings:
+        lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in info.settings.items()))
+    lines.append("")
+    if not findings:
+        lines.append("No problems found.")
     for f in findings:
-        where = str(f.location) if f.location else f.path
-        cell = f.details.get("cell")
-        if f.location is not None and cell is not None:  # notebooks, as ruff prints them
-            where = f"{f.location.file}:cell {cell}:{f.location.line}:{f.location.column}"
-        sev = _paint(str(f.severity), _COLORS[f.severity.value], color)
-        out.append(f"{_paint(where, '1', color)}: {_paint(f.code, '1', color)} [{sev}] {f.message}")
-        out.append(f"    fix: {f.hint}")
-    files_with = len({f.location.file for f in findings if f.location})
+        lines += _finding_lines(f, paint)
+    if info.probes:
+        timing = ", ".join(
+            f"{p.name} {p.seconds:.2f}s" + ("" if p.status == "ran" else f" ({p.status})")
+            for p in info.probes
+        )
+        lines += ["", f"  probes: {timing}"]
+    if info.notes:
+        lines.append("  notes:")
+        lines.extend(f"    - {note}" for note in info.notes)
+    verdict = "FAILED" if at_least(findings, Severity.ERROR) else "OK"
+    lines += ["", paint(f"{verdict}: {summary_line(findings)}", _BOLD)]
+    return lines
+
+
+def _lint_text(findings: Sequence[Finding], info: RunInfo, paint: Paint) -> list[str]:
+    lines: list[str] = []
+    for f in findings:
+        lines += _finding_lines(f, paint)
     noun = "file" if info.files == 1 else "files"
     if findings:
+        files_with = len({f.location.file for f in findings if f.location})
         problems = "problem" if len(findings) == 1 else "problems"
         summary = (
             f"Found {len(findings)} {problems} in {files_with} of {info.files} {noun} "
             f"({summary_line(findings)}) in {info.seconds:.2f} s."
         )
-        out.append("")
+        lines.append("")
     else:
         summary = f"No problems found in {info.files} {noun} ({info.seconds:.2f} s)."
-    out.append(_paint(summary, "1", color))
-    return "\n".join(out)
-
-
-_CHECK_LINE = re.compile(r"^(TSG\d{3}) \[(error|warning|info)\]")
-
-
-def _color_check_line(line: str) -> str:
-    m = _CHECK_LINE.match(line)
-    if m:
-        code, sev = m.groups()
-        rest = line[m.end() :]
-        return f"{_paint(code, '1', True)} [{_paint(sev, _COLORS[sev], True)}]{rest}"
-    if line.startswith(("OK:", "FAILED:")):
-        return _paint(line, "1", True)
-    return line
+    lines.append(paint(summary, _BOLD))
+    return lines
 
 
 # --- json ---------------------------------------------------------------------------------
@@ -155,16 +218,13 @@ def _color_check_line(line: str) -> str:
 
 def _finding_dict(f: Finding) -> dict[str, Any]:
     d = f.to_dict()
-    check = REGISTRY[f.code]
-    d["title"] = check.title
-    d["name"] = check.name
-    d["docs"] = check.anchor
+    d["title"] = f.check.title
+    d["name"] = f.check.name
+    d["docs"] = f.check.anchor
     return d
 
 
 def _json(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
-    from . import __version__
-
     counts = collections.Counter(f.severity.value for f in findings)
     out: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -180,11 +240,10 @@ def _json(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
         },
         "findings": [_finding_dict(f) for f in findings],
     }
-    if info.report is not None:
-        rep = info.report.to_dict()
-        out["loader"] = rep["loader"]
-        out["settings"] = rep["settings"]
-        out["probes"] = rep["probes"]
+    if info.command == "check":
+        out["loader"] = info.loader
+        out["settings"] = jsonable(info.settings)
+        out["probes"] = [dataclasses.asdict(p) for p in info.probes]
     return out
 
 
@@ -202,8 +261,6 @@ def _fingerprint(f: Finding, file: str | None) -> str:
 
 
 def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
-    from . import __version__
-
     codes = sorted({f.code for f in findings})
     rule_index = {code: i for i, code in enumerate(codes)}
     rules = []
@@ -235,16 +292,19 @@ def _sarif(findings: Sequence[Finding], info: RunInfo) -> dict[str, Any]:
         file = f.location.file if f.location else info.target_file
         if file is not None:
             region: dict[str, int] = {"startLine": 1}
-            if f.location is not None:
-                region = {"startLine": f.location.line, "startColumn": f.location.column}
+            if f.location is not None:  # SARIF counts from 1: never a 0 or -1 from a parser
+                region = {
+                    "startLine": max(f.location.line, 1),
+                    "startColumn": max(f.location.column, 1),
+                }
                 if f.location.end_line is not None:
-                    region["endLine"] = f.location.end_line
+                    region["endLine"] = max(f.location.end_line, 1)
                 if f.location.end_column is not None:
-                    region["endColumn"] = f.location.end_column
+                    region["endColumn"] = max(f.location.end_column, 1)
             if Path(file).is_absolute():  # outside the project root: an absolute file URI
                 artifact = {"uri": Path(file).as_uri()}
-            else:
-                artifact = {"uri": file, "uriBaseId": "%SRCROOT%"}
+            else:  # percent-encoded: a '#', '?', ':' or space in a file name stays the name
+                artifact = {"uri": urllib.parse.quote(file), "uriBaseId": "%SRCROOT%"}
             physical: dict[str, Any] = {"artifactLocation": artifact, "region": region}
             result["locations"] = [
                 {
@@ -299,8 +359,9 @@ def _annotation(level: str, f: Finding, file: str | None) -> str:
                 props.append(f"endColumn={f.location.end_column}")
         else:
             props.append("line=1")
-    props.append(f"title={_escape_property(f'{f.code} {REGISTRY[f.code].title}')}")
-    return f"::{level} {','.join(props)}::{_escape_data(f'{f.message} Fix: {f.hint}')}"
+    props.append(f"title={_escape_property(f'{f.code} {f.check.title}')}")
+    body = f"{f.message} Fix: {f.hint} ({f.check.anchor})"
+    return f"::{level} {','.join(props)}::{_escape_data(body)}"
 
 
 def _github(findings: Sequence[Finding], info: RunInfo) -> str:
@@ -311,37 +372,43 @@ def _github(findings: Sequence[Finding], info: RunInfo) -> str:
     # the first finding of each code before the second of any code, so one noisy rule
     # cannot hide the others.
     out: list[str] = []
-    cap = GITHUB_ANNOTATIONS_PER_LEVEL
     for sev in ("error", "warning", "info"):
-        level = _GITHUB_LEVEL[sev]
         group = [f for f in findings if f.severity.value == sev]
-        if not group:
-            continue
-        seen: collections.Counter[str] = collections.Counter()
-        ranked: list[tuple[int, int, Finding]] = []
-        for i, f in enumerate(group):
-            ranked.append((seen[f.code], i, f))
-            seen[f.code] += 1
-        ranked.sort(key=lambda t: (t[0], t[1]))
-        shown = ranked if len(ranked) <= cap else ranked[: cap - 1]
-        for _, _, f in shown:
-            file = f.location.file if f.location else info.target_file
-            out.append(_annotation(level, f, file))
-        rest = [f for _, _, f in ranked[len(shown) :]]
-        if rest:
-            by_code = collections.Counter(f.code for f in rest)
-            listed = ", ".join(f"{code} x{n}" for code, n in sorted(by_code.items()))
-            title = _escape_property(f"and {len(rest)} more {sev} findings")
-            body = _escape_data(
-                f"{len(rest)} more {sev} findings not annotated (GitHub shows {cap} per "
-                f"step): {listed}. Run `threadsafe-gen {info.command} --format text` "
-                "locally, or upload --format sarif to code scanning, to see them all."
-            )
-            out.append(f"::{level} title={title}::{body}")
+        if group:
+            out += _github_level(sev, group, info)
     noun = "file" if info.files == 1 else "files"
     files = f" in {info.files} {noun}" if info.command == "lint" else ""
     out.append(f"threadsafe-gen {info.command}: {summary_line(findings)}{files}.")
     return "\n".join(out)
+
+
+def _github_level(sev: str, group: list[Finding], info: RunInfo) -> list[str]:
+    """The annotations of one severity, capped (see NOTE [ GitHub annotation caps ])."""
+    level = _GITHUB_LEVEL[sev]
+    cap = GITHUB_ANNOTATIONS_PER_LEVEL
+    seen: collections.Counter[str] = collections.Counter()
+    ranked: list[tuple[int, int, Finding]] = []
+    for i, f in enumerate(group):
+        ranked.append((seen[f.code], i, f))
+        seen[f.code] += 1
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    shown = ranked if len(ranked) <= cap else ranked[: cap - 1]
+    out = [
+        _annotation(level, f, f.location.file if f.location else info.target_file)
+        for _, _, f in shown
+    ]
+    rest = [f for _, _, f in ranked[len(shown) :]]
+    if rest:
+        by_code = collections.Counter(f.code for f in rest)
+        listed = ", ".join(f"{code} x{n}" for code, n in sorted(by_code.items()))
+        title = _escape_property(f"and {len(rest)} more {sev} findings")
+        body = _escape_data(
+            f"{len(rest)} more {sev} findings not annotated (GitHub shows {cap} per "
+            f"step): {listed}. Run `threadsafe-gen {info.command} --format text` "
+            "locally, or upload --format sarif to code scanning, to see them all."
+        )
+        out.append(f"::{level} title={title}::{body}")
+    return out
 
 
 def github_step_summary(findings: Sequence[Finding], info: RunInfo) -> str:

@@ -366,6 +366,24 @@ _CHECKS: tuple[Check, ...] = (
         "Use a Sequence/PyDataset, or shard the generator with threadsafe_gen.keras adapters.",
         rows=("4.1", "5.2"),
     ),
+    _c(
+        "TSG403",
+        "not-split-across-hosts",
+        "Every host would read the same items",
+        _D,
+        _E,
+        "On several machines (tf.distribute multi-worker strategies, torch.distributed, JAX "
+        "multi-process) every host runs its own copy of the loader. One that does not split "
+        "its data by host makes each host read everything: N hosts do N times the loading "
+        "work, and unless the framework drops the copies (tf.data's DATA auto-sharding, which "
+        "still loads everything) the model trains on every sample N times per epoch.",
+        "Split by host: iterate threadsafe_gen.shard(items) in a generator (it splits over "
+        "hosts x local workers), serve a Sequence's part with "
+        "@threadsafe_gen.keras.guard(shard_hosts=True), or read threadsafe_gen.host_info(); "
+        "or feed the loader through threadsafe_gen.keras.to_tf_dataset, legacy_fit_input or "
+        "GeneratorDataset, which split by host themselves. Test it with "
+        "check_loader(loader, hosts=2).",
+    ),
     # --- randomness ----------------------------------------------------------------------
     _c(
         "TSG501",
@@ -609,8 +627,10 @@ _CHECKS: tuple[Check, ...] = (
         "A lock, generator or lambda is stored on self",
         _P,
         _E,
-        "Stored in __init__ of a Sequence/PyDataset, it makes the loader unpicklable for "
-        "spawn/forkserver workers.",
+        "Stored in __init__ of a Sequence/PyDataset (made there, or given to a parameter "
+        "stored there: its default or a value passed in the same module), it makes the loader "
+        "unpicklable for spawn/forkserver workers. check_loader() reports the same problem as "
+        "TSG101, or TSG102 for a lambda.",
         "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
         rows=("2a", "2c"),
     ),
@@ -633,7 +653,8 @@ _CHECKS: tuple[Check, ...] = (
         "A connection, socket or open file is stored on self",
         _F,
         _W,
-        "Forked workers share it; spawned workers cannot receive it.",
+        "Forked workers share it; spawned workers cannot receive it. Also when it is "
+        "stored in parts (`f = h5py.File(p); self.x = f['x']`) or in a collection.",
         "Use threadsafe_gen.per_process(factory) as a class attribute.",
         rows=("1.7", "1.8", "2b"),
     ),
@@ -651,12 +672,15 @@ _CHECKS: tuple[Check, ...] = (
     _c(
         "TSG352",
         "getitem-assigns-self",
-        "__getitem__ assigns to self",
+        "__getitem__ assigns to self or advances an iterator stored on it",
         _T,
         _W,
         "Worker threads race on the attribute, and worker processes never see each "
-        "other's changes.",
-        "Use local variables; cache per worker with per_thread/per_process.",
+        "other's changes; the methods __getitem__ calls count too. An iterator on self "
+        "advanced with next() is shared by the threads (a generator raises 'generator "
+        "already executing') and copied into each process (its items repeat).",
+        "Use local variables and derive everything from the index; cache per worker with "
+        "per_thread/per_process.",
         rows=("1.1",),
     ),
     _c(
@@ -666,7 +690,9 @@ _CHECKS: tuple[Check, ...] = (
         _T,
         _E,
         "A loader that does not read its index serves whatever its cursor points at: with "
-        "workers>1 batches are duplicated and skipped.",
+        "workers>1 batches are duplicated and skipped. Reported when the batch depends on "
+        "state that changes between calls (an iterator, a cursor, an attribute reassigned "
+        "outside __init__), whatever the index is called; a stateless simulator is fine.",
         "Compute the batch from the index.",
         rows=("1.1",),
     ),
@@ -677,7 +703,10 @@ _CHECKS: tuple[Check, ...] = (
         _D,
         _E,
         "tf_keras copies the generator into every process (duplicates) or shares it "
-        "between threads (needs a lock); Keras 3 rejects these arguments.",
+        "between threads (needs a lock); Keras 3 rejects these arguments. Generator "
+        "functions imported from other files linted together count; with threads, a "
+        "generator wrapped by a lock (threadsafe_iter, or a project's copy of the recipe) is "
+        "fine.",
         "Keras 3: fit(threadsafe_gen.keras.GeneratorDataset(gen_fn, workers=N)). tf_keras: "
         "fit(threadsafe_gen.keras.legacy_fit_input(gen_fn, workers=N)) without workers=. Or "
         "use a PyDataset/Sequence.",
@@ -701,9 +730,14 @@ _CHECKS: tuple[Check, ...] = (
         "Global or shared RNG used inside __getitem__ or a generator",
         _R,
         _W,
-        "Forked workers inherit numpy's global RNG state, and an RNG stored on the loader is "
-        "copied with its state into every worker: the workers replay the same numbers.",
-        "Use threadsafe_gen.rng_for(index, epoch=...).",
+        "Forked workers inherit numpy's global RNG state, the random state of augmentation "
+        "pipelines (albumentations, imgaug) and of TensorFlow's stateful random ops "
+        "(tf.image.random_*), and an RNG stored on the loader that __getitem__ draws from is "
+        "copied with its state into every worker: the workers replay the same numbers. One "
+        "finding per method lists every call. Python's random module is reseeded in forked "
+        "children (info only); an RNG used only in on_epoch_end runs in the parent, and one "
+        "created unseeded per call draws fresh entropy: both are fine.",
+        "Use threadsafe_gen.rng_for(index, epoch=...), or reseed the pipeline from the index.",
         rows=("2d", "4.7"),
     ),
     _c(
@@ -724,7 +758,9 @@ _CHECKS: tuple[Check, ...] = (
         _S,
         _W,
         "workers, use_multiprocessing and max_queue_size are then ignored and the loader "
-        "runs with one worker.",
+        "runs with one worker. Keras 3 only: a Sequence subclass in a file that targets "
+        "Keras 2 (fit_generator, fit(workers=...), tf_keras) is fine, and where the file does "
+        "not show which Keras it targets the finding is info and says so.",
         "Accept **kwargs and call super().__init__(**kwargs).",
         rows=("3b",),
     ),

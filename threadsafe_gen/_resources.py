@@ -40,9 +40,14 @@ T = TypeVar("T")
 # parent's objects and creates its own on first use.
 # close callbacks run only for objects created in the current process: on close_all(), at
 # interpreter exit (atexit), at the exit of a multiprocessing child (its util.Finalize
-# hooks; fork-started workers skip atexit), and for PerThread when the creating thread ends
+# hooks; fork-started workers skip atexit), for PerThread when the creating thread ends
 # (its threading.local storage is released in that very thread, so thread-bound objects such
-# as sqlite3 connections can close there).
+# as sqlite3 connections can close there), and when the owner instance is garbage-collected
+# (_Slot.__del__: no one can reach its objects any more, and Python 3.13 warns about every
+# sqlite3 connection dropped unclosed). A __del__, not a weakref.finalize holding the objects:
+# an object that refers back to its owner would then keep the owner alive for ever. There,
+# PerThread closes only the collecting thread's objects: another thread's may be bound to that
+# thread (sqlite3), and are dropped as before.
 _PID = os.getpid()
 
 
@@ -102,11 +107,17 @@ class _Slot:
     See NOTE [ Resource keys and fork ].
     """
 
-    __slots__ = ("__weakref__", "lock", "values")
+    __slots__ = ("__weakref__", "closer", "lock", "values")
 
     def __init__(self) -> None:
         self.values: dict[Any, Any] = {}
         self.lock = Lock()  # serialises creation; fork-safe, see _locks
+        self.closer: _Resource[Any] | None = None  # the resource whose objects these are
+
+    def __del__(self) -> None:
+        # The owner (or the standalone resource) was collected: NOTE [ Resource keys and fork ].
+        if self.closer is not None and self.values:
+            self.closer._close_dropped(self.values)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_Slot, ())
@@ -207,6 +218,7 @@ class _Resource(Generic[T]):
                 finally:
                     building.discard(slot)
                 slot.values[key] = value
+                slot.closer = self
                 self._slots.add(slot)
                 self._created(slot, key)
                 _hook_exit()
@@ -275,17 +287,39 @@ class _Resource(Generic[T]):
     def _owns(self, key: Any) -> bool:
         raise NotImplementedError
 
+    def _closable_here(self, key: Any) -> bool:
+        """Whether this thread may close the object under `key` (PerThread narrows it)."""
+        return self._owns(key)
+
+    def _close_values(
+        self, values: dict[Any, Any], closable: Callable[[Any], bool]
+    ) -> list[BaseException]:
+        """Pop and close the objects whose key is `closable`; return the errors raised."""
+        errors: list[BaseException] = []
+        for key in [k for k in list(values) if closable(k)]:
+            value = values.pop(key, _MISSING)
+            if value is _MISSING or self._close is None:
+                continue
+            try:
+                self._close(value)
+            except Exception as exc:  # every object gets its close; the first error is raised
+                errors.append(exc)
+        return errors
+
+    def _close_dropped(self, values: dict[Any, Any]) -> None:
+        """The owner instance was garbage-collected: close its objects (NOTE [ Resource keys
+        and fork ]). Errors become warnings: this runs inside the garbage collector."""
+        for exc in self._close_values(values, self._closable_here):
+            msg = (
+                f"threadsafe_gen could not close an object of {self!r} whose owner was "
+                f"garbage-collected: {type(exc).__name__}: {exc}"
+            )
+            warnings.warn(msg, ThreadsafeGenWarning, stacklevel=1)
+
     def _close_created_here(self, *, raise_errors: bool) -> list[BaseException]:
         errors: list[BaseException] = []
         for slot in list(self._slots):
-            for key in [k for k in list(slot.values) if self._owns(k)]:
-                value = slot.values.pop(key, _MISSING)
-                if value is _MISSING or self._close is None:
-                    continue
-                try:
-                    self._close(value)
-                except Exception as exc:  # every object gets its close; the first error is raised
-                    errors.append(exc)
+            errors += self._close_values(slot.values, self._owns)
         if errors and raise_errors:
             raise errors[0]
         return errors
@@ -403,6 +437,9 @@ class PerThread(_Resource[T]):
     def _owns(self, key: Any) -> bool:
         return bool(key[0] == _PID)
 
+    def _closable_here(self, key: Any) -> bool:
+        return bool(key == (_PID, threading.get_ident()))
+
     def _created(self, slot: _Slot, key: Any) -> None:
         # Even without a close callback the thread's objects are dropped when it ends.
         token: _ThreadToken | None = getattr(self._local, "token", None)
@@ -426,8 +463,9 @@ def per_process(
 
     The object may be used by several threads of the process at once, so it must be
     thread-safe (Keras calls ``__getitem__`` from a tf.data thread even with workers=1): open
-    SQLite with ``check_same_thread=False`` (safe for reads in the default serialized
-    threading mode), or use :func:`per_thread`.
+    SQLite with ``check_same_thread=False, cached_statements=0`` (from Python 3.12 on, threads
+    sharing a connection's statement cache get errors or missing rows, CPython gh-118172), or
+    use :func:`per_thread`.
 
     Args:
         factory: creates the object. Takes no argument, or one: the owner instance when used
@@ -435,8 +473,9 @@ def per_process(
             (module-level function or functools.partial of one) only if a *standalone*
             resource is pickled; a class attribute is never pickled.
         close: called with each object created in this process by :meth:`PerProcess.close_all`,
-            ``del instance.attr``, and at process exit (interpreter exit, or the end of a
-            multiprocessing worker). Never called on an object inherited across ``fork()``.
+            ``del instance.attr``, when the owner instance is garbage-collected, and at process
+            exit (interpreter exit, or the end of a multiprocessing worker). Never called on an
+            object inherited across ``fork()``.
 
     Returns:
         A :class:`PerProcess` descriptor / standalone resource.
@@ -450,7 +489,9 @@ def per_process(
         >>> import threadsafe_gen as tsg
         >>> class Rows:
         ...     db = tsg.per_process(
-        ...         lambda self: sqlite3.connect(self.path, check_same_thread=False),
+        ...         lambda self: sqlite3.connect(
+        ...             self.path, check_same_thread=False, cached_statements=0
+        ...         ),
         ...         close=sqlite3.Connection.close,
         ...     )
         ...     def __init__(self, path):
@@ -478,9 +519,10 @@ def per_thread(
     Args:
         factory: creates the object; no argument, or the owner instance (class attribute).
         close: called with the object when the thread that created it ends (in that
-            thread), and by :meth:`PerThread.close_all`, ``del instance.attr`` and at process
-            exit for objects created in this process. Never called on an object inherited
-            across ``fork()``.
+            thread), and by :meth:`PerThread.close_all`, ``del instance.attr``, when the owner
+            instance is garbage-collected (for the objects of the collecting thread) and at
+            process exit for objects created in this process. Never called on an object
+            inherited across ``fork()``.
 
     Returns:
         A :class:`PerThread` descriptor / standalone resource.

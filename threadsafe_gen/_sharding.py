@@ -3,10 +3,15 @@
 Public: :class:`WorkerInfo`, :func:`worker_info`, :func:`shard`. Internal (used by the
 iterators, the parallel engine, ``threadsafe_gen.keras`` and the probes):
 :func:`use_worker_info`, :func:`current_worker_info`, :func:`set_process_info`,
-:func:`auto_shard`, :func:`derive_seed` and :func:`describe_call`.
+:func:`with_hosts`, :func:`auto_shard`, :func:`derive_seed` and :func:`describe_call`.
+
+A worker is one of ``num_workers`` local workers (threads or processes) on one of
+``num_hosts`` hosts; the data is split over hosts x local workers (see NOTE [ Hosts x local
+workers ]). Which host this is comes from :mod:`threadsafe_gen._hosts`.
 
 This module is the low level of the worker machinery: it imports nothing of ours but the
-errors, the text helpers and ``_frameworks`` (a torch or Grain worker's identity), so the iterators and the parallel engine can both build on it.
+errors, the text helpers, the host detection and ``_frameworks`` (a torch or Grain worker's
+identity), so the iterators and the parallel engine can both build on it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
 from ._frameworks import framework_worker_info
+from ._hosts import host_info
 from ._text import short_repr
 from .errors import ShardingError
 
@@ -33,6 +39,7 @@ __all__ = [
     "set_process_info",
     "shard",
     "use_worker_info",
+    "with_hosts",
     "worker_info",
 ]
 
@@ -47,6 +54,23 @@ __all__ = [
 # raises ShardingError (a late worker_info() is fine: reading who you are splits nothing).
 # Internal code that needs the info without counting as "consulted" uses
 # current_worker_info().
+
+# NOTE [ Hosts x local workers ]
+# On several hosts the data is split by host first, then by local worker: host h of H keeps
+# the items at positions h, h + H, h + 2H, ... (its part does not depend on how many workers
+# any host runs), and local worker w of W keeps every W-th item of that part. Together: shard
+# h + H * w of H * W (WorkerInfo.shard_id / num_shards), so every item belongs to exactly one
+# (host, local worker) pair even when hosts run different numbers of workers, and a host's
+# part is the same whether its workers are threads, processes or one main program.
+# A WorkerInfo made without host/num_hosts takes them from host_info() when it is made: our
+# engines make their workers' infos in the training process, so a spawned worker, which
+# cannot see torch.distributed or jax there, still carries its host. with_hosts() fills in
+# the host of an info that says "one host" when this process detects more (an info made
+# before the process group existed, or by a framework's own worker), and of None outside
+# workers, where shard() and worker_info() then split by host alone. The auto-sharding rule
+# stays a worker thing: outside workers nothing is split unless the body calls shard() (the
+# tf.data pipelines users build themselves shard by host on their own, unless told not to:
+# docs/how-to/several-machines.md).
 
 T = TypeVar("T")
 
@@ -69,13 +93,21 @@ class WorkerInfo:
             seed, the epoch and the id).
         epoch: the epoch this worker is producing data for (0-based).
         kind: ``"thread"`` or ``"process"``.
+        host: the index of this worker's host (machine), ``0 <= host < num_hosts``.
+        num_hosts: how many hosts share the data; with ``host``, taken from
+            :func:`threadsafe_gen.host_info` when the info is made, unless given.
+
+    The data is split over hosts x local workers: :attr:`shard_id` of :attr:`num_shards`.
 
     Raises:
-        ValueError: ``id`` is out of range, ``num_workers < 1`` or ``kind`` is unknown.
+        ValueError: ``id`` or ``host`` is out of range, ``num_workers < 1``,
+            ``num_hosts < 1`` or ``kind`` is unknown.
 
     >>> info = WorkerInfo(id=1, num_workers=4, seed=7)
-    >>> info.id, info.num_workers, info.epoch, info.kind
-    (1, 4, 0, 'thread')
+    >>> info.id, info.num_workers, info.epoch, info.kind, info.host, info.num_hosts
+    (1, 4, 0, 'thread', 0, 1)
+    >>> WorkerInfo(id=1, num_workers=4, seed=7, host=1, num_hosts=2).shard_id
+    3
     """
 
     id: int
@@ -83,6 +115,8 @@ class WorkerInfo:
     seed: int
     epoch: int = 0
     kind: WorkerKind = "thread"
+    host: int = dataclasses.field(default_factory=lambda: host_info().index)
+    num_hosts: int = dataclasses.field(default_factory=lambda: host_info().count)
 
     def __post_init__(self) -> None:
         if self.num_workers < 1:
@@ -97,6 +131,23 @@ class WorkerInfo:
         if self.kind not in ("thread", "process"):
             msg = f"WorkerInfo expected kind 'thread' or 'process', got kind={self.kind!r}."
             raise ValueError(msg)
+        if self.num_hosts < 1 or not 0 <= self.host < self.num_hosts:
+            msg = (
+                f"WorkerInfo expected 0 <= host < num_hosts, got host={self.host!r} "
+                f"with num_hosts={self.num_hosts!r}."
+            )
+            raise ValueError(msg)
+
+    @property
+    def shard_id(self) -> int:
+        """This worker's shard over all hosts: ``host + num_hosts * id`` (the host's part is
+        every ``num_hosts``-th item, and its workers split that part)."""
+        return self.host + self.num_hosts * self.id
+
+    @property
+    def num_shards(self) -> int:
+        """How many shards the data is split into: ``num_hosts * num_workers``."""
+        return self.num_hosts * self.num_workers
 
 
 # --- the current worker ---------------------------------------------------------------------
@@ -160,6 +211,30 @@ def _consulted() -> int:
     return _local.consulted
 
 
+def with_hosts(info: WorkerInfo | None) -> WorkerInfo | None:
+    """Internal: *info* with its host filled in when this process detects several hosts.
+
+    See NOTE [ Hosts x local workers ]. An info that already names several hosts is kept (it
+    was made in the training process, which knew best); one that says "one host", or None
+    outside workers, gets the host :func:`~threadsafe_gen.host_info` detects now (None stays
+    None on a single host).
+    """
+    if info is not None and info.num_hosts > 1:
+        return info
+    host = host_info()
+    if host.count == 1:
+        return info
+    if info is None:
+        return WorkerInfo(
+            id=0,
+            num_workers=1,
+            seed=derive_seed(0, 0, host.index),
+            host=host.index,
+            num_hosts=host.count,
+        )
+    return dataclasses.replace(info, host=host.index, num_hosts=host.count)
+
+
 def worker_info() -> WorkerInfo | None:
     """Return the identity of the worker running this code, or None outside workers.
 
@@ -170,8 +245,12 @@ def worker_info() -> WorkerInfo | None:
     ``yield`` marks the body as self-sharded: it is then trusted to split the data itself and
     is not auto-sharded (see :func:`shard`).
 
+    On several hosts (see :func:`threadsafe_gen.host_info`) the info names the host too
+    (``host`` of ``num_hosts``), and outside workers it is not None but the whole host as one
+    worker: ``WorkerInfo(id=0, num_workers=1, host=h, num_hosts=n)``.
+
     Returns:
-        The current :class:`WorkerInfo`, or None in the main program.
+        The current :class:`WorkerInfo`, or None in the main program of a single host.
 
     >>> worker_info() is None
     True
@@ -180,7 +259,7 @@ def worker_info() -> WorkerInfo | None:
     2
     """
     _local.consulted += 1
-    return current_worker_info()
+    return with_hosts(current_worker_info())
 
 
 @contextlib.contextmanager
@@ -199,13 +278,18 @@ def use_worker_info(info: WorkerInfo | None) -> Iterator[WorkerInfo | None]:
 
 
 def shard(iterable: Iterable[T]) -> Iterator[T]:
-    """Keep only the current worker's share of ``iterable``: every ``num_workers``-th item.
+    """Keep only the current worker's share of ``iterable``: every ``num_shards``-th item.
 
     Inside worker ``id`` of ``n``, yields the items at positions ``id, id + n, id + 2n, ...``;
-    outside workers it yields everything. Use it in a generator body to split the *cheap*
-    part (e.g. a list of file names) before the expensive part, so each worker only does its
-    own work. A body that calls ``shard()`` (or :func:`worker_info`) before its first
-    ``yield`` is self-sharded and is not auto-sharded again.
+    outside workers it yields everything. On several hosts (see
+    :func:`threadsafe_gen.host_info`) the split is over hosts x local workers: host ``h`` of
+    ``H`` keeps the items at positions ``h, h + H, ...`` and its worker ``id`` every ``n``-th
+    of those (shard ``h + H * id`` of ``H * n``), so every item belongs to exactly one (host,
+    worker) pair; outside workers each host keeps its whole part. Use it in
+    a generator body to split the *cheap* part (e.g. a list of file names) before the
+    expensive part, so each worker only does its own work. A body that calls ``shard()`` (or
+    :func:`worker_info`) before its first ``yield`` is self-sharded and is not auto-sharded
+    again.
 
     Args:
         iterable: any iterable; a ``range`` is sliced without iterating.
@@ -232,11 +316,11 @@ def shard(iterable: Iterable[T]) -> Iterator[T]:
             "Pass the sequence of items (or file names, indices...) to split between workers."
         )
         raise TypeError(msg) from None
-    if info is None or info.num_workers == 1:
+    if info is None or info.num_shards == 1:
         return it
     if isinstance(iterable, range):
-        return cast(Iterator[T], iter(iterable[info.id :: info.num_workers]))
-    return itertools.islice(it, info.id, None, info.num_workers)
+        return cast(Iterator[T], iter(iterable[info.shard_id :: info.num_shards]))
+    return itertools.islice(it, info.shard_id, None, info.num_shards)
 
 
 def auto_shard(
@@ -244,9 +328,11 @@ def auto_shard(
 ) -> Iterator[T]:
     """Internal: call ``make()`` and keep this worker's share unless the body self-shards.
 
-    See NOTE [ Auto-sharding rule ]. ``name`` names the generator in errors.
+    See NOTE [ Auto-sharding rule ] (and NOTE [ Hosts x local workers ]: inside workers
+    the split is over hosts x local workers). ``name`` names the generator in errors.
     """
-    if info is None or info.num_workers == 1:
+    info = None if info is None else with_hosts(info)
+    if info is None or info.num_shards == 1:
         return iter(make())
     before = _consulted()
     return _auto_shard_gen(make, info, before, name or describe_call(make))
@@ -265,7 +351,7 @@ def _auto_shard_gen(
         yield first
         yield from it
         return
-    n, wid = info.num_workers, info.id
+    n, wid = info.num_shards, info.shard_id
     if wid == 0:
         yield first
     position = 1
@@ -279,8 +365,8 @@ def _auto_shard_gen(
             return
         if _local.sharded != mark:
             msg = (
-                f"{name} called shard() after producing its first item, but worker {wid} of "
-                f"{n} was already sharding it automatically, so its items would be split "
+                f"{name} called shard() after producing its first item, but worker {info.id} "
+                f"of {info.num_workers} was already sharding it automatically, so its items would be split "
                 "twice and some would be lost. Call shard() (or worker_info()) before the "
                 "first yield, which marks the generator as self-sharded, or decorate it "
                 "with @threadsafe_generator(auto_shard=False) and split the data yourself."

@@ -17,12 +17,25 @@ instead of receiving a copy.
 #     dies -- even by SIGKILL -- the kernel closes that pipe, the reaper reads EOF and unlinks
 #     what is left. The write end is close-on-exec and is closed in forked children, so a
 #     worker that outlives the owner does not keep the segment alive;
-#   * as a last resort, each new owner sweeps /dev/shm for ``tsg_<pid>_*`` segments whose
-#     owner pid no longer exists (e.g. the reaper itself was killed).
+#   * as a last resort, each new owner sweeps /dev/shm for segments whose owner it can prove
+#     dead (e.g. the reaper itself was killed): see NOTE [ Proving an owner dead ].
 # We do not use multiprocessing's resource_tracker: before Python 3.13 every process that
 # *attaches* a SharedMemory registers it too, so a worker with its own tracker unlinks the
 # owner's segment when it exits (bpo-39959), and two workers sharing the owner's tracker print
 # KeyError tracebacks when they unregister. Attaching here never registers anything.
+
+# NOTE [ Proving an owner dead ]
+# /dev/shm may be shared by processes of several PID namespaces (containers sharing an IPC
+# namespace, `docker run --ipc=host`): a pid recorded by another namespace means nothing here,
+# and "no such process" does not prove its owner dead. So on Linux a segment is named
+# ``tsg_<pid>_<start>_<ns>_<token>``: the owner's pid, its start time (field 22 of
+# /proc/<pid>/stat, clock ticks since boot) and the inode of its PID namespace
+# (/proc/self/ns/pid). The sweep unlinks a segment only when its namespace is ours and the pid
+# there is gone or belongs to a process started at another time (the pid was reused). A
+# segment from another namespace, or with no identity (no usable /proc: the name is then
+# ``tsg_<pid>_<token>``), is never swept; its own reaper frees it. A namespace inode can be
+# reused once that namespace is gone, but by then its processes are gone too, and a pid here
+# with the same start time is all but impossible, so reuse never makes us unlink a live one.
 
 # NOTE [ Read-only in workers ]
 # A process that is not the owner maps the segment with PROT_READ, so writing through any view
@@ -38,7 +51,6 @@ import mmap
 import os
 import secrets
 import sys
-import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -46,6 +58,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._locks import Lock
 from .errors import SharedArrayClosedError
 
 try:  # POSIX; on Windows the kernel frees a named mapping with its last handle.
@@ -82,7 +95,10 @@ for name in names:
         pass
 """
 
-_lock = threading.Lock()
+# Our fork-safe Lock, not threading.Lock: Keras forks from a helper thread while another thread
+# may be creating or closing an array, and a raw lock held at that moment would stay held for
+# ever in the child, hanging its first SharedArray() (docs/failure-modes.md row 2a').
+_lock = Lock()
 _reaper_fd: int | None = None
 _reaper_pid: int | None = None
 _reaper_owner: int | None = None  # pid of the process that started it
@@ -91,32 +107,85 @@ _reaper_owner: int | None = None  # pid of the process that started it
 _live: weakref.WeakValueDictionary[str, SharedArray] = weakref.WeakValueDictionary()
 
 
-def _pid_alive(pid: int) -> bool:
+def _start_time(pid: int | str) -> str | None:
+    """Start time of process `pid` in this PID namespace (clock ticks since boot), or None."""
     try:
-        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # Field 22; the command name (field 2) may hold spaces and parentheses.
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _namespace_id() -> str | None:
+    """This process's PID namespace, as the inode of /proc/self/ns/pid; None if unknown.
+
+    None too when /proc belongs to another PID namespace (/proc/self is then not our pid),
+    because start times read there would describe other processes.
+    """
+    try:
+        if os.readlink("/proc/self") != str(os.getpid()):
+            return None
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return None
+
+
+_identity_cache: tuple[int, str | None] | None = None
+
+
+def _identity() -> str | None:
+    """``<start>_<ns>`` for this process (see NOTE [ Proving an owner dead ]), or None."""
+    global _identity_cache
+    pid = os.getpid()
+    if _identity_cache is None or _identity_cache[0] != pid:  # a forked child is another owner
+        namespace, start = _namespace_id(), _start_time("self")
+        _identity_cache = (
+            pid,
+            None if namespace is None or start is None else f"{start}_{namespace}",
+        )
+    return _identity_cache[1]
+
+
+def _new_name(pid: int) -> str:
+    identity = _identity()
+    middle = "" if identity is None else f"{identity}_"
+    return f"/{_PREFIX}{pid}_{middle}{secrets.token_hex(6)}"
+
+
+def _owner_dead(entry: str, namespace: str) -> bool:
+    """Whether segment `entry` provably belongs to a process of our namespace that is gone."""
+    fields = entry[len(_PREFIX) :].split("_")
+    if len(fields) != 4 or not all(f.isdigit() for f in fields[:3]):
+        return False  # no identity (or not ours to judge): never proven dead
+    pid, start, owner_namespace = fields[:3]
+    if owner_namespace != namespace:
+        return False  # another namespace's pid: says nothing about a process here
+    current = _start_time(pid)
+    if current is not None:
+        return current != start  # alive, or its pid was reused by a later process
+    try:
+        os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def _sweep_orphans() -> None:
-    """Unlink ``tsg_<pid>_*`` segments whose owner process no longer exists."""
-    if _posixshmem is None or not os.path.isdir(_SHM_DIR):
+    """Unlink the segments whose owner is provably gone (NOTE [ Proving an owner dead ])."""
+    namespace = _namespace_id()
+    if _posixshmem is None or namespace is None or not os.path.isdir(_SHM_DIR):
         return
     try:
         entries = os.listdir(_SHM_DIR)
     except OSError:
         return
     for entry in entries:
-        if not entry.startswith(_PREFIX):
-            continue
-        pid_text = entry[len(_PREFIX) :].split("_", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
-            continue
-        with contextlib.suppress(OSError):
-            _posixshmem.shm_unlink("/" + entry)
+        if entry.startswith(_PREFIX) and _owner_dead(entry, namespace):
+            with contextlib.suppress(OSError):
+                _posixshmem.shm_unlink("/" + entry)
 
 
 def _reaper_send(line: str) -> None:
@@ -287,7 +356,7 @@ class SharedArray:
         pid = os.getpid()
         size = max(nbytes, 1)  # a zero-length mapping is not allowed
         if _posixshmem is not None:
-            name = f"/{_PREFIX}{pid}_{secrets.token_hex(6)}"
+            name = _new_name(pid)
             fd = _posixshmem.shm_open(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
             try:
                 with _lock:

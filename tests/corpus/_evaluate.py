@@ -102,7 +102,7 @@ def missing_needs(expect: Expect) -> list[str]:
 
 @contextlib.contextmanager
 def postgres_provider() -> Iterator[Callable[[], str]]:
-    """A ``postgres()`` callable for workspaces: starts one server on first use (tests/pg.py)."""
+    """A ``postgres()`` callable for workspaces: starts one server on first use (tests/helpers/postgres.py)."""
     with contextlib.ExitStack() as stack:
         dsn: list[str] = []
         failure: list[str] = []

@@ -57,7 +57,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG353", "TSG352", "TSG551", "TSG251"},
     check_must_not={"TSG201", "TSG301", "TSG401", "TSG501", "TSG502", "TSG601"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
     why="Clean: files opened and closed per call, no randomness, Keras 2 fit_generator "
     "honours the workers (item 1).",
 )

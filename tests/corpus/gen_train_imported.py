@@ -31,7 +31,5 @@ if __name__ == "__main__":
 EXPECT = Expect(
     source="davidkarl/My-Functions:Python/fit_generator_lines_from_file.py",
     lint_must={"TSG451"},
-    lint_xfail="issue 10 item 12: a generator function imported from another linted module "
-    "is not resolved, so its fit_generator(workers=16, use_multiprocessing=True) is missed",
     why="The imported generator is copied into 16 worker processes (TSG451).",
 )

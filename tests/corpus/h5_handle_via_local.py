@@ -54,7 +54,6 @@ EXPECT = Expect(
     lint_must_not={"TSG651:warning", "TSG651:error", "TSG353", "TSG352"},
     check_must={"TSG201"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    lint_xfail="issue 10 item 14: an h5py handle reached through a local (f = h5py.File(p); self.x = f['x']) is not TSG251",
     why="An h5py file opened once in the parent and used by forked workers (TSG201/TSG251); "
     "the slicing itself is a pure function of the index.",
 )

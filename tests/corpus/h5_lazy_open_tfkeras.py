@@ -55,7 +55,6 @@ EXPECT = Expect(
     check_must_not={"TSG301", "TSG401", "TSG601"},
     lint_must={"TSG251|TSG352"},
     lint_must_not={"TSG651:warning", "TSG651:error", "TSG353"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
     why="The lazily opened handle is opened in the parent by Keras' peek and shared with "
     "forked workers (TSG203, or TSG201/TSG303 naming the handle; the assignment is TSG352 "
     "or TSG251 in lint).",

@@ -44,8 +44,6 @@ def train(model, images, masks):
 EXPECT = Expect(
     source="victoresque/6-DoF:augment.py",
     lint_must={"TSG551"},
-    lint_xfail="issue 10 items 16 and 1: an imgaug augmenter called as self.aug(images=...) is not "
-    "seen; TSG651 on Keras 2 code",
     lint_must_not={"TSG651", "TSG353"},
     why="imgaug draws from its global RNG, identical in every forked worker.",
 )

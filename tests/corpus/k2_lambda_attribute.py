@@ -58,7 +58,6 @@ EXPECT = Expect(
     lint_must={"TSG151"},
     check_must={"TSG101|TSG102"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    lint_xfail="issue 10 item 10: a lambda stored on self from a default argument is not TSG151 (the check calls it TSG102)",
     why="Spawned workers cannot pickle the lambda on self (TSG151 / TSG101 or TSG102; item 10 "
     "asks for one code, or each finding naming the other).",
 )

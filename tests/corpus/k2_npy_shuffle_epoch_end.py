@@ -63,7 +63,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 6, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG551", "TSG353", "TSG352"},
     check_must_not={"TSG301", "TSG303", "TSG401", "TSG501", "TSG502", "TSG503", "TSG601"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator / tf_keras), or stated as Keras 3 fact for a file that cannot tell",
     why="Keras 2 fit_generator honours workers= for a Sequence (item 1), and the RNG runs "
     "only in on_epoch_end, in the parent (item 3). Nothing to report.",
 )

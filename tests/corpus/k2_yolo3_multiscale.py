@@ -69,8 +69,6 @@ EXPECT = Expect(
     loader=make,
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must={"TSG352"},
-    lint_xfail="issue 10 item 13: self.net_h/net_w are assigned in a helper that __getitem__ "
-    "calls (self._get_net_size(idx)), which the lint does not follow",
     lint_must_not={"TSG353"},
     check_must_not={"TSG623:error", "TSG401", "TSG601"},
     stable_xfail="issue 10 item 9: TSG303 flips between warning and info (and TSG203/TSG301/TSG501 come and go) across runs",

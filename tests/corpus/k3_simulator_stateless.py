@@ -63,7 +63,6 @@ EXPECT = Expect(
     check_kwargs={"start_method": "fork"},
     lint_must_not={"TSG353", "TSG352", "TSG551", "TSG651"},
     check_must_not={"TSG301", "TSG303", "TSG401", "TSG501", "TSG502", "TSG503"},
-    lint_xfail="issue 10 item 2: a deliberately stateless __getitem__ (fresh OS-seeded RNG per call) is TSG353 and TSG551",
     why="Deliberately stateless: every call is a new simulation from fresh OS entropy, so "
     "ignoring the index is the design (item 2).",
 )

@@ -62,6 +62,5 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG351", "TSG451", "TSG151"},
     check_must_not={"TSG301", "TSG302", "TSG306", "TSG304", "TSG401"},
-    lint_xfail="issue 10 precision (no numbered item): a generator wrapped by a correct threadsafe_iter recipe, used with worker threads, is reported as TSG451",
     why="Clean: next() and close() both hold the lock.",
 )

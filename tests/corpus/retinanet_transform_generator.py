@@ -86,8 +86,6 @@ EXPECT = Expect(
     loader=make,
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must={"TSG35?|TSG151"},
-    lint_xfail="issue 10 item 15: a generator passed into __init__ and consumed with "
-    "next(self.transform_generator) from __getitem__ is not reported",
     check_must={"TSG302|TSG306|TSG301"},
     check_must_not={"TSG401", "TSG601"},
     flaky="issue 10 item 19: 'generator already executing' between worker threads is found by luck on some runs",

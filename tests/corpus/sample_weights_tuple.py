@@ -45,6 +45,5 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG353", "TSG352"},
     check_must_not={"TSG301", "TSG401", "TSG601", "TSG624", "TSG501", "TSG502"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
     why="Clean: (x, y, w) with equal lengths, weights fixed before training.",
 )

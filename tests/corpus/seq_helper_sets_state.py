@@ -48,8 +48,6 @@ EXPECT = Expect(
     loader=make,
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must={"TSG352"},
-    lint_xfail="issue 10 item 13: self.size is assigned in a helper that __getitem__ calls, "
-    "which the lint does not follow",
     check_must={"TSG301|TSG303"},
     check_must_not={"TSG501", "TSG502", "TSG623"},
     why="Per-call state on self read back after another thread may have rewritten it "

@@ -43,7 +43,6 @@ EXPECT = Expect(
     loader=make,
     check_kwargs={"workers": 8, "use_multiprocessing": False},
     lint_must={"TSG353"},
-    lint_xfail="issue 10 item 11: an index parameter named `_` hides TSG353",
     check_must={"TSG301|TSG302|TSG306"},
     check_must_not={"TSG501", "TSG502"},
     check_xfail="issue 10 item 4: TSG501/TSG502 for a loader that draws no random numbers (a cursor)",

@@ -64,7 +64,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG353", "TSG551:warning", "TSG551:error"},
     check_must_not={"TSG301", "TSG401", "TSG501", "TSG502", "TSG601"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
     why="Clean: the stdlib random module is reseeded in each forked worker. A lint note at "
     "info severity is fair; a warning would be a false alarm.",
 )

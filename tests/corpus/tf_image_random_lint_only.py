@@ -37,7 +37,6 @@ def train(model, images, labels):
 EXPECT = Expect(
     source="fabianaferreira/final-project-src:Classifier/DataGenerator.py",
     lint_must={"TSG551"},
-    lint_xfail="issue 10 item 16: tf.image.random_* ops in __getitem__ are not seen",
     lint_must_not={"TSG353", "TSG651:warning", "TSG651:error"},
     why="TensorFlow's random image ops run from the same RNG state in every forked worker.",
 )

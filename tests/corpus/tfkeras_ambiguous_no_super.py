@@ -45,7 +45,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG651:warning", "TSG651:error", "TSG353"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
     why="tensorflow.keras is Keras 2 or 3 depending on the TensorFlow version: at most an "
     "info finding saying so (item 1).",
 )

@@ -67,7 +67,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG351", "TSG451", "TSG151"},
     check_must_not={"TSG301", "TSG302", "TSG306", "TSG304", "TSG401"},
-    lint_xfail="issue 10 precision (no numbered item): a generator wrapped by a correct threadsafe_iter recipe, used with worker threads, is reported as TSG451",
     why="Clean: the lock serialises next() across the 4 worker threads, and each batch is a "
     "fresh slice.",
 )

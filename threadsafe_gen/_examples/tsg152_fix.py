@@ -1,17 +1,18 @@
 """The fix of tsg152.py: clean of TSG152."""
 
 # --- shown by `threadsafe-gen explain` and docs/checks.md from here ---
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 
-def add_up(batch):  # module level: spawned workers import it by name
-    return sum(batch)
+def stack(batch):  # module level: spawned workers import it by name
+    return torch.stack([x for (x,) in batch])
 
 
 loader = DataLoader(
-    list(range(100)),
+    TensorDataset(torch.arange(100)),
     batch_size=10,
     num_workers=2,
     multiprocessing_context="spawn",
-    collate_fn=add_up,
+    collate_fn=stack,
 )

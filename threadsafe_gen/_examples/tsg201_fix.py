@@ -9,7 +9,7 @@ import threadsafe_gen
 
 
 def _connect(owner):
-    return sqlite3.connect(owner.path, check_same_thread=False)
+    return sqlite3.connect(owner.path, check_same_thread=False, cached_statements=0)
 
 
 class Rows(keras.utils.PyDataset):

@@ -11,7 +11,7 @@ def _connect():
 
 
 class Rows:
-    db = tsg.per_thread(_connect)  # one connection per worker thread, made on first use
+    db = tsg.per_thread(_connect, close=sqlite3.Connection.close)  # one per worker thread
 
     def __len__(self):
         return self.db.execute("select count(*) from t").fetchone()[0]

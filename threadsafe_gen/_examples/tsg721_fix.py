@@ -11,7 +11,7 @@ def _connect():
 
 
 class Rows:
-    db = tsg.per_thread(_connect)
+    db = tsg.per_thread(_connect, close=sqlite3.Connection.close)
 
     def __len__(self):
         return 100

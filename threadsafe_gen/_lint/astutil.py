@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "BLOCK_FIELDS",
@@ -14,13 +14,16 @@ __all__ = [
     "const_int",
     "contains_yield",
     "expressions_on_lines",
+    "first_param",
     "flatten_targets",
     "is_main_guard",
     "is_stub",
     "iter_statements",
     "match_lines",
     "mentions",
+    "method_calls",
     "pairs",
+    "reachable_methods",
     "returned_parts",
     "self_attr",
     "undecorate",
@@ -199,3 +202,46 @@ def returned_parts(value: ast.expr) -> Iterator[ast.expr]:
 def mentions(node: ast.AST, names: set[str]) -> bool:
     """True when *node* reads or writes any of *names*."""
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def first_param(fn: FunctionNode) -> str | None:
+    """The name of *fn*'s first positional parameter (``self`` in a method), if any."""
+    params = fn.args.posonlyargs + fn.args.args
+    return params[0].arg if params else None
+
+
+def method_calls(fn: FunctionNode) -> Iterator[tuple[str, ast.Call]]:
+    """``(name, call)`` for each ``self.name(...)`` call in *fn* (its first parameter is self)."""
+    me = first_param(fn)
+    if me is None:
+        return
+    for n in walk_local(fn.body):
+        if isinstance(n, ast.Call):
+            callee = self_attr(n.func, me)
+            if callee is not None:
+                yield callee, n
+
+
+def reachable_methods(
+    methods: Mapping[str, FunctionNode], start: str, depth: int
+) -> dict[str, tuple[str, ...]]:
+    r"""The methods that *start* reaches through ``self.m(...)`` calls, at most *depth* calls
+    deep, each with the shortest chain of method names from *start* (*start* included).
+
+    >>> import ast
+    >>> cls = ast.parse("class C:\n def a(self): self.b()\n def b(self): self.c()\n def c(self): pass")
+    >>> methods = {f.name: f for f in cls.body[0].body}
+    >>> reachable_methods(methods, "a", 1)
+    {'a': ('a',), 'b': ('a', 'b')}
+    """
+    out: dict[str, tuple[str, ...]] = {start: (start,)}
+    frontier = [start]
+    for _ in range(depth):
+        found: list[str] = []
+        for name in frontier:
+            for callee, _call in method_calls(methods[name]):
+                if callee in methods and callee not in out:
+                    out[callee] = (*out[name], callee)
+                    found.append(callee)
+        frontier = found
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 __all__ = [
@@ -27,9 +27,14 @@ __all__ = [
 # files are read, the class index decides which conditions hold. This keeps one parse per
 # file and lets the per-file work run in parallel.
 
-#: When a finding about a class holds: always, if the class is a data loader, or if it is a
-#: Keras 3 PyDataset subclass (see NOTE [ Conditional findings ]).
-Applies = Literal["always", "loader", "pydataset"]
+#: When a finding about a class (or function) holds (see NOTE [ Conditional findings ]):
+#: always; if the class is a data loader; if it subclasses a PyDataset (Keras 3 for sure); if
+#: it subclasses a keras or tf.keras Sequence and no PyDataset (Keras 2 or 3: the code's file
+#: may tell); if the function (of another file) is a generator function, one not made
+#: thread-safe, or one whose generators another file's fit() shares with workers.
+Applies = Literal[
+    "always", "loader", "pydataset", "sequence", "generator", "unlocked-generator", "shared"
+]
 
 # Libraries whose ``Sequence``/``PyDataset`` classes are index loaders. Resolved names are
 # compared on their root package and their last component, so every import spelling
@@ -83,19 +88,51 @@ def _is_known_base(qualname: str) -> bool:
 class ClassIndex:
     """Every class of the files linted together, answering the conditions of findings."""
 
-    def __init__(self, classes: Iterable[ClassFacts]) -> None:
+    def __init__(
+        self,
+        classes: Iterable[ClassFacts],
+        generators: Mapping[str, bool] | None = None,
+        shared: Iterable[str] = (),
+    ) -> None:
         self._index = {c.qualname: c for c in classes}
+        # Generator functions: {qualified name: made thread-safe}, and those shared by workers.
+        self._generators = dict(generators or {})
+        self._shared = frozenset(shared)
         self._loader: dict[str, bool] = {}
         self._pydataset: dict[str, bool] = {}
+        self._keras3: dict[str, bool] = {}
 
     def applies(self, applies: Applies, qualname: str) -> bool:
         """Whether a finding recorded under condition *applies* about class *qualname* holds."""
         if applies == "loader":
             return self.is_loader(qualname)
-        if applies == "pydataset":
+        if applies == "generator":
+            return qualname in self._generators
+        if applies == "unlocked-generator":
+            return self._generators.get(qualname) is False
+        if applies == "shared":
+            return qualname in self._shared
+        if applies in ("pydataset", "sequence"):
             # The rule is about subclasses, not the framework's own base class.
-            return self.is_pydataset(qualname) and not _is_known_base(qualname)
+            if not self.is_pydataset(qualname) or _is_known_base(qualname):
+                return False
+            return self.is_keras3(qualname) == (applies == "pydataset")
         return True
+
+    def is_keras3(self, q: str, depth: int = 0) -> bool:
+        """A PyDataset or a subclass: Keras 3 for sure (a ``Sequence`` may be either Keras)."""
+        if q in self._keras3:
+            return self._keras3[q]
+        self._keras3[q] = False  # cycle guard
+        parts = q.split(".")
+        cls = self._index.get(q)
+        ans = (parts[0] in {"keras", "tensorflow"} and parts[-1] == "PyDataset") or (
+            cls is not None
+            and depth < _MAX_DEPTH
+            and any(self.is_keras3(b, depth + 1) for b in cls.bases)
+        )
+        self._keras3[q] = ans
+        return ans
 
     def is_pydataset(self, q: str, depth: int = 0) -> bool:
         """A Keras 3 PyDataset (or keras/tf.keras Sequence, its alias), or a subclass."""

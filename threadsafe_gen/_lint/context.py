@@ -22,6 +22,7 @@ from .astutil import (
     iter_statements,
     match_lines,
     pairs,
+    reachable_methods,
     self_attr,
     walk_local,
 )
@@ -33,6 +34,8 @@ from .names import Names, package_of
 
 __all__ = ["ClassInfo", "ModuleInfo", "Rule"]
 
+#: How many calls deep the methods that __getitem__ calls are followed (self._load -> ...).
+HELPER_DEPTH = 3
 _FIT_CALL_RE = re.compile(rb"\.(?:fit|evaluate|predict)(?:_generator)?\s*\(", re.MULTILINE)
 
 
@@ -64,9 +67,11 @@ class ModuleInfo:
 
     def __init__(self, tree: ast.Module, raw: bytes, file: str, module: str) -> None:
         self.tree = tree
+        self.raw = raw
         self.file = file
         self.module = module
         self.has_yield = b"yield" in raw
+        self.has_lambda = b"lambda" in raw
         self.has_lock = any(w in raw for w in (b"lock", b"Lock", b"mutex"))
         self.has_procs = any(w in raw for w in (b"Pool", b"Process", b"use_multiprocessing"))
         self.names = Names(module, package_of(module, file))
@@ -95,7 +100,14 @@ class ModuleInfo:
                 self.functions[stmt.name] = stmt
                 self.names.module_funcs.add(stmt.name)
         self.generators = GeneratorFacts(
-            self.names, tree.body, self.assigns, self.attr_calls, has_yield=self.has_yield
+            self.names,
+            tree.body,
+            self.assigns,
+            self.attr_calls,
+            has_yield=self.has_yield,
+            lock_wrappers=lambda: {
+                c.name for c in self.classes if "__next__" in c.methods and c.lock_attrs
+            },
         )
         self.classes = [ClassInfo(self, node) for node in classdefs]
 
@@ -103,6 +115,13 @@ class ModuleInfo:
     def class_facts(self) -> list[ClassFacts]:
         """The facts of every class, for the class index."""
         return [c.facts for c in self.classes]
+
+    @property
+    def generator_facts(self) -> dict[str, bool]:
+        """``{qualified name: made thread-safe}`` of the module's generator functions, for
+        the index (a generator function imported elsewhere is decided there)."""
+        gens = self.generators
+        return {f"{self.module}.{name}": name in gens.threadsafe for name in gens.functions}
 
     @property
     def checked_classes(self) -> Iterable[ClassInfo]:
@@ -206,6 +225,19 @@ class ClassInfo:
                 if attr is not None:
                     out.append((attr, v, n))
         return out
+
+    @functools.cached_property
+    def getitem_reach(self) -> Mapping[str, tuple[str, ...]]:
+        """The methods a serving ``__getitem__`` runs (itself and those it calls through
+        ``self.m(...)``, :data:`HELPER_DEPTH` deep), each with its call chain; ``{}`` without one.
+        """
+        if self.getitem is None:
+            return {}
+        return reachable_methods(self.methods, "__getitem__", HELPER_DEPTH)
+
+    def chain(self, names: tuple[str, ...]) -> str:
+        """A call chain as messages show it: ``Loader.__getitem__ -> Loader._load``."""
+        return " -> ".join(f"{self.name}.{n}" for n in names)
 
     @property
     def getitem(self) -> FunctionNode | None:

@@ -16,7 +16,7 @@ from .discovery import display, expand, jobs_for
 from .facts import FileFacts
 from .options import LintOptions
 from .resolve import resolve
-from .result import LintResult
+from .result import LintReport
 
 __all__ = ["lint_paths", "lint_source"]
 
@@ -58,7 +58,7 @@ def lint_source(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
     report_unused_ignores: bool = False,
-) -> LintResult:
+) -> LintReport:
     """Lint one module's source text without importing or running it.
 
     Use it in tests, editors or notebooks; :func:`lint_paths` lints files and folders.
@@ -73,7 +73,7 @@ def lint_source(
         report_unused_ignores: also report suppression comments that suppress nothing.
 
     Returns:
-        A :class:`LintResult`.
+        A :class:`LintReport`.
 
     Raises:
         ValueError: a selector matches no lint code.
@@ -117,7 +117,7 @@ def lint_paths(
     report_unused_ignores: bool = False,
     root: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
-) -> LintResult:
+) -> LintReport:
     """Lint Python files and folders statically (the engine of ``threadsafe-gen lint``).
 
     Nothing is imported or executed: files are parsed with :mod:`ast`. Folders are searched
@@ -141,7 +141,7 @@ def lint_paths(
             than 64 files).
 
     Returns:
-        A :class:`LintResult`; files that cannot be linted give one TSG852 finding each
+        A :class:`LintReport`; files that cannot be linted give one TSG852 finding each
         (reported even when *select* leaves it out, unless *ignore* names it).
 
     Raises:
@@ -167,17 +167,18 @@ def lint_paths(
         jobs=jobs,
     )
     start = time.perf_counter()
-    root_path = Path(opts.root if opts.root is not None else os.getcwd()).resolve()
-    files = list(expand(paths, opts.exclude, root_path))
-    args = [(str(p), display(p, root_path)) for p in files]
+    root_path = Path(os.path.realpath(opts.root if opts.root is not None else os.getcwd()))
+    files, problems = expand(paths, opts.exclude, root_path)
+    args = [(str(p), display(p, root_path), opts.max_file_size) for p in files]
     facts = _analyse_all(args, jobs_for(opts.jobs, len(files)))
+    facts += [FileFacts(d.path, [], [d], []) for d in problems]
     result = resolve(facts, opts.codes, opts.report_unused_ignores, opts.file_ignores)
-    result.files = len(files)
+    result.files = len(files) + len(problems)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _analyse_all(args: list[tuple[str, str]], jobs: int) -> list[FileFacts]:
+def _analyse_all(args: list[tuple[str, str, int]], jobs: int) -> list[FileFacts]:
     """Each file's facts, in *args* order; in *jobs* worker processes when above 1."""
     if jobs <= 1:
         return [analyse_path(a) for a in args]

@@ -44,10 +44,12 @@ class At:
     """A placeholder in a message for where the finding is, filled in when it is rendered.
 
     Renders as ``line 3, column 5``, or ``cell 2, line 3, column 5`` in a notebook; without
-    the column when *column* is false.
+    the column when *column* is false. With *span*, it renders that place instead (another
+    call site the message lists).
     """
 
     column: bool = True
+    span: Span | None = None
 
 
 #: A message: text, with :class:`At` where the position goes.
@@ -62,10 +64,10 @@ class Draft:
         code: the registered code.
         path: the qualified name the finding is about (``pkg.data.Loader.__init__``).
         span: where, in the analysed source (a notebook's joined code cells).
-        text: the message, without the ``(CODE, see ...)`` ending added when rendered.
+        text: the message; the docs link is added when rendered.
         hint: how to fix it (default: the registry's fix).
         severity: a severity other than the registry's default.
-        cls: the class the condition is about ("" for always).
+        cls: the class (or function) the condition is about ("" for always).
         applies: when the finding holds (see NOTE [ Conditional findings ] in classes.py).
     """
 
@@ -89,3 +91,7 @@ class FileFacts:
     suppressions: list[Suppression]
     # Notebooks: (cell number, line in cell) for each line of the joined code cells.
     cells: tuple[tuple[int, int], ...] = ()
+    # Generator functions defined here ({qualified name: made thread-safe}), and functions of
+    # other modules whose generators this file's fit() calls share with workers.
+    generators: dict[str, bool] = dataclasses.field(default_factory=dict)
+    shared_generators: tuple[str, ...] = ()

@@ -17,6 +17,22 @@ __all__ = ["Cells", "notebook_source", "place"]
 Cells = tuple[tuple[int, int], ...]
 
 
+def _cell_text(cell: dict[str, object], number: int) -> str:
+    """The source of a code cell: a string, or a list of strings (nbformat 4)."""
+    src = cell.get("source", "")
+    if isinstance(src, str):
+        return src
+    if isinstance(src, list):
+        odd = next((item for item in src if not isinstance(item, str)), None)
+        if odd is None:
+            return "".join(src)
+        msg = f"cell {number}'s source is a list with a {type(odd).__name__} in it, not text"
+        raise ValueError(msg)
+    what = "null" if src is None else f"a {type(src).__name__}"
+    msg = f"cell {number}'s source is {what}, not text"
+    raise ValueError(msg)
+
+
 def notebook_source(raw: bytes) -> tuple[bytes, Cells]:
     """Join a notebook's code cells into one module; map each line back to (cell, line).
 
@@ -24,9 +40,14 @@ def notebook_source(raw: bytes) -> tuple[bytes, Cells]:
     the rest parses; a cell magic (``%%bash``) blanks its whole cell. Line numbers are kept.
 
     Raises:
-        ValueError: not JSON, or not a notebook in nbformat 4.
+        ValueError: not JSON, not a notebook in nbformat 4, or a malformed cell (one that is
+            not an object, or whose source is not text): Jupyter would not open it either.
     """
-    nb = json.loads(raw)
+    try:
+        nb = json.loads(raw)
+    except RecursionError:
+        msg = "nested too deeply to read"
+        raise ValueError(msg) from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         msg = "no 'cells' list (not a Jupyter notebook in nbformat 4)"
@@ -34,13 +55,14 @@ def notebook_source(raw: bytes) -> tuple[bytes, Cells]:
     out: list[str] = []
     where: list[tuple[int, int]] = []
     for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if not isinstance(cell, dict):
+            msg = f"cell {number} is not a JSON object"
+            raise ValueError(msg)
+        if cell.get("cell_type") != "code":
             continue
-        src = cell.get("source", "")
-        text = "".join(src) if isinstance(src, list) else str(src)
-        lines = text.split("\n")
+        text = _cell_text(cell, number)
         magic_cell = text.lstrip().startswith("%%")
-        for i, line in enumerate(lines, start=1):
+        for i, line in enumerate(text.split("\n"), start=1):
             stripped = line.lstrip()
             if magic_cell:
                 line = ""

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .._findings import REGISTRY, Category
+from .reading import DEFAULT_MAX_FILE_SIZE
 
 __all__ = ["ALWAYS_SELECTED", "LintOptions", "enabled_codes", "select_codes"]
 
@@ -93,6 +94,15 @@ def _strings(value: object, name: str) -> tuple[str, ...]:
     return items
 
 
+def _positive(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"LintOptions expected {name} to be an int, got {value!r}"
+        raise TypeError(msg)
+    if value < 1:
+        msg = f"{name} must be >= 1, got {value!r}"
+        raise ValueError(msg)
+
+
 @dataclasses.dataclass(frozen=True)
 class LintOptions:
     """Everything :func:`lint_paths` can be told, checked once when it is built.
@@ -114,10 +124,12 @@ class LintOptions:
         root: the folder paths are reported relative to (default: the current directory).
         jobs: worker processes for big trees (default: up to the CPU count, and 1 for fewer
             than 64 files).
+        max_file_size: files larger than this many bytes are reported (TSG852), not read
+            (default 10 MiB).
 
     Raises:
         TypeError: a field has the wrong type.
-        ValueError: a selector matches no lint code, or *jobs* is below 1.
+        ValueError: a selector matches no lint code, or *jobs* or *max_file_size* is below 1.
 
     >>> opts = LintOptions(select=["TSG3"], ignore=["TSG353"])
     >>> sorted(opts.codes)
@@ -131,6 +143,7 @@ class LintOptions:
     report_unused_ignores: bool = False
     root: Path | None = None
     jobs: int | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
     def __post_init__(self) -> None:
         put = object.__setattr__  # normalising the fields of a frozen dataclass
@@ -153,14 +166,9 @@ class LintOptions:
             raise TypeError(msg)
         if self.root is not None:
             put(self, "root", Path(os.fspath(self.root)))
-        jobs: object = self.jobs
-        if jobs is not None:
-            if isinstance(jobs, bool) or not isinstance(jobs, int):
-                msg = f"LintOptions expected jobs to be an int, got {jobs!r}"
-                raise TypeError(msg)
-            if jobs < 1:
-                msg = f"jobs must be >= 1, got {jobs!r}"
-                raise ValueError(msg)
+        if self.jobs is not None:
+            _positive(self.jobs, "jobs")
+        _positive(self.max_file_size, "max_file_size")
         # Selectors are checked now, not in the middle of a run.
         enabled_codes(self.select, self.ignore)
         for sels in self.per_file_ignores.values():

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from .._findings import Finding
 from .classes import ClassIndex
 from .facts import FileFacts
-from .result import LintResult, render, sort_lint_findings
+from .result import LintReport, render, sort_lint_findings
 from .rules.unused import unused_suppression
 from .suppressions import LineSuppressions, Suppression
 
@@ -25,7 +25,7 @@ def resolve(
     enabled: frozenset[str],
     report_unused: bool,
     per_file_ignores: Mapping[str, frozenset[str]],
-) -> LintResult:
+) -> LintReport:
     """The findings of files analysed together.
 
     Args:
@@ -34,7 +34,11 @@ def resolve(
         report_unused: add TSG653 for suppression comments that suppressed nothing.
         per_file_ignores: ``{glob: codes}`` dropped for files whose shown path matches.
     """
-    index = ClassIndex(c for ff in facts for c in ff.classes)
+    index = ClassIndex(
+        (c for ff in facts for c in ff.classes),
+        {q: safe for ff in facts for q, safe in ff.generators.items()},
+        {q for ff in facts for q in ff.shared_generators},
+    )
     findings: list[Finding] = []
     unused: list[Suppression] = []
     for ff in facts:
@@ -52,7 +56,7 @@ def resolve(
             if report_unused and "TSG653" in selected:
                 findings.append(render(unused_suppression(s), ff.file, ff.cells))
             unused.append(_in_cell(s, ff.cells))
-    return LintResult(findings=sort_lint_findings(findings), unused_suppressions=unused)
+    return LintReport(findings=sort_lint_findings(findings), unused_suppressions=unused)
 
 
 def _in_cell(s: Suppression, cells: tuple[tuple[int, int], ...]) -> Suppression:

@@ -29,8 +29,8 @@ def parse_suppressions(raw: bytes, shown: str) -> list[Suppression]:
     out: list[Suppression] = []
     try:
         tokens = list(tokenize.tokenize(io.BytesIO(raw).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return out
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+        return out  # the file does not parse either: TSG852 says so
     for tok in tokens:
         if tok.type != tokenize.COMMENT:
             continue

@@ -3,7 +3,9 @@
 A probe never calls the loader on the caller's thread without a bound: :class:`Caller` runs each
 call on a daemon helper thread and waits at most the given timeout, so a call that never
 returns is abandoned there (Python cannot kill a thread, and a daemon thread does not block
-interpreter exit). :func:`record` turns each outcome into a small :class:`CallRecord` at once.
+interpreter exit). :func:`record` turns each outcome into a small :class:`CallRecord` at once;
+error texts are cut and kept in an :class:`ErrorTexts` book, so a loader that raises a huge
+message on every call of a long run costs a bounded amount of memory.
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from .._text import one_line
 from ._batches import BatchInfo, InvalidBatchError, batch_info
+from ._child import ERROR_CHARS, TRACEBACK_CHARS, cut
 
 __all__ = [
     "KEEP_RESULTS_BYTES",
     "CallRecord",
     "Caller",
     "ConcurrentRun",
+    "ErrorTexts",
     "Outcome",
     "PassRecord",
     "affordable",
+    "call_once",
+    "error_record",
     "fd_count",
     "getitem",
     "leaf_arrays",
@@ -39,6 +46,34 @@ __all__ = [
 #: Batches are kept (to see whether a later call changes an earlier result, TSG304) until
 #: they add up to this many bytes; a shared buffer shows up in the first few anyway.
 KEEP_RESULTS_BYTES = 256 * 2**20
+
+#: Distinct error texts kept whole per check; later new ones keep only their first line.
+MAX_DISTINCT_ERRORS = 32
+
+
+class ErrorTexts:
+    """A bounded, thread-safe book of error texts, in which equal texts share one string.
+
+    One per check (``ProbeState.errors``): the hundreds of calls that raise the same
+    exception then point at one cut string, and at most :data:`MAX_DISTINCT_ERRORS`
+    distinct texts are kept at full (cut) length; later ones keep their first line only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._texts: dict[str, str] = {}
+
+    def keep(self, text: str, limit: int) -> str:
+        """*text* cut to *limit* characters, as the one shared copy of that text."""
+        short = cut(text, limit)
+        with self._lock:
+            kept = self._texts.get(short)
+            if kept is not None:
+                return kept
+            if len(self._texts) >= MAX_DISTINCT_ERRORS:
+                return one_line(short.partition("\n")[0], 200)
+            self._texts[short] = short
+            return short
 
 
 @dataclasses.dataclass
@@ -136,6 +171,7 @@ class Caller:
             out.seconds = time.perf_counter() - t0
             out.cpu = time.thread_time() - c0
             out.done.set()
+            del fn, out, item  # keep no batch or exception alive while waiting for the next
 
     def call(self, fn: Callable[[], Any], timeout: float) -> Outcome | None:
         """Run *fn* on the helper thread; None if it did not return within *timeout*."""
@@ -157,6 +193,21 @@ class Caller:
             self._thread.join(timeout=1.0)
 
 
+def call_once(
+    fn: Callable[[], Any], timeout: float, name: str = "threadsafe_gen-check"
+) -> Outcome | None:
+    """Run *fn* once on a helper thread; its outcome, or None when it did not return in time.
+
+    For the few calls that would otherwise run on the caller's thread (``len(loader)``,
+    pickling the loader, a generator's first item): a hang there must not hang the check.
+    """
+    caller = Caller(name)
+    try:
+        return caller.call(fn, timeout)
+    finally:
+        caller.close()
+
+
 def fd_count() -> int:
     """Open file descriptors of this process, or -1 where they cannot be counted."""
     for where in ("/proc/self/fd", "/dev/fd"):
@@ -167,13 +218,14 @@ def fd_count() -> int:
     return -1
 
 
-def record(index: int, out: Outcome, *, keep: PassRecord | None = None) -> CallRecord:
-    """A :class:`CallRecord` of *out*; its batch kept in *keep* while under the byte budget."""
+def record(
+    index: int, out: Outcome, texts: ErrorTexts, *, keep: PassRecord | None = None
+) -> CallRecord:
+    """A :class:`CallRecord` of *out*; its batch kept in *keep* while under the byte budget,
+    its error texts cut and shared through *texts*."""
     rec = CallRecord(index=index, seconds=out.seconds, cpu_seconds=out.cpu)
     if out.error is not None:
-        rec.error_type = type(out.error).__name__
-        rec.error = f"{type(out.error).__name__}: {out.error}"
-        rec.traceback = out.tb
+        error_record(rec, out, texts)
         return rec
     try:
         rec.info = batch_info(out.value)
@@ -183,6 +235,18 @@ def record(index: int, out: Outcome, *, keep: PassRecord | None = None) -> CallR
         keep.results[index] = out.value
         keep.kept_bytes += nbytes(out.value)
     return rec
+
+
+def error_record(rec: CallRecord, out: Outcome, texts: ErrorTexts) -> None:
+    """Fill *rec*'s error fields from the exception in *out*, cut and shared."""
+    assert out.error is not None
+    rec.error_type = type(out.error).__name__
+    try:
+        text = f"{type(out.error).__name__}: {out.error}"
+    except Exception:  # a broken __str__ must not break the check
+        text = f"{type(out.error).__name__}: <str() failed>"
+    rec.error = texts.keep(text, ERROR_CHARS)
+    rec.traceback = texts.keep(out.tb, TRACEBACK_CHARS)
 
 
 def leaf_arrays(batch: Any) -> list[np.ndarray[Any, Any]]:

@@ -12,6 +12,9 @@ hangs or dies:
 ``("ready", seconds_to_load, pid)``, then per call ``("begin", pos, index)`` followed by
 ``("ok", pos, index, fingerprint, seconds)`` or ``("error", pos, index, exc_info)``, and
 finally ``("done",)``. A loader that cannot be unpickled sends ``("load-error", exc_info)``.
+
+Every child watches the checking process (:func:`watch_parent`): when it dies, even by
+SIGKILL, the child exits instead of staying stuck in a loader call for ever.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hashlib
 import os
 import pickle
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -29,10 +33,64 @@ from typing import Any
 
 from .._text import type_name
 
-__all__ = ["Payload", "exc_info", "fingerprint", "worker_main"]
+__all__ = [
+    "ERROR_CHARS",
+    "TRACEBACK_CHARS",
+    "Payload",
+    "cut",
+    "exc_info",
+    "fingerprint",
+    "watch_parent",
+    "worker_main",
+]
 
 #: How deep fingerprint() follows nested tuples/lists/dicts before it gives up.
 _MAX_DEPTH = 16
+#: An exception message is cut to this many characters, a traceback to this many: a loader
+#: may raise a message of a million characters on every call.
+ERROR_CHARS = 2_000
+TRACEBACK_CHARS = 8_000
+#: Seconds between two looks of the parent-death watchdog.
+_WATCH_INTERVAL = 0.5
+
+
+def cut(text: str, limit: int) -> str:
+    """*text* (newlines kept) cut to *limit* characters, ``...`` marking a cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+
+
+def watch_parent(parent_pid: int) -> None:
+    """End this child process when the checking process *parent_pid* dies.
+
+    A daemon thread looks every half second. A direct child (fork, spawn) is re-parented
+    when its parent dies; a forkserver child's OS parent is the fork server, so the pid
+    itself is probed. Without it, a SIGKILLed checker would leave a child that hangs in the
+    loader running for ever (the same watchdog as the worker engine's in ``_workers``).
+    """
+    direct = os.getppid() == parent_pid
+    threading.Thread(
+        target=_watch, args=(parent_pid, direct), name="threadsafe_gen-watchdog", daemon=True
+    ).start()
+
+
+def _watch(parent_pid: int, direct: bool) -> None:
+    while True:
+        time.sleep(_WATCH_INTERVAL)
+        if (os.getppid() != parent_pid) if direct else not _alive(parent_pid):
+            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone (or the pid was reused)
+        return False
+    # A parent that died but was not reaped yet is a zombie: dead for our purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Payload:
@@ -71,11 +129,16 @@ def _payload_from_bytes(data: bytes) -> Payload:
 
 
 def exc_info(exc: BaseException) -> dict[str, str]:
-    """Type, message and traceback text of *exc*, as plain strings that always pickle."""
+    """Type, message and traceback text of *exc*, as plain strings that always pickle (cut)."""
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not break the worker
+        message = "<str() failed>"
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return {
         "type": type_name(exc),
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "message": cut(message, ERROR_CHARS),
+        "traceback": cut(tb, TRACEBACK_CHARS),
     }
 
 
@@ -152,6 +215,7 @@ def worker_main(
     payload: Payload,
     calls: list[int] | int,
     make_iterator: Any = None,
+    parent_pid: int | None = None,
 ) -> None:
     """Run the loader in this worker process and report every step to the parent.
 
@@ -162,7 +226,10 @@ def worker_main(
             a number of items to draw with ``next()`` from ``make_iterator()`` (or from the
             loader itself when it is an iterator) for generator loaders.
         make_iterator: factory of a fresh iterator, for generator loaders under fork.
+        parent_pid: the checking process; this worker exits when it dies.
     """
+    if parent_pid is not None:
+        watch_parent(parent_pid)
     t0 = time.perf_counter()
     try:
         loader = payload.load()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from .._findings import Finding, Severity
-from ._calls import ConcurrentRun, PassRecord
+from ._calls import ConcurrentRun, ErrorTexts, PassRecord
 from ._pool import ParentPass
 
 __all__ = ["Probe", "ProbeContext", "ProbeFunction", "ProbeState", "dedupe", "error_if"]
@@ -86,6 +86,10 @@ class ProbeState:
     pickled_bytes: int | None = None
     """Size of the pickled loader. Recorded by ``pickling``, shown in its note."""
 
+    pickling_hangs: bool = False
+    """Pickling the loader did not finish in time (reported as TSG801). Recorded by
+    ``pickling``, read by ``spawn_dry_run`` (which then does not try to send it)."""
+
     parent: ParentPass | None = None
     """The parent's own results for Keras' peek calls. Recorded by ``fork_dry_run`` (or by
     ``spawn_dry_run`` when it runs alone), read by both."""
@@ -101,6 +105,10 @@ class ProbeState:
 
     notes: list[str] = dataclasses.field(default_factory=list)
     """Why something was skipped or cut short; shown in the report's notes."""
+
+    errors: ErrorTexts = dataclasses.field(default_factory=ErrorTexts)
+    """The check's book of error texts: the calls that raise share cut copies, so a huge
+    message raised by hundreds of calls costs a bounded amount of memory."""
 
     def note(self, text: str) -> None:
         """Add a note for the report (why a step was skipped)."""
@@ -134,6 +142,7 @@ class ProbeContext:
             orchestrator; None for generators and loaders without a length.
         len_error: what ``len(loader)`` raised, when the loader has ``__len__`` but no
             length could be read.
+        hosts: number of hosts to simulate (``check_loader(hosts=N)``; 1: none).
         creator_thread: ident of the thread that called ``check_loader()`` (Keras' peek
             thread).
         state: what earlier probes recorded for later ones.
@@ -151,6 +160,7 @@ class ProbeContext:
     deadline: float
     length: int | None = None
     len_error: str | None = None
+    hosts: int = 1
     creator_thread: int = dataclasses.field(default_factory=threading.get_ident)
     state: ProbeState = dataclasses.field(default_factory=ProbeState)
 

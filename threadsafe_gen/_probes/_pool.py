@@ -30,6 +30,7 @@ __all__ = [
     "BOOTSTRAP_EXIT",
     "Call",
     "ParentPass",
+    "StartTimeout",
     "Worker",
     "abandon",
     "drive",
@@ -50,6 +51,10 @@ BOOTSTRAP_EXIT = 86
 EXTRA_INDICES = 3
 #: Grace for a child to exit after it said "done", and for terminate/kill to work.
 REAP_GRACE = 1.0
+
+
+class StartTimeout(Exception):
+    """Starting a worker took longer than allowed (under spawn: pickling the loader hangs)."""
 
 
 @dataclasses.dataclass
@@ -136,12 +141,21 @@ def reap(proc: BaseProcess, grace: float) -> tuple[int | None, bool]:
     return code, killed
 
 
-def make_worker(mp_ctx: Any, label: str, payload: Payload, calls: list[int] | int) -> Worker:
-    """A worker (not started yet) that runs *calls* on the loader in *payload*."""
+def make_worker(
+    mp_ctx: Any,
+    label: str,
+    payload: Payload,
+    calls: list[int] | int,
+    make_iterator: Callable[[], Any] | None = None,
+) -> Worker:
+    """A worker (not started yet) that runs *calls* on the loader in *payload*.
+
+    *calls* are indices, or a number of items to draw from ``make_iterator()`` (fork only).
+    """
     reader, writer = mp_ctx.Pipe(duplex=False)
     proc = mp_ctx.Process(
         target=worker_main,
-        args=(writer, payload, calls),
+        args=(writer, payload, calls, make_iterator, os.getpid()),
         name=f"threadsafe_gen-check-{label}",
         daemon=True,  # like Keras' pool workers; also ends them if we die
     )
@@ -149,8 +163,14 @@ def make_worker(mp_ctx: Any, label: str, payload: Payload, calls: list[int] | in
 
 
 def start(workers: list[Worker], *, from_thread: bool, timeout: float) -> BaseException | None:
-    """Start *workers*; from a helper thread when mirroring Keras' enqueuer thread."""
+    """Start *workers*; from a helper thread when mirroring Keras' enqueuer thread.
+
+    From a helper thread, the wait is bounded: after *timeout* seconds this returns a
+    :class:`StartTimeout`, and a worker that the stuck thread starts later (when pickling
+    the loader finally returns) is killed at once, so nothing outlives the check.
+    """
     error: list[BaseException] = []
+    gone = threading.Event()  # the caller stopped waiting
 
     def run() -> None:
         with warnings.catch_warnings():
@@ -162,6 +182,8 @@ def start(workers: list[Worker], *, from_thread: bool, timeout: float) -> BaseEx
                 for w in workers:
                     w.started = w.last = time.monotonic()
                     w.proc.start()
+                    if gone.is_set():
+                        _kill_late(w)
             except BaseException as exc:  # a pickling error, from Process.start()
                 error.append(exc)
             finally:
@@ -175,10 +197,20 @@ def start(workers: list[Worker], *, from_thread: bool, timeout: float) -> BaseEx
         t.start()
         t.join(timeout)
         if t.is_alive():
-            return TimeoutError(f"starting the worker processes took more than {timeout:.1f}s")
+            gone.set()
+            return StartTimeout(f"starting the worker processes took more than {timeout:.1f}s")
     else:
         run()
     return error[0] if error else None
+
+
+def _kill_late(w: Worker) -> None:
+    """Kill a worker started after its caller gave up (it may have been reaped already)."""
+    try:
+        w.proc.kill()
+        w.proc.join(5.0)
+    except (ValueError, OSError):  # closed by abandon() meanwhile
+        pass
 
 
 def drive(

@@ -31,7 +31,10 @@ __all__ = [
     "exception_finding",
     "hang_finding",
     "len_error_finding",
+    "len_hang_finding",
     "parent_findings",
+    "pickling_hang_finding",
+    "recheck_findings",
     "worker_errors",
 ]
 
@@ -96,6 +99,82 @@ def len_error_finding(ctx: ProbeContext) -> Finding:
         ),
         details={"error": error},
     )
+
+
+def len_hang_finding(ctx: ProbeContext) -> Finding:
+    """TSG801: ``len(loader)`` did not return; the loader is not called in this process again."""
+    ctx.state.inprocess_unsafe = "len(loader) did not return"
+    return make_finding(
+        "TSG801",
+        path="len(loader)",
+        message=(
+            f"len(loader) did not return within {ctx.batch_timeout:.1f} s; Keras calls it "
+            "before the first batch, so fit() would hang there forever. The in-process probes "
+            "were skipped, and the others probed the first two indices only"
+        ),
+        details={"batch_timeout": ctx.batch_timeout},
+    )
+
+
+def pickling_hang_finding(ctx: ProbeContext, seconds: float, where: str) -> list[Finding]:
+    """TSG801: pickling the loader (its ``__getstate__``/``__reduce__``) did not finish."""
+    if ctx.remaining() <= 0.05:
+        ctx.state.cut_short = f"{where} stopped when the time budget ran out"
+        return []
+    return [
+        make_finding(
+            "TSG801",
+            path="loader",
+            message=(
+                f"pickling the loader ({where}) did not finish within {seconds:.1f} s: its "
+                "__getstate__ or __reduce__, or a member's, blocks. Keras pickles the loader "
+                "for every spawn or forkserver worker it starts, so fit() would hang there"
+            ),
+            details={"seconds": round(seconds, 3), "where": where},
+        )
+    ]
+
+
+def recheck_findings(ctx: ProbeContext, worker: Worker, index: int) -> list[Finding]:
+    """TSG801/TSG821 when calling *index* again, in a forked copy of this process, hung or died.
+
+    The call had raised at once on a helper thread; before it is repeated on the thread
+    that created the loader (where it cannot be bounded), a copy forked from that thread
+    repeats it. Either way the loader is not called in this process again.
+    """
+    path = ctx.path(index)
+    if worker.outcome == "timeout" and worker.budget:
+        ctx.state.cut_short = f"calling {path} again stopped when the time budget ran out"
+        ctx.state.inprocess_unsafe = "the time budget ran out while a call was running"
+        return []
+    if worker.outcome == "died":
+        ctx.state.inprocess_unsafe = f"{path} killed its process when called again"
+        return [
+            make_finding(
+                "TSG821",
+                path=path,
+                message=(
+                    f"{path} raised at once, then killed the (forked copy of this) process "
+                    f"that called it again: it {exit_description(worker.exitcode)}. A Keras "
+                    "worker would die the same way and fit() would wait for its batch forever"
+                ),
+                details={"index": index, "exitcode": worker.exitcode},
+            )
+        ]
+    ctx.state.inprocess_unsafe = f"{path} did not return when called again"
+    return [
+        make_finding(
+            "TSG801",
+            path=path,
+            message=(
+                f"{path} raised at once, then did not return within {worker.limit:.1f} s when "
+                "called again (in a copy of this process forked from the thread that created "
+                "the loader): Keras calls it again every epoch and has no per-batch timeout, "
+                "so fit() would hang there. Later in-process probes were skipped"
+            ),
+            details={"index": index, "batch_timeout": worker.limit},
+        )
+    ]
 
 
 def exception_finding(path: str, error: str | None, also: str, details: dict[str, Any]) -> Finding:

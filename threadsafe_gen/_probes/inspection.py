@@ -30,13 +30,15 @@ import sqlite3
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._findings import Finding, Severity, make_finding
 from .._iterators import threadsafe_iter
 from .._locks import is_held
 from .._text import one_line, type_name
+from . import failures
+from ._calls import call_once
 from ._child import Payload
 from ._context import Probe, ProbeContext, error_if
 from ._pool import abandon, drive, exit_if_bootstrapping, make_worker, start
@@ -485,7 +487,7 @@ def _generator_copies(ctx: ProbeContext) -> list[Finding]:
     """TSG402: a generator loader with workers>1; measured in 2 forked copies when possible."""
     if ctx.workers <= 1:
         return []
-    measured = _measure_generator_copies(ctx)
+    measured, hang = _measure_generator_copies(ctx)
     details: dict[str, Any] = {"factor": ctx.workers}
     if isinstance(measured, str) or isinstance(ctx.loader, threadsafe_iter):
         # threadsafe_gen's own wrappers: see NOTE [ Copies in other processes ] in _iterators.
@@ -515,13 +517,14 @@ def _generator_copies(ctx: ProbeContext) -> list[Finding]:
             )
             details.update(identical=same, compared=total)
     return [
+        *hang,
         make_finding(
             "TSG402",
             path="loader",
             severity=error_if(ctx.use_multiprocessing),
             message=lead,
             details=details,
-        )
+        ),
     ]
 
 
@@ -540,34 +543,32 @@ def _copies_lead(ctx: ProbeContext) -> str:
     )
 
 
-def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | str | None:
-    """(identical, compared) items of 2 forked copies, or the error name both copies raised."""
+_Measured = tuple[int, int] | str | None
+
+
+def _measure_generator_copies(ctx: ProbeContext) -> tuple[_Measured, list[Finding]]:
+    """((identical, compared) items of 2 forked copies, or the error name both copies
+    raised, or None), and a TSG801 finding when the first item never came."""
     if (
         ctx.make_iterator is None
         or "fork" not in multiprocessing.get_all_start_methods()
         or ctx.remaining() <= 0
     ):
-        return None
-    try:
-        it = ctx.make_iterator()
-    except Exception as exc:
-        ctx.state.note(f"process_inspection: make_iterator() raised {exc!r}")
-        return None
-    ours = isinstance(it, threadsafe_iter)
-    if ours:
-        # tf_keras takes the first batch in this process before it forks (its peek): our
-        # wrappers then refuse to continue in the copies. Mirror that order.
-        try:
-            next(it)
-        except Exception as exc:
-            ctx.state.note(f"process_inspection: the first next() raised {exc!r}")
-            return None
+        return None, []
+    if ctx.state.inprocess_unsafe:
+        reason = ctx.state.inprocess_unsafe
+        ctx.state.note(f"process_inspection: generator copies not measured: {reason}")
+        return None, []
+    started, hang = _start_iterator(ctx, ctx.make_iterator)
+    if started is None:
+        return None, hang
+    it, ours = started
     draws = max(1, min(_GENERATOR_DRAWS, ctx.max_batches))
     mp_ctx = multiprocessing.get_context("fork")
     pair = [make_worker(mp_ctx, f"fork-gen-{k}", Payload(it), draws) for k in (1, 2)]
     if start(pair, from_thread=True, timeout=max(1.0, min(30.0, ctx.remaining()))):
         abandon(pair)
-        return None
+        return None, []
     drive(
         pair,
         start_timeout=ctx.batch_timeout,
@@ -584,11 +585,46 @@ def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | str | None
         raised = {c.error["type"] for w in pair for c in w.calls.values() if c.error is not None}
         refused = [w for w in pair if any(c.error is not None for c in w.calls.values())]
         if len(refused) == len(pair) and len(raised) == 1:
-            return raised.pop()
+            return raised.pop(), []
     da, db = pair[0].digests(), pair[1].digests()
     common = sorted(set(da) & set(db))
     same, total = sum(da[p] == db[p] for p in common), len(common)
-    return (same, total) if total else None
+    return ((same, total) if total else None), []
 
 
-PROBES = (Probe("process_inspection", process_inspection, reads=("fork_clean",)),)
+def _start_iterator(
+    ctx: ProbeContext, make: Callable[[], Iterator[Any]]
+) -> tuple[tuple[Iterator[Any], bool] | None, list[Finding]]:
+    """((a fresh iterator, whether it is ours), []) ready to be forked, or (None, findings).
+
+    tf_keras takes the first batch in this process before it forks (its peek): our
+    wrappers then refuse to continue in the copies, so that order is mirrored. Both steps
+    run on a helper thread with the call timeout: a first item that never comes must not
+    hang the check.
+    """
+    made = call_once(make, ctx.call_timeout())
+    if made is None:
+        return None, failures.hang_finding(ctx, 0, "making an iterator to copy")
+    if made.error is not None:
+        ctx.state.note(f"process_inspection: make_iterator() raised {made.error!r}")
+        return None, []
+    it = made.value
+    ours = isinstance(it, threadsafe_iter)
+    if ours:
+        first = call_once(functools.partial(next, it), ctx.call_timeout())
+        if first is None:
+            return None, failures.hang_finding(ctx, 0, "the first next() before copying it")
+        if first.error is not None:
+            ctx.state.note(f"process_inspection: the first next() raised {first.error!r}")
+            return None, []
+    return (it, ours), []
+
+
+PROBES = (
+    Probe(
+        "process_inspection",
+        process_inspection,
+        reads=("fork_clean", "inprocess_unsafe"),
+        records=("inprocess_unsafe", "cut_short"),
+    ),
+)

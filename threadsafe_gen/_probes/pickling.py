@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import io
 import pickle
 import socket
@@ -43,6 +44,8 @@ from typing import Any
 
 from .._findings import Finding, Severity, make_finding
 from .._text import one_line, short_repr, type_name
+from . import failures
+from ._calls import call_once
 from ._context import Probe, ProbeContext
 from ._pool import exception_details
 
@@ -56,6 +59,7 @@ __all__ = [
     "import_failure_finding",
     "is_import_problem",
     "pickled_size",
+    "pickling_limit",
     "probe_pickling",
     "send_failure_finding",
     "spawn_only_severity",
@@ -485,13 +489,15 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
                 "TSG102", path="loader", message=f"{problem}; this {when}", severity=severity
             )
         )
-    try:
-        size = _dump(target)
-    except Exception as exc:
-        culprits = find_unpicklable(target)
-        if not culprits:  # the loader itself refuses (its own __reduce__ raised)
-            error = f"{type(exc).__name__}: {exc}"
-            culprits = [Unpicklable("loader", type_name(target), error, _GENERIC_HINT)]
+    seconds = pickling_limit(ctx)
+    out = call_once(functools.partial(_pickle_or_walk, target), seconds, "threadsafe_gen-pickling")
+    if out is None:
+        ctx.state.pickling_hangs = True
+        return findings + failures.pickling_hang_finding(ctx, seconds, "the pickling probe")
+    if out.error is not None:
+        raise out.error  # a bug of the walk: the probe is reported as failed
+    size, culprits = out.value
+    if culprits:
         ctx.state.unpicklable = [u.path for u in culprits]
         findings += [culprit_finding(u, severity, when) for u in culprits]
         return findings
@@ -499,6 +505,24 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     if size >= LARGE_PAYLOAD_BYTES:
         findings.append(_payload_finding(ctx, size))
     return findings
+
+
+def pickling_limit(ctx: ProbeContext) -> float:
+    """Seconds pickling the loader may take: a call's timeout, or half the remaining budget
+    when that is longer (a large loader legitimately takes seconds)."""
+    return max(ctx.call_timeout(), ctx.remaining() / 2)
+
+
+def _pickle_or_walk(target: Any) -> tuple[int, list[Unpicklable]]:
+    """(pickled size, []) when *target* pickles, else (0, every culprit by path)."""
+    try:
+        return _dump(target), []
+    except Exception as exc:
+        culprits = find_unpicklable(target)
+        if not culprits:  # the loader itself refuses (its own __reduce__ raised)
+            error = f"{type(exc).__name__}: {exc}"
+            culprits = [Unpicklable("loader", type_name(target), error, _GENERIC_HINT)]
+        return 0, culprits
 
 
 def culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
@@ -645,4 +669,11 @@ def _note(ctx: ProbeContext) -> str:
     return f"{size} bytes pickled" if size is not None else ""
 
 
-PROBES = (Probe("pickling", probe_pickling, records=("unpicklable", "pickled_bytes"), note=_note),)
+PROBES = (
+    Probe(
+        "pickling",
+        probe_pickling,
+        records=("unpicklable", "pickled_bytes", "pickling_hangs", "cut_short"),
+        note=_note,
+    ),
+)

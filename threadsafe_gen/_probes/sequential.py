@@ -17,6 +17,7 @@ import collections
 import functools
 import multiprocessing
 import multiprocessing.connection
+import os
 import sys
 import threading
 import time
@@ -28,8 +29,10 @@ from .._findings import Finding, Severity, make_finding
 from .._text import one_line, some
 from . import failures
 from ._batches import InvalidBatchError, batch_info
-from ._calls import Caller, CallRecord, PassRecord, fd_count, getitem, record
+from ._calls import Caller, CallRecord, PassRecord, error_record, fd_count, getitem, record
+from ._child import Payload, watch_parent
 from ._context import Probe, ProbeContext
+from ._pool import Worker, abandon, drive, make_worker, start
 from .state import snapshot
 
 __all__ = ["CODES", "PROBES", "fork_is_safe", "probe_sequential", "sequential_pass"]
@@ -60,8 +63,9 @@ def fork_is_safe() -> bool:
 # --- the forked canary ---------------------------------------------------------------------------
 
 
-def _canary_main(conn: Any, ctx: ProbeContext) -> None:
+def _canary_main(conn: Any, ctx: ProbeContext, parent_pid: int) -> None:
     """Child side of the canary: call every index, announcing each one before the call."""
+    watch_parent(parent_pid)
     try:
         if ctx.kind == "sequence":
             for i in ctx.indices:
@@ -90,7 +94,7 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         return None
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
-    proc = mp.Process(target=_canary_main, args=(child_conn, ctx), daemon=True)
+    proc = mp.Process(target=_canary_main, args=(child_conn, ctx, os.getpid()), daemon=True)
     with warnings.catch_warnings():
         # Python >= 3.12 warns on fork of a multi-threaded process; the child only calls the
         # loader and exits, which is what Keras' forked workers do too.
@@ -165,8 +169,8 @@ def sequential_pass(
         if out is None:
             return rec, failures.hang_finding(ctx, 0, "creating the iterator")
         if out.error is not None:
-            r = CallRecord(index=0, error_type=type(out.error).__name__, traceback=out.tb)
-            r.error = f"{type(out.error).__name__}: {out.error}"
+            r = CallRecord(index=0)
+            error_record(r, out, ctx.state.errors)
             rec.calls.append(r)
             return rec, None
         it_box.append(out.value)
@@ -181,7 +185,7 @@ def sequential_pass(
         if isinstance(out.error, StopIteration) and ctx.kind == "generator":
             rec.exhausted_after = index
             break
-        rec.calls.append(record(index, out, keep=rec))
+        rec.calls.append(record(index, out, ctx.state.errors, keep=rec))
         rec.fds.append(fd_count())
         rec.threads.append(threading.active_count())
     rec.wall = time.perf_counter() - t0
@@ -211,7 +215,7 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
             findings += hang
             return findings
         findings += _error_findings(ctx, rec)
-        if ctx.kind == "sequence":
+        if ctx.kind == "sequence" and not ctx.state.inprocess_unsafe:
             findings += _past_end(ctx, caller)
         if ctx.len_error is not None:
             findings.append(failures.len_error_finding(ctx))
@@ -265,7 +269,13 @@ def _error_findings(ctx: ProbeContext, rec: PassRecord) -> list[Finding]:
         path = ctx.path(first.index)
         also = f" (and {len(idx) - 1} more: {some(idx[1:])})" if len(idx) > 1 else ""
         details = {"indices": idx, "error": first.error, "traceback": first.traceback}
-        if _thread_bound(ctx, first.index):
+        # Repeating the call costs what it cost (a generator replays the items before it).
+        cost = sum(c.seconds for c in rec.calls if c.index <= first.index)
+        bound, recheck = _thread_bound(
+            ctx, first.index, first.seconds if ctx.kind == "sequence" else cost
+        )
+        findings += recheck
+        if bound:
             findings.append(
                 make_finding(
                     "TSG305",
@@ -296,26 +306,66 @@ def _error_findings(ctx: ProbeContext, rec: PassRecord) -> list[Finding]:
     return findings
 
 
-def _thread_bound(ctx: ProbeContext, index: int) -> bool:
-    """Does loader[index], which failed on the helper thread, work on this thread?"""
+def _thread_bound(ctx: ProbeContext, index: int, cost: float) -> tuple[bool, list[Finding]]:
+    """Does loader[index], which failed on the helper thread, work on this thread?
+
+    A copy of this process forked from this thread makes the call first (same state, same
+    thread identity): only when it returns in time is the call repeated here, where it
+    could not be interrupted. When the copy hangs or dies, the findings say so. The call is
+    not repeated without fork, nor when repeating it twice (*cost* seconds each) would not
+    fit in the budget left: the exception is then reported as it is.
+    """
     if threading.get_ident() != ctx.creator_thread:
-        return False
+        return False, []
+    if 2 * cost >= ctx.remaining():
+        ctx.state.note(
+            f"sequential: {ctx.path(index)} raised after {cost:.1f} s; it was not called again "
+            "on the thread that created the loader (TSG305), as the time left is too short"
+        )
+        return False, []
+    if ctx.kind != "sequence" and ctx.make_iterator is None:
+        return False, []  # a one-shot iterator cannot be replayed
+    if "fork" not in multiprocessing.get_all_start_methods() or ctx.state.inprocess_unsafe:
+        return False, []
+    copy = _call_in_a_copy(ctx, index)
+    if copy is None:
+        return False, []
+    if copy.outcome != "done":
+        return False, failures.recheck_findings(ctx, copy, index)
     try:
-        # It raised promptly on the helper thread and passed the canary, so calling it here
-        # is as safe as a call can be. (KeyboardInterrupt is the user's, so it propagates.)
+        # It raised promptly on the helper thread, and returned in a copy of this process,
+        # so calling it here is as safe as a call can be. (KeyboardInterrupt is the user's.)
         if ctx.kind == "sequence":
             ctx.loader[index]
         elif ctx.make_iterator is not None:
             it = ctx.make_iterator()
             for _ in range(index + 1):
                 next(it)
-        else:
-            return False  # a one-shot iterator cannot be replayed
     except KeyboardInterrupt:
         raise
     except BaseException:
-        return False
-    return True
+        return False, []
+    return True, []
+
+
+def _call_in_a_copy(ctx: ProbeContext, index: int) -> Worker | None:
+    """Make the call (or the index+1 draws) in a child forked from this thread; None when
+    the child could not be started."""
+    mp_ctx = multiprocessing.get_context("fork")
+    if ctx.kind == "sequence":
+        copy = make_worker(mp_ctx, "recheck", Payload(ctx.loader), [index])
+    else:
+        copy = make_worker(mp_ctx, "recheck", Payload(ctx.loader), index + 1, ctx.make_iterator)
+    if start([copy], from_thread=False, timeout=ctx.remaining()) is not None:
+        abandon([copy])
+        return None
+    drive(
+        [copy],
+        start_timeout=ctx.batch_timeout,
+        batch_timeout=ctx.batch_timeout,
+        deadline=ctx.deadline,
+    )
+    return copy
 
 
 # --- past the end ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ._context import Probe, ProbeContext, dedupe
 from ._pool import (
     BOOTSTRAP_EXIT,
     ParentPass,
+    StartTimeout,
     Worker,
     abandon,
     drive,
@@ -69,6 +70,9 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
     stop = failures.parent_findings(ctx, parent, "spawn_dry_run")
     if stop:
         return dedupe(stop, ctx.state.reported)
+    if ctx.state.pickling_hangs:
+        ctx.state.note("spawn_dry_run: skipped, pickling the loader does not finish (TSG801)")
+        return []
     sev = pickling.spawn_only_severity(ctx)
     if ctx.spawn_planned:
         elsewhere = ""
@@ -80,9 +84,13 @@ def spawn_dry_run(ctx: ProbeContext) -> list[Finding]:
     calls = peek[1:] + extras[:1]  # the first index once, the second, one more
     worker = make_worker(multiprocessing.get_context(method), method, Payload(ctx.loader), calls)
     t0 = time.monotonic()
-    error = start([worker], from_thread=False, timeout=ctx.remaining())
+    seconds = pickling.pickling_limit(ctx)
+    error = start([worker], from_thread=True, timeout=seconds)
     if error is not None:
         abandon([worker])
+        if isinstance(error, StartTimeout):
+            where = f"sending it to a {method} worker"
+            return dedupe(failures.pickling_hang_finding(ctx, seconds, where), ctx.state.reported)
         if isinstance(error, Exception) and "bootstrapping" not in str(error):
             # Anything raised while pickling: TypeError, PicklingError, AttributeError for
             # local objects, or whatever a user's __getstate__/__reduce__ raises.
@@ -257,7 +265,7 @@ PROBES = (
     Probe(
         "spawn_dry_run",
         spawn_dry_run,
-        reads=("inprocess_unsafe", "parent", "unpicklable", "reported"),
-        records=("parent", "reported"),
+        reads=("inprocess_unsafe", "parent", "unpicklable", "pickling_hangs", "reported"),
+        records=("parent", "reported", "cut_short"),
     ),
 )

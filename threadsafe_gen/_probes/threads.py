@@ -76,7 +76,7 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
                 )
                 if out is None:
                     return failures.hang_finding(ctx, c.index, "second pass, reversed order")
-                again.calls.append(record(c.index, out))
+                again.calls.append(record(c.index, out, ctx.state.errors))
         else:
             if ctx.make_iterator is None:
                 return []  # a one-shot iterator has no second stream
@@ -223,7 +223,10 @@ class _Run:
             out.tb = traceback.format_exc()
         t1 = time.perf_counter()
         out.seconds, out.cpu = t1 - t0, time.thread_time() - c0
-        rec = record(index, out)
+        rec = record(index, out, self.ctx.state.errors)
+        # The exception's traceback holds this frame, which holds `out`: drop the exception
+        # now, or each one (with its message) waits for the cyclic garbage collector.
+        out.error = None
         rec.started, rec.ended, rec.thread = t0, t1, threading.current_thread().name
         with self.take:
             self.inflight.pop(threading.get_ident(), None)
@@ -592,7 +595,7 @@ def _pull_in_turn(
                     continue
                 if out.error is not None:
                     return None, []  # an exception is reported by the sequential and thread runs
-                info = record(0, out).info
+                info = record(0, out, ctx.state.errors).info
                 got[k][info.fingerprint if info is not None else None] += 1
             if not live:
                 break

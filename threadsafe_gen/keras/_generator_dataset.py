@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hosts import host_info
 from .._locks import Lock
 from .._text import short_repr
 from ..errors import PicklingRefusedError
@@ -27,6 +28,7 @@ from ._common import (
     use_multiprocessing_arg,
 )
 from ._persistent import PersistentShards
+from ._tf_data import host_seed
 
 # NOTE [ Exactly once per epoch under Keras 3 ]
 # Keras 3 asks a PyDataset for `len()` batches per epoch, by index, and also calls ds[0] and
@@ -65,6 +67,15 @@ class GeneratorDatasetImpl:
 
     Keras needs the number of batches before training. Pass ``batches=``; otherwise it is
     counted once by a dry run of all shards (one extra epoch of generation).
+
+    On several hosts (Keras 3 with JAX multi-process and ``keras.distribution``, or
+    torch.distributed; see :func:`threadsafe_gen.host_info`), each host's dataset serves only
+    that host's part: the workers' identities name the host, detected in the training process
+    when they start, so :func:`threadsafe_gen.shard` and auto-sharding split over hosts x
+    local workers and every item is produced once per epoch across all hosts. ``batches=``
+    is then this host's number of batches, which must be the same on every host. With
+    ``keras.distribution.DataParallel``, pass ``auto_shard_dataset=False``: the data is
+    already split.
 
     Worker threads start at the first batch of each epoch and stop at its end. Worker
     processes start once, at the first batch, and serve every epoch (each epoch re-creates the
@@ -142,7 +153,7 @@ class GeneratorDatasetImpl:
         self._start_method = start_method
         self._batches = batches
         self._truncate = truncate
-        self._seed = secrets.randbits(63) if seed is None else seed
+        self._seed = secrets.randbits(63) if seed is None else host_seed(seed, host_info())
         self._timeout = timeout
         self._owner_pid = os.getpid()
         self._lock = Lock()

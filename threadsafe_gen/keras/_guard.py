@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+from .._hosts import host_info
 from .._locks import Lock
 from .._text import short_repr, type_name
 from ..errors import SharedStateError
@@ -100,11 +101,24 @@ def _reseed(seed: int | None, token: int, epoch: int) -> None:
 
 
 class _GuardOptions:
-    __slots__ = ("debug", "seed")
+    __slots__ = ("debug", "seed", "shard_hosts")
 
-    def __init__(self, seed: int | None, debug: bool) -> None:
+    def __init__(self, seed: int | None, debug: bool, shard_hosts: bool = False) -> None:
         self.seed = seed
         self.debug = debug
+        self.shard_hosts = shard_hosts
+
+
+# NOTE [ The guard on several hosts ]
+# With shard_hosts=True a guarded dataset serves only its host's indices: len() is the size of
+# the host's part (indices host, host + hosts, ...) and index i of it is the dataset's index
+# host + i * hosts, so every batch is served by exactly one host. The host is detected in the
+# process that built the dataset at each len()/[] call (cheap: environment variables and
+# sys.modules), and remembered in the instance (_tsg_hosts), which travels with the dataset to
+# Keras' worker processes: a spawned worker cannot see torch.distributed or jax. Off by
+# default: tf_keras fit() under a tf.distribute multi-worker strategy already splits a
+# Sequence's batches between hosts itself (tf.data DATA auto-sharding), and a second split
+# would drop data.
 
 
 _MISSING: Any = object()
@@ -162,12 +176,15 @@ def _guard_class(cls: _T, options: _GuardOptions) -> _T:
             "defines __slots__ without '__dict__'. Add '__dict__' to its __slots__."
         )
         raise TypeError(msg)
-    for name in ("__getitem__", "on_epoch_end", "__init__", "__setattr__", "__delattr__"):
+    names = ("__getitem__", "on_epoch_end", "__init__", "__setattr__", "__delattr__")
+    for name in names + (("__len__",) if options.shard_hosts else ()):
         current: Any = getattr(cls, name, None)
         if current is not None and getattr(current, "__tsg_guard__", None) is options:
             continue
         if name == "__getitem__":
             wrapped: Any = _wrap_getitem(current, options)
+        elif name == "__len__":
+            wrapped = _wrap_len(current)
         elif name == "on_epoch_end":
             wrapped = _wrap_on_epoch_end(current)
         elif name == "__init__":
@@ -193,8 +210,10 @@ def _wrap_init(init: Callable[..., None], options: _GuardOptions) -> Callable[..
         _init_state(self)
         init(self, *args, **kwargs)
         cls = type(self)
-        if getattr(cls.__getitem__, "__tsg_guard__", None) is not options or (
-            options.debug and getattr(cls.__setattr__, "__tsg_guard__", None) is not options
+        if (
+            getattr(cls.__getitem__, "__tsg_guard__", None) is not options
+            or (options.debug and getattr(cls.__setattr__, "__tsg_guard__", None) is not options)
+            or (options.shard_hosts and getattr(cls.__len__, "__tsg_guard__", None) is not options)
         ):
             # A subclass of a guarded class overrides __getitem__: guard it too, once.
             with _seed_lock:
@@ -203,8 +222,54 @@ def _wrap_init(init: Callable[..., None], options: _GuardOptions) -> Callable[..
     return __init__
 
 
+def _hosts_of(obj: Any) -> tuple[int, int]:
+    """(host, hosts) a guarded dataset serves; see NOTE [ The guard on several hosts ]."""
+    d = obj.__dict__
+    if obj._tsg_owner_pid == _pid or "_tsg_hosts" not in d:
+        host = host_info()
+        d["_tsg_hosts"] = (host.index, host.count)
+    hosts: tuple[int, int] = d["_tsg_hosts"]
+    return hosts
+
+
+def _wrap_len(length: Callable[[Any], int]) -> Any:
+    @functools.wraps(length)
+    def __len__(self: Any) -> int:
+        n = length(self)
+        host, hosts = _hosts_of(self)
+        return n if hosts == 1 else len(range(host, n, hosts))
+
+    __len__.__tsg_inner__ = length  # type: ignore[attr-defined]
+    return __len__
+
+
+def _host_getitem(getitem: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """*getitem* reading this host's indices (see NOTE [ The guard on several hosts ])."""
+
+    @functools.wraps(getitem)
+    def __getitem__(self: Any, index: Any) -> Any:
+        host, hosts = _hosts_of(self)
+        if hosts == 1 or not isinstance(index, (int, np.integer)):
+            return getitem(self, index)
+        length = type(self).__len__
+        n = getattr(length, "__tsg_inner__", length)(self)
+        part = len(range(host, n, hosts))
+        i = int(index) + part if index < 0 else int(index)
+        if not 0 <= i < part:
+            msg = (
+                f"{type(self).__qualname__} index {index} out of range: host {host} of {hosts} "
+                f"serves {part} of the {n} batches (guard(shard_hosts=True))."
+            )
+            raise IndexError(msg)
+        return getitem(self, host + i * hosts)
+
+    return __getitem__
+
+
 def _wrap_getitem(getitem: Callable[[Any, Any], Any], options: _GuardOptions) -> Any:
     seed = options.seed
+    if options.shard_hosts:
+        getitem = _host_getitem(getitem)
     if not options.debug:
 
         @functools.wraps(getitem)
@@ -297,11 +362,18 @@ def guard(cls: _T, /) -> _T: ...
 
 
 @overload
-def guard(*, seed: int | None = None, debug: bool | None = None) -> Callable[[_T], _T]: ...
+def guard(
+    *, seed: int | None = None, debug: bool | None = None, shard_hosts: bool = False
+) -> Callable[[_T], _T]: ...
 
 
 def guard(
-    cls: _T | None = None, /, *, seed: int | None = None, debug: bool | None = None
+    cls: _T | None = None,
+    /,
+    *,
+    seed: int | None = None,
+    debug: bool | None = None,
+    shard_hosts: bool = False,
 ) -> _T | Callable[[_T], _T]:
     """Make a Sequence-like dataset class safe for Keras worker processes, without a lock.
 
@@ -330,6 +402,15 @@ def guard(
       or deletes an attribute of the dataset (``self.cursor += 1``, ``self.__dict__[k] = v``).
       ``threadsafe_gen.per_thread`` / ``per_process`` attributes are allowed. It cannot see
       in-place changes such as ``self.buffer[:] = ...``.
+    * **Several hosts** (``shard_hosts=True``): each host serves only its part of the
+      batches, indices ``host, host + hosts, ...`` of the dataset, as ``len()`` and ``[0]``,
+      ``[1]``, ... of the guarded one; the host comes from :func:`threadsafe_gen.host_info`
+      (torch.distributed, JAX, ``TF_CONFIG``, ``set_hosts()``...). Use it with Keras 3 and
+      JAX multi-process training (``keras.distribution.DataParallel(auto_shard_dataset=
+      False)``), or torch.distributed, where nothing else splits a PyDataset between hosts.
+      Not with tf_keras ``fit()`` under ``MultiWorkerMirroredStrategy``: tf.data already
+      splits the batches there (use ``legacy_fit_input``, which does it without the waste).
+      Every host must run the same number of steps: make ``len()`` a multiple of the hosts.
 
     A subclass of a guarded class that overrides ``__getitem__`` is guarded on its first
     instantiation. The guard's state lives in three ``_tsg_*`` instance attributes, which
@@ -339,6 +420,7 @@ def guard(
         cls: the class (when used bare, ``@guard``).
         seed: base seed for the per-worker reseeding; None draws fresh entropy in each worker.
         debug: raise on attribute writes inside ``__getitem__``; None reads ``THREADSAFE_GEN_DEBUG``.
+        shard_hosts: serve only this host's part of the batches on several hosts.
 
     Returns:
         The same class, modified in place (or a decorator, when called with options only).
@@ -360,7 +442,7 @@ def guard(
     """
     if debug is None:
         debug = os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
-    options = _GuardOptions(seed, debug)
+    options = _GuardOptions(seed, debug, bool(shard_hosts))
     if cls is None:
         return functools.partial(_guard_class, options=options)
     target: object = cls

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hosts import HostInfo, use_hosts
 from .._iterators import GeneratorCall
 from .._sharding import shard
 from .._text import short_repr
@@ -24,13 +25,17 @@ from ._common import (
     infer_signature,
     start_shards,
 )
-from ._tf_data import to_tf_dataset
+from ._tf_data import adapter_hosts, host_seed, serve_host_part, to_tf_dataset
 
 __all__ = ["legacy_fit_input"]
 
 
 def _sequence_shard(sequence: Any) -> Iterator[Any]:
-    """The batches of *sequence* that belong to the current worker (self-sharded)."""
+    """The batches of *sequence* that belong to the current worker (self-sharded).
+
+    The worker's info names its host too, so on several hosts this is its share of the
+    host's part (NOTE [ Hosts x local workers ] in ``_sharding``).
+    """
     for index in shard(range(len(sequence))):
         yield as_structure(sequence[index])
 
@@ -67,6 +72,7 @@ def _sequence_to_tf_dataset(
     deterministic: bool,
     seed: int | None,
     timeout: float | None,
+    hosts: HostInfo,
 ) -> Any:
     import tensorflow as tf
 
@@ -85,20 +91,31 @@ def _sequence_to_tf_dataset(
             _sequence_process_pass,
             sequence,
             epochs,
+            hosts,
             workers=workers,
             start_method=start_method,
-            seed=secrets.randbits(63) if seed is None else seed,
+            seed=secrets.randbits(63) if seed is None else host_seed(seed, hosts),
             timeout=timeout,
         )
         ds = tf.data.Dataset.from_generator(run, output_signature=output_signature)
     else:
-        ds = _sequence_thread_map(sequence, epochs, workers, output_signature, deterministic)
-    return ds.apply(tf.data.experimental.assert_cardinality(n))
+        ds = _sequence_thread_map(sequence, epochs, workers, output_signature, deterministic, hosts)
+    # This host's batches: indices host, host + hosts, ... (NOTE [ One splitter per host ]).
+    part = len(range(hosts.index, n, hosts.count))
+    if part == 0:
+        msg = (
+            f"legacy_fit_input() got a sequence of {n} batches for {hosts.count} hosts (from "
+            f"{hosts.source}), so host {hosts.index} has no batch to train on, and the hosts "
+            "would run different numbers of steps. Make batches smaller, or use fewer hosts."
+        )
+        raise ValueError(msg)
+    return serve_host_part(ds.apply(tf.data.experimental.assert_cardinality(part)), hosts)
 
 
 def _sequence_process_pass(
     sequence: Any,
     epochs: _SequenceEpochs,
+    hosts: HostInfo,
     *,
     workers: int,
     start_method: str | None,
@@ -106,15 +123,16 @@ def _sequence_process_pass(
     timeout: float | None,
 ) -> Iterator[Any]:
     """One epoch of *sequence* in worker processes that each compute every N-th index."""
-    stream = start_shards(
-        functools.partial(_sequence_shard, sequence),
-        workers=workers,
-        use_multiprocessing=True,
-        start_method=start_method,
-        epoch=epochs.take(),
-        seed=seed,
-        timeout=timeout,
-    )
+    with use_hosts(hosts):  # the workers' identities name this host
+        stream = start_shards(
+            functools.partial(_sequence_shard, sequence),
+            workers=workers,
+            use_multiprocessing=True,
+            start_method=start_method,
+            epoch=epochs.take(),
+            seed=seed,
+            timeout=timeout,
+        )
     try:
         yield from stream
     finally:
@@ -127,15 +145,16 @@ def _sequence_thread_map(
     workers: int,
     output_signature: Any,
     deterministic: bool,
+    hosts: HostInfo,
 ) -> Any:
-    """``range(len).map(__getitem__)`` on *workers* tf.data threads."""
+    """``range(len).map(__getitem__)`` on *workers* tf.data threads (this host's indices)."""
     import tensorflow as tf
 
     n = len(sequence)
 
     def plan() -> Iterator[int]:
         epochs.take()
-        yield from range(n)
+        yield from range(hosts.index, n, hosts.count)
 
     flat_specs = tf.nest.flatten(output_signature)
 
@@ -170,6 +189,7 @@ def legacy_fit_input(
     seed: int | None = None,
     timeout: float | None = None,
     persistent_workers: bool = False,
+    input_context: Any = None,
 ) -> Any:
     """Convert a generator or Sequence into a ``tf.data.Dataset`` for tf_keras ``fit()``.
 
@@ -192,6 +212,12 @@ def legacy_fit_input(
       in index order with threads and ``deterministic=True``. ``on_epoch_end()`` is called
       once between epochs, when the next epoch's first batch is requested.
 
+    On several hosts (``tf.distribute.MultiWorkerMirroredStrategy``; see
+    :func:`threadsafe_gen.host_info`) the dataset serves only this host's part (a Sequence's
+    indices ``host, host + hosts, ...``; a generator as in :func:`to_tf_dataset`) and has
+    tf.data's auto-sharding switched off. tf_keras then needs ``fit(steps_per_epoch=...)``
+    (and the dataset ``.repeat()``): every host must run the same number of steps.
+
     Args:
         x: the generator source or the Sequence.
         workers: number of parallel threads or processes.
@@ -206,13 +232,15 @@ def legacy_fit_input(
         persistent_workers: generator sources with processes only: keep the worker processes
             for every epoch (see :func:`to_tf_dataset`). A Sequence is always sent afresh each
             epoch, so that its ``on_epoch_end`` (e.g. a reshuffle) reaches the workers.
+        input_context: a ``tf.distribute.InputContext``: serve its input pipeline's part
+            instead of the detected host's (for ``distribute_datasets_from_function``).
 
     Returns:
         A ``tf.data.Dataset`` yielding the same batches.
 
     Raises:
         TypeError: *x* is a generator object, an iterator, or neither a generator source nor
-            a Sequence.
+            a Sequence; *input_context* is not an ``InputContext``.
 
     Example:
         >>> import numpy as np
@@ -227,6 +255,7 @@ def legacy_fit_input(
         [0, 1, 2]
     """
     check_workers(workers, "legacy_fit_input")
+    hosts = adapter_hosts(input_context, "legacy_fit_input")
     is_sequence = (
         not isinstance(x, GeneratorCall)
         and hasattr(type(x), "__getitem__")
@@ -246,6 +275,7 @@ def legacy_fit_input(
             deterministic=deterministic,
             seed=seed,
             timeout=timeout,
+            hosts=hosts,
         )
     check_source(x, "legacy_fit_input")
     return to_tf_dataset(
@@ -259,4 +289,5 @@ def legacy_fit_input(
         seed=seed,
         timeout=timeout,
         persistent_workers=persistent_workers,
+        input_context=input_context,
     )

@@ -6,10 +6,12 @@ does not pass its worker arguments on (TSG651), and the removed ``fit_generator`
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from ..._findings import Severity
-from ..astutil import walk_local
+from ..astutil import FunctionNode, expressions_on_lines, match_lines, walk_local
+from ..classes import Applies
 from ..context import ClassInfo, ModuleInfo, Rule
 from ..facts import Draft
 from ..generators import DEPRECATED_METHODS
@@ -20,6 +22,27 @@ CODES = frozenset({"TSG451", "TSG651", "TSG652"})
 
 #: PyDataset's constructor arguments, which a subclass must pass on for workers to work.
 _PYDATASET_ARGS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
+_FIT_METHODS = frozenset({"fit", "evaluate", "predict"})
+_WORKER_KEYWORD_RE = re.compile(rb"\b(?:workers|use_multiprocessing|max_queue_size)\s*=")
+# Modules and names only Keras 2 has (tf_keras, keras 2.x, TensorFlow's private copy).
+_KERAS2_MODULES = (
+    "tf_keras",
+    "tensorflow.python.keras",
+    "keras.engine",
+    "keras.utils.data_utils",
+    "keras.utils.np_utils",
+    "keras.utils.all_utils",
+    "keras.layers.core",
+    "keras.layers.convolutional",
+    "keras.layers.recurrent",
+    "keras.layers.normalization",
+    "keras.layers.merge",
+    "keras.wrappers.scikit_learn",
+    "keras.backend.tensorflow_backend",
+)
+_KERAS2_NAMES = frozenset({"keras.preprocessing.image.ImageDataGenerator"})
+# Modules only Keras 3 has.
+_KERAS3_MODULES = ("keras.ops", "keras_core")
 
 
 def check_deprecated(module: ModuleInfo) -> Iterator[Draft]:
@@ -43,7 +66,12 @@ def check_deprecated(module: ModuleInfo) -> Iterator[Draft]:
 def check_fit(module: ModuleInfo) -> Iterator[Draft]:
     """TSG451 for a generator given to fit() with processes, or with threads and no lock."""
     for fit in module.generators.fit_calls:
+        # A function of another module: only if the files linted together show it is a
+        # generator function (issue 10 item 12).
+        applies: Applies = "always"
         if fit.use_multiprocessing:
+            if fit.external:
+                applies = "generator"
             yield module.draft(
                 "TSG451",
                 fit.node,
@@ -54,8 +82,12 @@ def check_fit(module: ModuleInfo) -> Iterator[Draft]:
                 hint="Use a keras.utils.PyDataset (index-addressed), or "
                 "threadsafe_gen.keras.GeneratorDataset, which shards the generator function "
                 "per worker.",
+                cls=fit.external,
+                applies=applies,
             )
         elif fit.workers is not None and fit.workers > 1 and not fit.locked:
+            if fit.external:
+                applies = "unlocked-generator"
             yield module.draft(
                 "TSG451",
                 fit.node,
@@ -67,6 +99,8 @@ def check_fit(module: ModuleInfo) -> Iterator[Draft]:
                 hint="Decorate the generator function with @threadsafe_gen.threadsafe_generator "
                 "or wrap the generator with threadsafe_gen.threadsafe_iter(...); better, use a "
                 "PyDataset or threadsafe_gen.keras.GeneratorDataset.",
+                cls=fit.external,
+                applies=applies,
             )
 
 
@@ -81,52 +115,127 @@ def _is_super_init(call: ast.Call, me: str) -> bool:
     return bool(call.args) and isinstance(call.args[0], ast.Name) and call.args[0].id == me
 
 
-def _super_init(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
-    init = cls.methods.get("__init__")
-    if init is None or not init.args.args:
-        return
-    me = init.args.args[0].arg
-    calls_super = forwards_kwargs = passes_workers = False
+def _flavour_signals(module: ModuleInfo) -> tuple[list[str], list[str]]:
+    """What in this file says which Keras it targets: (Keras 2 signs, Keras 3 signs)."""
+    k2: list[str] = []
+    k3: list[str] = []
+    for name, q in module.names.imports.items():
+        if q.startswith(_KERAS2_MODULES) or q in _KERAS2_NAMES:
+            k2.append(f"it imports {q}")
+        elif q.endswith(".PyDataset") or q.startswith(_KERAS3_MODULES):
+            k3.append(
+                f"it imports {q} as {name}" if name != q.rsplit(".", 1)[-1] else f"it imports {q}"
+            )
+    for call in module.attr_calls:
+        assert isinstance(call.func, ast.Attribute)  # collected that way
+        method = call.func.attr
+        if method in DEPRECATED_METHODS:
+            k2.append(f"it calls .{method}()")
+        elif method in _FIT_METHODS and any(k.arg in _PYDATASET_ARGS for k in call.keywords):
+            arg = next(k.arg for k in call.keywords if k.arg in _PYDATASET_ARGS)
+            k2.append(f"it passes {arg}= to .{method}(), which Keras 3 rejects")
+    for cls in module.classes:
+        if any(b.endswith(".PyDataset") for b in cls.facts.bases):
+            k3.append(f"{cls.name} subclasses PyDataset")
+    local = module.names.local_classes
+    lines = match_lines(_WORKER_KEYWORD_RE, module.raw) if local else []
+    for n in expressions_on_lines(module.tree.body, lines) if lines else ():
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and n.func.id in local
+            and any(k.arg in _PYDATASET_ARGS for k in n.keywords)
+        ):
+            k3.append(f"it passes the worker arguments to {n.func.id}(...)")
+            break
+    return k2, k3
+
+
+def _super_init_call(init: FunctionNode, me: str) -> tuple[bool, bool]:
+    """(calls super().__init__, passes the worker arguments or **kwargs on)."""
+    calls_super = passes = False
     for n in walk_local(init.body):
         if isinstance(n, ast.Call) and _is_super_init(n, me):
             calls_super = True
-            forwards_kwargs = forwards_kwargs or any(k.arg is None for k in n.keywords)
-            passes_workers = (
-                passes_workers
-                or any(k.arg in _PYDATASET_ARGS for k in n.keywords)
+            passes = (
+                passes
+                or any(k.arg is None or k.arg in _PYDATASET_ARGS for k in n.keywords)
                 or any(isinstance(a, ast.Name) and a.id in _PYDATASET_ARGS for a in n.args)
             )
+    return calls_super, passes
+
+
+class _Flavour:
+    """Which Keras this file targets, worked out on first use (few files need it)."""
+
+    def __init__(self, module: ModuleInfo) -> None:
+        self.module = module
+        self._signals: tuple[list[str], list[str]] | None = None
+
+    @property
+    def signals(self) -> tuple[list[str], list[str]]:
+        if self._signals is None:
+            self._signals = _flavour_signals(self.module)
+        return self._signals
+
+
+_UNSURE = (
+    "; this file does not show which Keras it targets: on Keras 3 (the keras 3 package, or "
+    "tf.keras from TensorFlow 2.16) a Sequence is a PyDataset and this holds; on Keras 2 "
+    "(tf_keras, tf.keras before TensorFlow 2.16, which take workers= in fit()) it is fine"
+)
+
+
+def _super_init(module: ModuleInfo, cls: ClassInfo, flavour: _Flavour) -> Iterator[Draft]:
+    init = cls.methods.get("__init__")
+    if init is None or not init.args.args:
+        return
+    calls_super, passes = _super_init_call(init, init.args.args[0].arg)
+    if calls_super and (passes or init.args.kwarg is not None):
+        return
     where = f"{cls.name}.__init__"
     if not calls_super:
-        yield module.draft(
-            "TSG651",
-            init,
-            where,
-            f"{cls.name}.__init__ does not call super().__init__(**kwargs): Keras then "
-            "ignores workers=, use_multiprocessing= and max_queue_size= and runs the "
-            "loader with one worker",
-            cls=cls.qual,
-            applies="pydataset",
+        text = (
+            f"{where} does not call super().__init__(**kwargs): Keras then ignores workers=, "
+            "use_multiprocessing= and max_queue_size= and runs the loader with one worker"
         )
-    elif not forwards_kwargs and not passes_workers and init.args.kwarg is None:
-        yield module.draft(
-            "TSG651",
-            init,
-            where,
-            f"{cls.name}.__init__ calls super().__init__() without **kwargs, so "
-            f"{cls.name}(..., workers=4) raises TypeError and the loader always runs "
-            "with one worker",
-            cls=cls.qual,
-            applies="pydataset",
-            severity=Severity.INFO,
-            hint="Accept **kwargs in __init__ and pass them on: super().__init__(**kwargs).",
+        severity, hint = None, None
+    else:
+        text = (
+            f"{where} calls super().__init__() without **kwargs, so {cls.name}(..., workers=4) "
+            "raises TypeError and the loader always runs with one worker"
         )
+        severity = Severity.INFO
+        hint = "Accept **kwargs in __init__ and pass them on: super().__init__(**kwargs)."
+    # A PyDataset subclass is Keras 3 for sure.
+    yield module.draft(
+        "TSG651", init, where, text, cls=cls.qual, applies="pydataset", severity=severity, hint=hint
+    )
+    # A Sequence subclass is Keras 2 or 3: the file may tell (issue 10 item 1).
+    if not any(cls.facts.bases):
+        return  # no base class it could be a Sequence through
+    k2, k3 = flavour.signals
+    if k2 and not k3:
+        return  # Keras 2: a Sequence takes no constructor arguments; workers go to fit()
+    if k3 and not k2:
+        text += f" (this file targets Keras 3: {k3[0]})"
+    else:
+        text += _UNSURE
+        severity = Severity.INFO
+        hint = (
+            "On Keras 3, accept **kwargs and call super().__init__(**kwargs) (harmless on Keras 2)."
+        )
+    yield module.draft(
+        "TSG651", init, where, text, cls=cls.qual, applies="sequence", severity=severity, hint=hint
+    )
 
 
 def check_super_init(module: ModuleInfo) -> Iterator[Draft]:
-    """TSG651 for PyDataset subclasses whose ``__init__`` drops the worker arguments."""
+    """TSG651 for PyDataset subclasses whose ``__init__`` drops the worker arguments; for a
+    Sequence subclass, only when its file targets Keras 3 (at info when it cannot tell)."""
+    flavour = _Flavour(module)
     for cls in module.checked_classes:
-        yield from _super_init(module, cls)
+        yield from _super_init(module, cls, flavour)
 
 
 RULES = (

@@ -1,7 +1,7 @@
 """Importable Keras 3 loader and training run for the issue-2 proof (tests/test_keras_training.py).
 
 Spawn and forkserver workers unpickle the dataset by class name, so it lives here at module
-level. ``python -c "import loaders_keras; loaders_keras.main()" METHOD DB WORKERS`` sets the
+level. ``python -c "import loaders.training as t; t.main()" METHOD DB WORKERS`` sets the
 multiprocessing start method (Keras uses the default context), trains, and prints JSON.
 """
 
@@ -41,10 +41,10 @@ def make_db(path: str) -> None:
 
 def connect(ds: SqliteAugmented) -> sqlite3.Connection:
     """This process's connection; Keras calls __getitem__ from several threads even with workers=1."""
-    return sqlite3.connect(ds.path, check_same_thread=False)
+    return sqlite3.connect(ds.path, check_same_thread=False, cached_statements=0)
 
 
-class SqliteAugmented(keras.utils.PyDataset):
+class SqliteAugmented(keras.utils.PyDataset):  # type: ignore[misc]  # keras is untyped
     """Reads a batch of rows from SQLite (per_process) and adds an rng_for augmentation column."""
 
     db = tsg.per_process(connect, close=sqlite3.Connection.close)
@@ -95,13 +95,13 @@ def connect_same_thread(ds: SqliteAugmented) -> sqlite3.Connection:
 class SqliteAugmentedPerThread(SqliteAugmented):
     """The same loader with one default (thread-bound) connection per thread."""
 
-    db = tsg.per_thread(connect_same_thread, close=sqlite3.Connection.close)  # type: ignore[assignment]
+    db = tsg.per_thread(connect_same_thread, close=sqlite3.Connection.close)
 
 
 RECORDED: list[np.ndarray] = []
 
 
-class Recorder(keras.layers.Layer):
+class Recorder(keras.layers.Layer):  # type: ignore[misc]  # keras is untyped
     """Records the batches the model really trains on (eager mode only)."""
 
     def call(self, x: Any) -> Any:
@@ -140,7 +140,7 @@ def train(
     }
 
 
-class HeldLockDataset(keras.utils.PyDataset):
+class HeldLockDataset(keras.utils.PyDataset):  # type: ignore[misc]  # keras is untyped
     """A dataset whose lock a background "refresh" thread holds almost all the time.
 
     Failure-modes row 2a': with a raw threading.Lock, a worker forked while the refresher

@@ -1,9 +1,9 @@
-"""Module-level loaders for tests/test_probes_processes.py.
+"""Module-level loaders for the process probes' tests (tests/test_probes_{fork,inspection,spawn,child}.py).
 
 Spawned children import this module by name to unpickle the loaders, so every class and
 function here lives at module scope. Loaders that crash or hang do so only in a child
 process (their pid differs from the creating process's), so a bug in a probe can never
-take the test process down with them.
+take the test process down with them. Keras 3 PyDatasets are in tests/loaders/processes_keras.py.
 """
 
 from __future__ import annotations
@@ -274,25 +274,8 @@ def make_local_class_loader() -> PureSeq:
     return LocalSeq()
 
 
-# --- Keras 3 PyDataset and tf_keras loaders (import TensorFlow only when called) -----------
-
-
-def keras_pure(workers: int = 2, use_multiprocessing: bool = True) -> Any:
-    """A pure Keras 3 PyDataset."""
-    from loaders_proc_keras import PurePyDataset
-
-    return PurePyDataset(workers=workers, use_multiprocessing=use_multiprocessing)
-
-
-def keras_global_random(workers: int = 2, use_multiprocessing: bool = True) -> Any:
-    """A Keras 3 PyDataset augmenting with numpy's global RNG."""
-    from loaders_proc_keras import RandomPyDataset
-
-    return RandomPyDataset(workers=workers, use_multiprocessing=use_multiprocessing)
-
-
 def _connect_owner(owner: PerProcessSqliteSeq) -> sqlite3.Connection:
-    return sqlite3.connect(owner.path, check_same_thread=False)
+    return sqlite3.connect(owner.path, check_same_thread=False, cached_statements=0)
 
 
 class PerProcessSqliteSeq(_SqliteBase):

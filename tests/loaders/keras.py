@@ -1,4 +1,4 @@
-"""Module-level loaders for tests/test_keras.py: spawn and forkserver workers import them by name.
+"""Module-level loaders for tests/test_keras*.py: spawn and forkserver workers import them by name.
 
 The generators import nothing heavy, so spawn workers that only run them start in a fraction of a
 second. The Keras classes are built on first access (module ``__getattr__``), so only the
@@ -173,6 +173,7 @@ def __getattr__(name: str) -> Any:
     # Keras classes, built on first use so that importing this module stays light.
     if name in _lazy:
         return _lazy[name]
+    cls: type
     if name == "CursorDataset":
         import keras
 
@@ -196,7 +197,7 @@ def __getattr__(name: str) -> Any:
     elif name in ("AugDataset", "GuardedAugDataset"):
         import keras
 
-        cls: type = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})
+        cls = type(name, (AugSequence, keras.utils.PyDataset), {"__module__": __name__})
         if name == "GuardedAugDataset":
             cls = guard(seed=99)(cls)
     elif name in ("TfkAugSequence", "GuardedTfkAugSequence"):

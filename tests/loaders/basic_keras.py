@@ -15,10 +15,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import loaders as L
 import numpy as np
 import tf_keras
-from loaders import BS, N, batch_for
+
+import loaders.basic as L
+from loaders.basic import BS, N, batch_for
 
 
 class PureDataset(keras.utils.PyDataset):  # type: ignore[misc]  # keras is untyped
@@ -95,14 +96,14 @@ def image_flow() -> Any:
 
 
 # --- one problem loader per finding category, in each framework family ----------------------
-# The duck-typed loaders of tests/loaders.py, re-based on Keras 3's PyDataset and on tf_keras'
+# The duck-typed loaders of tests/loaders/basic.py, re-based on Keras 3's PyDataset and on tf_keras'
 # Sequence. Each class is a module attribute with a matching __qualname__, so that spawned
 # workers import it by name like any user's class.
 
 FAMILIES = {"keras3": keras.utils.PyDataset, "tf_keras": tf_keras.utils.Sequence}
 
 
-def _in_family(problem: type, family: str) -> type:
+def _in_family(problem: type[Any], family: str) -> type:
     base = FAMILIES[family]
     name = f"{family.capitalize()}{problem.__name__}"
 
@@ -117,7 +118,7 @@ def _in_family(problem: type, family: str) -> type:
 
 
 def in_family(problem: str, family: str) -> type:
-    """``problem`` (a class name in tests/loaders.py) as a loader of ``family``."""
+    """``problem`` (a class name in tests/loaders/basic.py) as a loader of ``family``."""
     cls = globals().get(f"{family.capitalize()}{problem}")
     return cls if cls is not None else _in_family(getattr(L, problem), family)
 

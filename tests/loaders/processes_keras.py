@@ -1,4 +1,7 @@
-"""Keras 3 PyDatasets for tests/test_probes_processes.py (imports keras: load lazily)."""
+"""Keras 3 PyDatasets for the process probes' tests (tests/test_probes_{fork,inspection,spawn}.py).
+
+Imports Keras: tests import this module inside the test that needs it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ from typing import Any
 
 import keras
 import numpy as np
-from loaders_proc import N_BATCHES, batch_for
+
+from loaders.processes import N_BATCHES, batch_for
 
 
 class PurePyDataset(keras.utils.PyDataset):  # type: ignore[misc]

@@ -1,9 +1,9 @@
-"""Module-level loaders for test_check.py, test_probes_inprocess.py and test_probes_pickling.py.
+"""Module-level loaders for test_check.py and the in-process probes' tests (test_probes_*.py).
 
 Every loader reproduces one row of docs/failure-modes.md (named in its
 docstring) or is its clean counterpart. They live at module scope so that spawn children
 can import them. Sample ids sit in column 0 of ``x`` so duplicates can be counted. Keras
-variants are in tests/loaders_tf.py (TensorFlow is imported only there).
+variants are in tests/loaders/basic_keras.py (TensorFlow is imported only there).
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import keras_loaders as kl
+import loaders.keras as kl
 import numpy as np
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 ALL_IDS = list(range(kl.N_SAMPLES))
 
 
@@ -33,12 +33,12 @@ def fit_keras3(
     seen: dict[int, list[np.ndarray]] = collections.defaultdict(list)
     epoch = [0]
 
-    class Record(keras.layers.Layer):
+    class Record(keras.layers.Layer):  # type: ignore[misc]  # keras is untyped
         def call(self, x: Any) -> Any:
             seen[epoch[0]].append(keras.ops.convert_to_numpy(x))
             return x
 
-    class Epoch(keras.callbacks.Callback):
+    class Epoch(keras.callbacks.Callback):  # type: ignore[misc]
         def on_epoch_begin(self, e: int, logs: Any = None) -> None:
             epoch[0] = e
 
@@ -55,13 +55,13 @@ def fit_tf_keras(data: Any, epochs: int, **fit_kwargs: Any) -> list[np.ndarray]:
     seen: dict[int, list[np.ndarray]] = collections.defaultdict(list)
     epoch = [0]
 
-    class Record(tf_keras.layers.Layer):
+    class Record(tf_keras.layers.Layer):  # type: ignore[misc]  # tf_keras is untyped
         def call(self, x: Any) -> Any:
             if hasattr(x, "numpy"):  # not while the model is built symbolically
                 seen[epoch[0]].append(x.numpy())
             return x
 
-    class Epoch(tf_keras.callbacks.Callback):
+    class Epoch(tf_keras.callbacks.Callback):  # type: ignore[misc]
         def on_epoch_begin(self, e: int, logs: Any = None) -> None:
             epoch[0] = e
 
