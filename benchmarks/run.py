@@ -31,6 +31,7 @@ BENCHMARKS = [
     "bench_shared",
     "bench_keras_pool",
     "bench_check",
+    "bench_peers",
 ]
 DOCS = os.path.join(os.path.dirname(HERE), "docs", "performance.md")
 START, END = "<!-- results:start -->", "<!-- results:end -->"

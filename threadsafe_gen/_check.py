@@ -54,10 +54,12 @@ from typing import Any, Literal
 import numpy as np
 
 from ._findings import REGISTRY, Finding, LoaderReport, ProbeResult
+from ._frameworks import framework_kind
 from ._probes import (
     duplicates,
     failures,
     fork,
+    grain_loader,
     hosts,
     inspection,
     pickling,
@@ -67,6 +69,7 @@ from ._probes import (
     state,
     structure,
     threads,
+    torch_loader,
 )
 from ._probes._calls import call_once
 from ._probes._context import Probe, ProbeContext, ProbeFunction, dedupe
@@ -108,6 +111,8 @@ DECIDERS = (
     inspection,
     spawn,
     failures,
+    torch_loader,  # PyTorch and Grain loaders: their own probes, with their own workers
+    grain_loader,
 )
 
 #: Codes the orchestrator decides itself (its budget finding is built by ``failures``).
@@ -118,7 +123,8 @@ _PROCESS_PROBES = (*fork.PROBES, *inspection.PROBES, *spawn.PROBES)
 _ACCEPTED = (
     "a Keras 3 PyDataset, a tf_keras/Keras 2 Sequence (or ImageDataGenerator().flow(...)), "
     "any object with __len__ and __getitem__, an iterator or generator object, a generator "
-    "function taking no arguments, or a threadsafe_gen wrapper"
+    "function taking no arguments, a threadsafe_gen wrapper, a PyTorch DataLoader or Dataset, "
+    "or a Grain DataLoader, MapDataset or IterDataset"
 )
 
 
@@ -236,7 +242,10 @@ def _validate_start_method(start_method: str) -> None:
 
 def _validate_probes(wanted: Iterable[str | ProbeFunction]) -> tuple[str | ProbeFunction, ...]:
     items = (wanted,) if isinstance(wanted, str) else tuple(wanted)
-    names = sorted(p.name for p in _available_probes())
+    names = sorted(
+        {p.name for p in _available_probes()}
+        | {*torch_loader.PROBE_NAMES, *grain_loader.PROBE_NAMES}
+    )
     for item in items:
         if callable(item):
             continue
@@ -293,7 +302,10 @@ def check_loader(
     Args:
         loader: a Keras 3 PyDataset, a tf_keras Sequence (also ``ImageDataGenerator().flow``),
             any object with ``__len__`` and ``__getitem__``, an iterator or generator object,
-            a generator function taking no arguments, or a threadsafe_gen wrapper.
+            a generator function taking no arguments, or a threadsafe_gen wrapper. Also a
+            PyTorch ``DataLoader`` / ``Dataset`` or a Grain ``DataLoader`` / ``MapDataset`` /
+            ``IterDataset``: run with the framework's own workers and its own settings
+            (docs/how-to/pytorch-and-grain.md).
         workers: planned number of workers; defaults to the loader's own ``workers`` (a
             PyDataset's), else 1.
         use_multiprocessing: whether the workers are processes; defaults to the loader's own
@@ -357,16 +369,37 @@ def check_loader(
 def run_check(loader: Any, options: CheckOptions, *, t_start: float | None = None) -> LoaderReport:
     """Run the check of *loader* with validated *options* (``check_loader()``'s body)."""
     t_start = time.monotonic() if t_start is None else t_start
-    ctx, early = _make_context(loader, options, t_start)
-    findings, results, skipped = _run_probes(ctx, _select_probes(options.probes))
+    framework = framework_kind(loader)  # first: a torch Dataset or Grain MapDataset has __getitem__
+    if framework is None:
+        ctx, early = _make_context(loader, options, t_start)
+        selected = _select_probes(options.probes)
+    else:
+        module = torch_loader if framework.startswith("torch") else grain_loader
+        ctx, early = (
+            module.make_context(
+                loader,
+                framework,
+                workers=options.workers,
+                start_method=options.start_method,
+                max_batches=options.batches,
+                batch_timeout=options.call_timeout,
+                deadline=t_start + float(options.timeout),
+            ),
+            [],
+        )
+        selected = module.select_probes(options.probes)
+    findings, results, skipped = _run_probes(ctx, selected)
     findings = early + findings
     if skipped or ctx.state.cut_short:
         findings.append(failures.budget_finding(options.timeout, skipped, ctx.state.cut_short))
     findings = dedupe(f for f in findings if f.code not in options.ignore)
+    settings = _settings(ctx, options, t_start)
+    if framework is not None:
+        settings.update(kind=framework, **module.report_settings(ctx))
     return LoaderReport(
         findings=findings,
         probes=results,
-        settings=_settings(ctx, options, t_start),
+        settings=settings,
         loader=_describe(loader, ctx.kind, ctx.length),
         notes=list(ctx.state.notes),
     )

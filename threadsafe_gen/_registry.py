@@ -422,6 +422,19 @@ _CHECKS: tuple[Check, ...] = (
         fixed="tsg501_fix.py",
         rows=("2d",),
     ),
+    _c(
+        "TSG504",
+        "grain-map-not-reproducible",
+        "A Grain transform draws from a global RNG: the pipeline is not reproducible",
+        _R,
+        _I,
+        "Grain gives every element its own seeded generator through RandomMap; a Map that "
+        "calls numpy.random or random instead draws numbers that change with every run (its "
+        "spawned workers are seeded by the OS), so a run cannot be repeated, nor resumed "
+        "from a checkpoint with the same data. It does not repeat across workers.",
+        "Subclass grain.transforms.RandomMap and draw from the rng given to "
+        "random_map(element, rng); seed the pipeline with MapDataset.seed(...).",
+    ),
     # --- coverage and structure ------------------------------------------------------------
     _c(
         "TSG601",
@@ -551,6 +564,21 @@ _CHECKS: tuple[Check, ...] = (
         "Each call starts a thread (or a client that owns one) and never stops it.",
         "Create the client once per worker with threadsafe_gen.per_process.",
     ),
+    _c(
+        "TSG723",
+        "copy-on-read-growth",
+        "Forked workers copy a dataset held as many Python objects",
+        _RS,
+        _W,
+        "Forked DataLoader workers share the parent's memory only until they read it: every "
+        "read updates an object's reference count, which copies its memory page into the "
+        "worker. A dataset of millions of Python objects (a list of paths, a dict of labels) "
+        "is copied into every worker over an epoch, and memory grows until the OOM killer "
+        "stops training (PyTorch's long-standing 'memory leak' with many workers).",
+        "Hold the data in numpy arrays (a fixed-width string array for paths), pandas or "
+        "pyarrow columns, or a memory-mapped file instead of lists and dicts of Python "
+        "objects; gc.freeze() after building the dataset removes part of the growth.",
+    ),
     # --- hang and crash ----------------------------------------------------------------------
     _c(
         "TSG801",
@@ -605,6 +633,19 @@ _CHECKS: tuple[Check, ...] = (
         "TSG101, or TSG102 for a lambda.",
         "Use threadsafe_gen.Lock, create iterators per call, and use def functions.",
         rows=("2a", "2c"),
+    ),
+    _c(
+        "TSG152",
+        "lambda-to-spawned-workers",
+        "A lambda or local function is given to DataLoader workers",
+        _P,
+        _E,
+        "DataLoader pickles collate_fn and worker_init_fn into every worker started with "
+        "spawn or forkserver (macOS, Windows, Linux from Python 3.14); pickle refers to "
+        "functions by name, and a lambda or a function defined inside another has none, so "
+        "the first batch fails with a PicklingError.",
+        "Define the function at module level (def), or use functools.partial of one.",
+        rows=("2c",),
     ),
     _c(
         "TSG251",
@@ -672,6 +713,18 @@ _CHECKS: tuple[Check, ...] = (
         rows=("3a", "4.1", "4.2"),
     ),
     _c(
+        "TSG452",
+        "iterable-dataset-not-sharded",
+        "An IterableDataset's __iter__ ignores which worker runs it",
+        _D,
+        _E,
+        "DataLoader(num_workers=N) runs a copy of an IterableDataset in each of its N "
+        "workers; an __iter__ that does not split the data by worker yields every item N "
+        "times per epoch (measured: 2.00x with 2 workers), with no warning.",
+        "Split the items in __iter__: `for item in threadsafe_gen.shard(items):` (it reads "
+        "torch's worker id and count), or torch.utils.data.get_worker_info().",
+    ),
+    _c(
         "TSG551",
         "global-rng-in-getitem",
         "Global or shared RNG used inside __getitem__ or a generator",
@@ -686,6 +739,17 @@ _CHECKS: tuple[Check, ...] = (
         "created unseeded per call draws fresh entropy: both are fine.",
         "Use threadsafe_gen.rng_for(index, epoch=...), or reseed the pipeline from the index.",
         rows=("2d", "4.7"),
+    ),
+    _c(
+        "TSG552",
+        "global-rng-in-grain-map",
+        "A Grain Map transform draws from a global RNG",
+        _R,
+        _I,
+        "Grain gives each element a seeded generator only through RandomMap; numbers drawn "
+        "from numpy.random or random in a Map change with every run, so the pipeline is not "
+        "reproducible and a run resumed from a checkpoint sees other data.",
+        "Subclass grain.transforms.RandomMap and use the rng given to random_map(element, rng).",
     ),
     _c(
         "TSG651",

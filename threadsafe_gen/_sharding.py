@@ -10,8 +10,8 @@ A worker is one of ``num_workers`` local workers (threads or processes) on one o
 workers ]). Which host this is comes from :mod:`threadsafe_gen._hosts`.
 
 This module is the low level of the worker machinery: it imports nothing of ours but the
-errors, the text helpers and the host detection, so the iterators and the parallel engine can
-both build on it.
+errors, the text helpers, the host detection and ``_frameworks`` (a torch or Grain worker's
+identity), so the iterators and the parallel engine can both build on it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
+from ._frameworks import framework_worker_info
 from ._hosts import host_info
 from ._text import short_repr
 from .errors import ShardingError
@@ -184,7 +185,26 @@ def current_worker_info() -> WorkerInfo | None:
     this, not :func:`worker_info`, or it would switch off auto-sharding for the user's body.
     """
     info = _local.info
-    return _process_info if info is _UNSET else info
+    if info is not _UNSET:
+        return info
+    if _process_info is None:
+        return _framework_info()
+    return _process_info
+
+
+def _framework_info() -> WorkerInfo | None:
+    """The identity of a torch or Grain worker process running this code, else None.
+
+    So ``worker_info()`` and ``shard()`` split an ``IterableDataset``'s items between
+    ``DataLoader(num_workers=N)`` workers, and a Grain pipeline's between its processes.
+    Grain gives no seed: one is derived from the worker index.
+    """
+    found = framework_worker_info()
+    if found is None:
+        return None
+    index, count, seed, _framework = found
+    seed = derive_seed(0, 0, index) if seed is None else seed
+    return WorkerInfo(id=index, num_workers=count, seed=seed, kind="process")
 
 
 def _consulted() -> int:
@@ -219,8 +239,9 @@ def worker_info() -> WorkerInfo | None:
     """Return the identity of the worker running this code, or None outside workers.
 
     Valid in threads and in processes started by threadsafe_gen (``parallel_iter``, the
-    ``threadsafe_gen.keras`` adapters, ``check_loader`` probes). A thread's own info wins over
-    its process's. Calling it from a ``@threadsafe_generator`` body before the first
+    ``threadsafe_gen.keras`` adapters, ``check_loader`` probes), and in the worker processes of
+    a PyTorch ``DataLoader`` or a Grain pipeline (their own index and count). A thread's own
+    info wins over its process's. Calling it from a ``@threadsafe_generator`` body before the first
     ``yield`` marks the body as self-sharded: it is then trusted to split the data itself and
     is not auto-sharded (see :func:`shard`).
 

@@ -54,6 +54,7 @@ __all__ = [
     "LARGE_PAYLOAD_BYTES",
     "PROBES",
     "Unpicklable",
+    "culprit_finding",
     "find_unpicklable",
     "import_failure_finding",
     "is_import_problem",
@@ -247,6 +248,7 @@ _ATOMIC = (type(None), bool, int, float, complex, str, bytes, bytearray, range, 
 
 @dataclasses.dataclass
 class _Walk:
+    dumps: Callable[[Any], Any] | None = None  # another pickler: functions go by value
     found: list[Unpicklable] = dataclasses.field(default_factory=list)
     seen: set[int] = dataclasses.field(default_factory=set)
     keep: list[Any] = dataclasses.field(default_factory=list)  # keeps ids in `seen` unique
@@ -254,7 +256,9 @@ class _Walk:
     truncated: bool = False
 
 
-def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
+def find_unpicklable(
+    obj: Any, root: str = "loader", *, dumps: Callable[[Any], Any] | None = None
+) -> list[Unpicklable]:
     """Every member of *obj* that multiprocessing's pickler refuses, with its path and type.
 
     Use it when ``pickle.dumps(loader)`` fails with a message that names a type but not the
@@ -263,6 +267,10 @@ def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
     Args:
         obj: the object to inspect (usually a loader).
         root: the name used for *obj* at the start of each path.
+        dumps: the pickler the receiving framework uses instead of multiprocessing's, e.g.
+            ``cloudpickle.dumps`` (Grain ships its pipelines with it). Such a pickler sends
+            functions and classes by value, so a lambda or local function is entered (its
+            closure) instead of being reported as not importable.
 
     Returns:
         One :class:`Unpicklable` per culprit, in the order pickle would meet them; an empty
@@ -274,7 +282,7 @@ def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
     >>> [(u.path, u.type_name) for u in find_unpicklable(state, root="cfg")]
     [("cfg['lock']", '_thread.lock'), ("cfg['aug'][2]", '_thread._local')]
     """
-    walk = _Walk()
+    walk = _Walk(dumps=dumps)
     _visit(obj, root, 0, walk)
     if walk.truncated:
         walk.found.append(
@@ -288,9 +296,14 @@ def find_unpicklable(obj: Any, root: str = "loader") -> list[Unpicklable]:
     return walk.found
 
 
-def _pickle_error(obj: Any) -> BaseException | None:
+def _pickle_error(obj: Any, dumps: Callable[[Any], Any] | None = None) -> BaseException | None:
     try:
-        _dump(obj)
+        if dumps is None:
+            _dump(obj)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                dumps(obj)
     except RecursionError as exc:
         return exc
     except Exception as exc:
@@ -308,19 +321,21 @@ def _visit(obj: Any, path: str, depth: int, walk: _Walk) -> bool:
         return False
     walk.seen.add(id(obj))
     walk.keep.append(obj)
-    error = _pickle_error(obj)
+    error = _pickle_error(obj, walk.dumps)
     if error is None:
         return False
-    known = _known_kind(obj)
+    by_value = walk.dumps is not None and isinstance(obj, (types.FunctionType, type))
+    known = None if by_value else _known_kind(obj)
     if known is None:
         failed_child = False
-        for child_path, child in _children(obj, path):
+        children = _closure(obj, path) if by_value else _children(obj, path)
+        for child_path, child in children:
             failed_child |= _visit(child, child_path, depth + 1, walk)
         if failed_child:
             return True
     if known is not None:
         code, hint = known
-    elif _is_local(obj):
+    elif _is_local(obj) and not by_value:
         code, hint = "TSG102", _LOCAL_HINT
     else:
         code, hint = "TSG101", _GENERIC_HINT
@@ -334,6 +349,31 @@ def _visit(obj: Any, path: str, depth: int, walk: _Walk) -> bool:
         )
     )
     return True
+
+
+def _closure(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """What a by-value pickler (cloudpickle) sends with a function: closure and defaults."""
+    if isinstance(obj, type):
+        yield from ((f"{path}.{k}", v) for k, v in vars(obj).items() if not k.startswith("__"))
+        return
+    for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
+        try:
+            yield f"{path}.<closure {name}>", cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+    for i, default in enumerate(obj.__defaults__ or ()):
+        yield f"{path}.__defaults__[{i}]", default
+    names: set[str] = set()
+    codes = [obj.__code__]
+    while codes:  # the globals it reads, its nested functions' included
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    module_globals = obj.__globals__
+    for name in sorted(names):
+        value = module_globals.get(name)
+        if name in module_globals and not isinstance(value, types.ModuleType):
+            yield f"{path}.<global {name}>", value
 
 
 def _children(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -459,7 +499,7 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     size, culprits = out.value
     if culprits:
         ctx.state.unpicklable = [u.path for u in culprits]
-        findings += [_culprit_finding(u, severity, when) for u in culprits]
+        findings += [culprit_finding(u, severity, when) for u in culprits]
         return findings
     ctx.state.pickled_bytes = size
     if size >= LARGE_PAYLOAD_BYTES:
@@ -485,7 +525,9 @@ def _pickle_or_walk(target: Any) -> tuple[int, list[Unpicklable]]:
         return 0, culprits
 
 
-def _culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
+def culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
+    """TSG101/TSG102 for one culprit of :func:`find_unpicklable`; *when* says which worker
+    setting it stops (``"stops training with the planned start method 'spawn'"``)."""
     return make_finding(
         u.code,
         path=u.path,

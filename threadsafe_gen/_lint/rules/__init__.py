@@ -12,6 +12,8 @@ exactly one module.
 - ``rng``: global or shared random numbers (TSG551);
 - ``performance``: a lock around the whole ``__getitem__`` (TSG751);
 - ``scripts``: process workers started without a ``__main__`` guard (TSG851);
+- ``frameworks``: PyTorch DataLoaders and Grain transforms: lambdas for spawned workers,
+  unsharded IterableDatasets, global RNG in a Grain Map (TSG152, TSG452, TSG552);
 - ``unused``: suppressions that suppress nothing, built by the engine (TSG653);
 - ``files``: files that could not be analysed, built by the engine (TSG852).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..context import Rule
-from . import api, files, fork, performance, pickling, rng, scripts, threads, unused
+from . import api, files, fork, frameworks, performance, pickling, rng, scripts, threads, unused
 
 __all__ = ["RULES", "RULE_MODULES"]
 
@@ -34,6 +36,7 @@ RULE_MODULES: tuple[ModuleType, ...] = (
     rng,
     performance,
     scripts,
+    frameworks,
     unused,
     files,
 )
@@ -47,4 +50,5 @@ RULES: tuple[Rule, ...] = (
     *rng.RULES,
     *performance.RULES,
     *scripts.RULES,
+    *frameworks.RULES,
 )
