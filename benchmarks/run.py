@@ -32,6 +32,7 @@ BENCHMARKS = [
     "bench_keras_pool",
     "bench_check",
     "bench_peers",
+    "bench_hosts",
 ]
 DOCS = os.path.join(os.path.dirname(HERE), "docs", "performance.md")
 START, END = "<!-- results:start -->", "<!-- results:end -->"

@@ -35,11 +35,13 @@ EXPECTED = {
         "workers=4 fork: seconds per check",
         "workers=4 spawn: seconds per check",
     ],
+    "bench_peers": ["whole pass, start-up included", "steady throughput", "time to first item"],
+    "bench_hosts": ["loading work per host: from_generator / to_tf_dataset"],
 }
 
 
 #: Benchmarks that build Keras datasets (benchmarks/_keras_datasets.py imports keras).
-NEEDS_KERAS = {"bench_check", "bench_guard", "bench_keras_pool"}
+NEEDS_KERAS = {"bench_check", "bench_guard", "bench_keras_pool", "bench_peers", "bench_hosts"}
 
 
 @pytest.mark.slow

@@ -159,7 +159,7 @@ def missing_api(source: str) -> list[str]:
     """Names of threadsafe_gen's API that *source* uses and that do not exist."""
     missing: list[str] = []
     for name in _ATTR_USE.findall(source):
-        if name in {"keras", "testing", "errors"}:
+        if name in {"keras", "testing", "errors", "grain"}:
             if importlib.util.find_spec(f"threadsafe_gen.{name}") is None:
                 missing.append(f"threadsafe_gen.{name}")
         elif not hasattr(threadsafe_gen, name):
@@ -385,12 +385,18 @@ def _package_modules() -> list[str]:
 @pytest.mark.parametrize(
     "module",
     [
-        pytest.param(m, marks=pytest.mark.keras) if m == "threadsafe_gen.keras" else m
+        pytest.param(m, marks=pytest.mark.keras)
+        if m == "threadsafe_gen.keras"
+        else pytest.param(m, marks=pytest.mark.grain)
+        if m == "threadsafe_gen.grain"
+        else m
         for m in _package_modules()
     ],
 )
 def test_module_doctests(module: str, tmp_path: Path) -> None:
     """The `>>>` examples in a module's docstrings pass (run in a fresh interpreter)."""
+    if module == "threadsafe_gen.grain":
+        pytest.importorskip("grain")  # Python >= 3.11, the [grain] extra
     code = (
         "import doctest, importlib, sys\n"
         f"m = importlib.import_module({module!r})\n"

@@ -66,7 +66,7 @@ def test_plain_objects_are_no_framework_loaders() -> None:
 @pytest.mark.torch
 def test_torch_kinds_and_settings() -> None:
     pytest.importorskip("torch")
-    loaders = pytest.importorskip("loaders_torch")
+    loaders = pytest.importorskip("loaders.torch_loaders")
     from torch.utils.data import DataLoader
 
     assert framework_kind(loaders.Replicated()) == "torch.IterableDataset"
@@ -96,7 +96,7 @@ def test_torch_kinds_and_settings() -> None:
 def test_shard_in_torch_workers(method: str) -> None:
     """shard() in an IterableDataset: every item exactly once over 2 workers."""
     pytest.importorskip("torch")
-    loaders = pytest.importorskip("loaders_torch")
+    loaders = pytest.importorskip("loaders.torch_loaders")
     from torch.utils.data import DataLoader
 
     dl = DataLoader(
@@ -141,10 +141,10 @@ def test_worker_info_in_torch_workers() -> None:
 
 @pytest.fixture(scope="module")
 def grain_loaders() -> Any:
-    """tests/loaders_grain.py, with Grain's process-wide threads started before any test's
+    """tests/loaders/grain_loaders.py, with Grain's process-wide threads started before any test's
     snapshot of running threads (module scope: set up before the per-test fixtures)."""
     pytest.importorskip("grain")
-    loaders = pytest.importorskip("loaders_grain")
+    loaders = pytest.importorskip("loaders.grain_loaders")
     loaders.prepare_process()
     return loaders
 

@@ -20,7 +20,7 @@ pytestmark = [
 ]
 
 grain = pytest.importorskip("grain")
-loaders = pytest.importorskip("loaders_grain")
+loaders = pytest.importorskip("loaders.grain_loaders")
 
 FAST = {"timeout": 60.0, "batch_timeout": 3.0}
 MP2 = {"num_workers": 2}

@@ -20,7 +20,7 @@ from threadsafe_gen import LoaderReport, check_loader
 from threadsafe_gen._probes import _loaders, torch_loader
 
 torch = pytest.importorskip("torch")
-loaders = pytest.importorskip("loaders_torch")
+loaders = pytest.importorskip("loaders.torch_loaders")
 
 from torch.utils.data import DataLoader  # noqa: E402
 

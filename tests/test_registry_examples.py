@@ -292,6 +292,7 @@ def batches():  # the example's generator, which the fixed example wraps
         build="loader = Augmented(workers=2, use_multiprocessing=True)",
         check={"start_method": "fork", "probes": ["process_inspection"]},
     ),
+    "TSG504": Case(build="", check={"probes": ["grain_randomness"]}),
     # --- coverage and structure
     "TSG601": Case(ROWS, check={"probes": ["sequential"]}),
     "TSG602": Case(ROWS, check={"probes": ["structure"]}),
@@ -353,6 +354,7 @@ def read_from_disk(i):
         check={"start_method": "spawn", "probes": ["spawn_dry_run"]},
         slow=True,
     ),
+    "TSG723": Case(build="", check={"probes": ["torch_dry_run"], "max_batches": 32}, slow=True),
     "TSG721": Case(
         build="loader = Rows()",
         check={"probes": ["resources"], "max_batches": 16},
@@ -446,17 +448,25 @@ RUN = sorted(CASES)
 EXAMPLES = Path(threadsafe_gen.__file__).parent / "_examples"
 
 
-def _uses_keras(code: str) -> bool:
+def _uses(code: str, framework: str) -> bool:
     check = REGISTRY[code]
-    return any("keras" in text for text in (check.example, check.fixed))
+    return any(framework in text for text in (check.example, check.fixed))
+
+
+def _uses_keras(code: str) -> bool:
+    return _uses(code, "keras")
+
+
+#: Optional frameworks an example may import: its test is marked and skipped without them.
+_FRAMEWORKS = ("keras", "torch", "grain")
 
 
 def _params() -> list[Any]:
     out = []
     for code in RUN:
-        marks = [pytest.mark.slow] if CASES[code].slow or _uses_keras(code) else []
-        if _uses_keras(code):
-            marks.append(pytest.mark.keras)
+        used = [name for name in _FRAMEWORKS if _uses(code, name)]
+        marks = [pytest.mark.slow] if CASES[code].slow or used else []
+        marks += [getattr(pytest.mark, name) for name in used]
         out.append(pytest.param(code, marks=marks, id=code))
     return out
 
@@ -495,8 +505,9 @@ def run_example(
 ) -> LoaderReport:
     """Import REGISTRY[code].<label> as a fresh module, build its loader and check it."""
     case = CASES[code]
-    if _uses_keras(code):
-        pytest.importorskip("keras")
+    for framework in _FRAMEWORKS:
+        if _uses(code, framework):
+            pytest.importorskip(framework)
     source = getattr(REGISTRY[code], label)
     name = f"tsg{code[3:]}_{label}"
     helpers = (
