@@ -291,3 +291,24 @@ def test_listed_call_sites_in_a_notebook_name_their_cell(tmp_path: Path) -> None
     assert "numpy.random.rand() (cell 2, line 5) and numpy.random.rand() (cell 2, line 6)" in (
         finding.message
     )
+
+
+def test_torch_dataset_global_rng_is_not_reported() -> None:
+    """torch.utils.data reseeds numpy and random in every worker and epoch: no TSG551 there,
+    while the same class on a Keras base is still reported."""
+    body = textwrap.dedent(
+        """
+        class Noisy({base}):
+            def __len__(self):
+                return 64
+
+            def __getitem__(self, i):
+                return np.float32(i) + np.random.normal()
+        """
+    )
+    torch = "import numpy as np\nfrom torch.utils.data import Dataset\n" + body.format(
+        base="Dataset"
+    )
+    keras = "import numpy as np\nimport keras\n" + body.format(base="keras.utils.PyDataset")
+    assert codes(torch) == []
+    assert codes(keras) == ["TSG551"]

@@ -398,10 +398,18 @@ def _stored_rngs(module: ModuleInfo, cls: ClassInfo) -> Iterator[Draft]:
         )
 
 
+#: Base classes whose frameworks reseed Python's and numpy's global RNGs in every worker
+#: process (torch.utils.data does, per worker and epoch, since torch 1.9): global draws in
+#: their datasets differ between workers, so TSG551 would be a false alarm there.
+_RESEEDING_BASES = ("torch.utils.data.",)
+
+
 def check(module: ModuleInfo) -> Iterator[Draft]:
     """TSG551 in loaders (stored RNGs, __getitem__ and its helpers) and shared generators."""
     pipelines = functools.cache(lambda: _random_transforms(module))
     for cls in module.checked_classes:
+        if any(base.startswith(_RESEEDING_BASES) for base in cls.facts.bases):
+            continue
         yield from _stored_rngs(module, cls)
         getitem = cls.getitem
         if getitem is None:
