@@ -87,6 +87,19 @@ def test_handles_are_reported_with_paths_and_severity(tmp_path: Path) -> None:
     assert {Severity.WARNING} == {f.severity for f in threads}
 
 
+def test_library_handle_whose_type_names_no_module_is_recognised(tmp_path: Path) -> None:
+    """lmdb's Environment says its module is 'builtins': still TSG201, named by its library."""
+    lmdb = pytest.importorskip("lmdb")
+    env = lmdb.open(str(tmp_path / "db"))
+    try:
+        loader = types.SimpleNamespace(env=env)
+        (f,) = by_code(process_inspection(make_ctx(loader, kind="generator", workers=1)), "TSG201")
+    finally:
+        env.close()
+    assert (f.path, f.details["kind"]) == ("loader.env", "LMDB environment")
+    assert "an LMDB environment" in f.message
+
+
 def test_pure_loader_and_per_process_resources_are_not_flagged(db: str) -> None:
     """No handle, lock or RNG finding for a pure loader or one using per_process/Lock/rng_for."""
     for loader in (L.PureSeq(), L.PerProcessSqliteSeq(db), L.RngForSeq()):

@@ -67,6 +67,18 @@ _KNOWN_HANDLES: dict[str, frozenset[str]] = {
     "pymysql": frozenset({"Connection"}),
     "MySQLdb": frozenset({"Connection"}),
 }
+#: How findings name the handles of each library of :data:`_KNOWN_HANDLES`.
+_HANDLE_LABELS = {
+    "psycopg": "PostgreSQL connection",
+    "psycopg2": "PostgreSQL connection",
+    "pymongo": "MongoDB client",
+    "h5py": "HDF5 file",
+    "redis": "Redis client",
+    "lmdb": "LMDB environment",
+    "sqlalchemy": "database connection",
+    "pymysql": "MySQL connection",
+    "MySQLdb": "MySQL connection",
+}
 
 
 # --- the walk -------------------------------------------------------------------------------------
@@ -106,7 +118,10 @@ def _handle_kind(obj: Any) -> str | None:
     cls = type(obj)
     root = cls.__module__.partition(".")[0]
     if cls.__name__ in _KNOWN_HANDLES.get(root, frozenset()):
-        return f"{root} client"
+        return _HANDLE_LABELS[root]
+    known = _known_handle_type(cls)
+    if known is not None:
+        return known
     if isinstance(obj, io.IOBase) and obj.closed:
         return None
     fileno = getattr(cls, "fileno", None)
@@ -119,6 +134,31 @@ def _handle_kind(obj: Any) -> str | None:
     if not isinstance(fd, int) or fd < 0 or fd in (0, 1, 2):
         return None
     return "open file" if isinstance(obj, io.IOBase) else "object with a file descriptor"
+
+
+def _known_handle_type(cls: type) -> str | None:
+    """What *cls* is (``"LMDB environment"``) when it is one of :data:`_KNOWN_HANDLES`, looked up in its
+    library's module: C extensions may name their types' module ``builtins`` (lmdb's
+    ``Environment`` does), so the class name and module alone do not recognise them."""
+    loaded = tuple(root for root in _KNOWN_HANDLES if root in sys.modules)
+    for root, types_ in _handle_types(loaded):
+        if issubclass(cls, types_):
+            return _HANDLE_LABELS[root]
+    return None
+
+
+@functools.cache
+def _handle_types(loaded: tuple[str, ...]) -> tuple[tuple[str, tuple[type, ...]], ...]:
+    """The handle classes of the libraries in *loaded* (imported ones), by library."""
+    out = []
+    for root in loaded:
+        module = sys.modules.get(root)
+        found = tuple(
+            t for name in _KNOWN_HANDLES[root] if isinstance(t := getattr(module, name, None), type)
+        )
+        if found:
+            out.append((root, found))
+    return tuple(out)
 
 
 def _is_rng(obj: Any) -> bool:
@@ -362,7 +402,7 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
                 path=path,
                 severity=error_if(ctx.fork_planned and not fork_clean),
                 message=(
-                    f"{path} ({type_name(obj)}) is a {kind} opened in this process. Forked "
+                    f"{path} ({type_name(obj)}, {_article(kind)} {kind}) was opened in this process. Forked "
                     "workers inherit it and share one file offset, stream or database "
                     "session with the parent and each other, which gives wrong rows, "
                     "interleaved replies or protocol errors; spawned workers cannot "
@@ -377,6 +417,11 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
             )
         )
     return findings
+
+
+def _article(noun: str) -> str:
+    """``a`` or ``an`` for *noun*, by how it is read (an LMDB, an HDF5, a socket)."""
+    return "an" if noun[:1].lower() in "aeiou" or noun[:2] in ("LM", "HD", "MS", "SQ") else "a"
 
 
 def _lock_findings(ctx: ProbeContext, found: Walk, others: list[threading.Thread]) -> list[Finding]:
