@@ -13,14 +13,16 @@ workers are forked processes, warnings otherwise, because users switch settings 
 3.14 changes Linux's default start method. TSG201 is only a warning when the fork dry run
 passed (the loader may reopen the handle per process); TSG202 is an error only for a lock
 held right now when workers fork; TSG503 is a warning with process workers and info with
-threads (one shared RNG is harmless there); TSG204 is info.
+threads (one shared RNG is harmless there); TSG204 and TSG703 are info.
 """
 
 from __future__ import annotations
 
 import _thread
+import ast
 import dataclasses
 import functools
+import inspect
 import io
 import mmap
 import multiprocessing
@@ -28,6 +30,7 @@ import random
 import socket
 import sqlite3
 import sys
+import textwrap
 import threading
 import types
 from collections.abc import Iterator
@@ -493,7 +496,7 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
         return []
     how = "processes" if ctx.use_multiprocessing else "threads"
     hook = type(ctx.loader).on_epoch_end
-    overridden = hook is not getattr(base, "on_epoch_end", None)
+    overridden = hook is not getattr(base, "on_epoch_end", None) and not _does_nothing(hook)
     twice = (
         f". It also calls on_epoch_end twice per epoch, once mid-epoch from its enqueuer "
         f"thread while batches are still being made (docs/failure-modes.md row 4.6: 6 calls "
@@ -506,7 +509,6 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
         make_finding(
             "TSG703",
             path="loader.on_epoch_end" if overridden else "loader",
-            severity=Severity.WARNING if overridden else None,
             message=(
                 f"The loader is a tf_keras Sequence ({base.__module__}.Sequence) and "
                 f"workers={ctx.workers} {how}: tf_keras' fit() feeds it through its "
@@ -521,6 +523,31 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
             },
         )
     ]
+
+
+def _does_nothing(func: Any) -> bool:
+    """Whether *func*'s body is only ``pass``, ``...`` or a docstring (an override that keeps
+    the base's no-op, as many copies of the Sequence template do)."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        # No source: compare with a function that does nothing.
+        return code.co_code == _nothing.__code__.co_code and not code.co_names
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return all(
+        isinstance(stmt, ast.Pass)
+        or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in node.body
+    )
+
+
+def _nothing(self: Any) -> None:
+    pass
 
 
 # --- generators copied into every worker process ----------------------------------------------------
