@@ -109,3 +109,41 @@ def test_iterator_object_consumption_is_noted() -> None:
     """An iterator object is consumed by the check, and the probe note says so."""
     report = check(L.gen_clean(), probes=["sequential"])
     assert report.probes[0].note.endswith("the iterator object was consumed by the check")
+
+
+# --- one root cause, one finding (issue 10 item 5) ----------------------------------------------------
+
+
+class _NoLenSeq(L.CleanSeq):
+    """len() raises, and the data ends at index 5 with IndexError."""
+
+    def __init__(self) -> None:
+        super().__init__(n_batches=5)
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length yet")
+
+
+def test_len_that_raises_probes_nothing_past_the_data() -> None:
+    """The first IndexError ends the data: one TSG822 for len(), nothing probed past index 4."""
+    report = check(_NoLenSeq(), max_batches=16)
+    assert [(f.code, f.path) for f in report.findings] == [("TSG822", "len(loader)")]
+    assert report.settings["batches"] == 5
+    assert "loader[0] to loader[4]" in report.findings[0].message
+
+
+def _raises_on_second_call() -> Any:
+    """An infinite generator whose second record is truncated."""
+    i = 0
+    while True:
+        if i == 1:
+            msg = "record 2 is truncated"
+            raise ValueError(msg)
+        yield L.batch_for(i)
+        i += 1
+
+
+def test_generator_that_raised_is_not_also_a_finite_generator() -> None:
+    """An infinite generator raising on call 2: one TSG822 at #1, no TSG603 'stopped'."""
+    report = check(_raises_on_second_call, workers=1)
+    assert [(f.code, f.path) for f in report.findings] == [("TSG822", "next(loader) #1")]

@@ -68,6 +68,9 @@ def _canary_main(conn: Any, ctx: ProbeContext) -> None:
                 conn.send(("start", i))
                 try:
                     ctx.loader[i]
+                except IndexError:
+                    if ctx.length is None:
+                        break  # the end of a sequence whose len() raised: as the pass does
                 except BaseException:
                     pass  # exceptions are the sequential pass's business; only death counts here
         else:
@@ -181,11 +184,25 @@ def sequential_pass(
         if isinstance(out.error, StopIteration) and ctx.kind == "generator":
             rec.exhausted_after = index
             break
+        if _past_the_data(ctx, out.error):
+            # No length to trust: the first IndexError is where the data ends (Python's
+            # old iteration protocol), so nothing past it is probed (issue 10 item 5).
+            del ctx.indices[ctx.indices.index(index) :]
+            break
         rec.calls.append(record(index, out, keep=rec))
         rec.fds.append(fd_count())
         rec.threads.append(threading.active_count())
+        if out.error is not None and ctx.kind == "generator":
+            # A generator that raised is finished: its next next() would only say
+            # StopIteration, which is not the generator stopping on its own (item 5).
+            break
     rec.wall = time.perf_counter() - t0
     return rec, None
+
+
+def _past_the_data(ctx: ProbeContext, error: BaseException | None) -> bool:
+    """An IndexError from a sequence whose length is unknown (``len()`` raised)."""
+    return ctx.kind == "sequence" and ctx.length is None and isinstance(error, IndexError)
 
 
 def probe_sequential(ctx: ProbeContext) -> list[Finding]:
