@@ -346,11 +346,13 @@ _CHECKS: tuple[Check, ...] = (
     _c(
         "TSG401",
         "duplicate-samples",
-        "Identical samples within an epoch",
+        "The same data is served twice within an epoch",
         _D,
         _W,
-        "The same sample row was served more than once in one pass over the loader; the "
-        "model trains on duplicates and misses other samples.",
+        "Two indices of one pass returned the same whole batch, or worker threads served "
+        "samples twice that one worker serves once: the model trains on duplicates and misses "
+        "other samples. Equal values inside the data (zero padding, sampling with "
+        "replacement) are not reported.",
         "Check that __getitem__(i) depends only on i and that each index maps to distinct rows.",
         fixed="tsg301_fix.py",
         rows=("1.1",),

@@ -61,7 +61,6 @@ EXPECT = Expect(
     lint_must_not={"TSG551", "TSG353", "TSG352"},
     check_must_not={"TSG401", "TSG301", "TSG501", "TSG502", "TSG503:error", "TSG601"},
     lint_xfail="issue 10 item 3: an RNG used only in __init__ and on_epoch_end (through a helper) is TSG551",
-    check_xfail="issue 10 item 7: sampling with replacement is reported as duplicate data (TSG401)",
     why="Repeats of minority samples are the point of oversampling (item 7); the RNG runs "
     "only in __init__ and on_epoch_end.",
 )
