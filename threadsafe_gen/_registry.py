@@ -465,8 +465,14 @@ _CHECKS: tuple[Check, ...] = (
         "Batch rank or feature shape changes between batches",
         _S,
         _E,
-        "Only the first (batch) dimension may vary; other changes fail mid-epoch.",
-        "Pad or resize to a fixed shape.",
+        "Every Keras fixes the rank of each array. Keras 3 on the TensorFlow backend also "
+        "fixes each feature dimension on which its two peeked batches (loader[0] and "
+        "loader[1]) agree, so a later batch that differs fails mid-epoch (an error for a "
+        "PyDataset; a warning where the loader may be trained with Keras 2/tf_keras, which "
+        "accept feature shapes that vary on purpose).",
+        "Pad or resize to a fixed shape. For intended varying shapes (multi-scale training, "
+        "length bucketing) under Keras 3, make loader[0] and loader[1] differ in that "
+        "dimension so its signature leaves it open, and give the model None there.",
     ),
     _c(
         "TSG624",
