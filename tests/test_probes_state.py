@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import loaders as L
+import numpy as np
 from probe_helpers import check
 from probe_helpers import codes_of as by_code
 
@@ -34,3 +37,28 @@ def test_reused_buffer_is_tsg304() -> None:
     (f,) = by_code(report, "TSG304")
     assert list(range(8)) == sorted(f.details["indices"])
     assert f.details["sharing"]
+
+
+_BUF = np.zeros((4, 3), np.float32)
+
+
+def _fills_one_buffer() -> Iterator[tuple[np.ndarray]]:
+    """Fills the module-level buffer in place and yields it again and again."""
+    i = 0
+    while True:
+        _BUF[:] = i
+        yield (_BUF,)
+        i += 1
+
+
+def test_generator_yielding_one_buffer_is_tsg304() -> None:
+    """`BUF[:] = ...; yield BUF`: each earlier item changed (issue 10 item 17)."""
+    (f,) = by_code(check(_fills_one_buffer, probes=["state"], max_batches=6), "TSG304")
+    assert f.path == "next(loader) #0"
+    assert sorted(f.details["indices"]) == list(range(5))
+    assert "next(loader) #0 and next(loader) #1" in f.message
+
+
+def test_generator_yielding_fresh_arrays_is_clean() -> None:
+    """A generator of fresh batches: nothing."""
+    assert check(L.gen_infinite, probes=["state"], max_batches=6).findings == []

@@ -2,7 +2,8 @@
 
 Decides TSG303 (``__getitem__`` changes the loader's attributes: state that worker threads
 share and worker processes do not) and TSG304 (a later call changed an earlier result: one
-reused buffer, so a queue of prefetched batches holds the same memory several times).
+reused buffer, so a queue of prefetched batches holds the same memory several times; for a
+sequence or a generator that yields one buffer again and again).
 :func:`results_changed` also serves the threads probe, for batches returned concurrently.
 """
 
@@ -79,8 +80,14 @@ def snapshot(loader: Any) -> dict[str, Any]:
 def probe_state(ctx: ProbeContext) -> list[Finding]:
     """TSG303 (attributes changed by __getitem__) and TSG304 (an earlier result changed later)."""
     rec = ctx.state.sequential
-    if rec is None or ctx.kind != "sequence":
+    if rec is None:
         return []
+    if ctx.kind != "sequence":
+        # A generator has no attributes to watch, but it may yield one buffer again and
+        # again, filled anew each time (issue 10 item 17).
+        findings = results_changed(ctx, rec, "the sequential pass")
+        rec.results.clear()
+        return findings
     findings: list[Finding] = []
     before = ctx.state.attrs_before
     first = ctx.state.attrs_after_first if ctx.state.attrs_after_first is not None else before
@@ -143,8 +150,8 @@ def results_changed(ctx: ProbeContext, rec: PassRecord, where: str) -> list[Find
         return []
     ctx.state.results_changed = changed
     shared_with = _sharing_pairs(rec, changed[:4])
-    path = f"loader[{changed[0]}]"
-    pairs = "; ".join(f"loader[{a}] and loader[{b}]" for a, b in shared_with[:3])
+    path = ctx.path(changed[0])
+    pairs = "; ".join(f"{ctx.path(a)} and {ctx.path(b)}" for a, b in shared_with[:3])
     return [
         make_finding(
             "TSG304",
@@ -165,7 +172,7 @@ def _sharing_pairs(rec: PassRecord, indices: list[int]) -> list[tuple[int, int]]
     pairs: list[tuple[int, int]] = []
     for a in indices:
         for b, other in rec.results.items():
-            if b == a:
+            if b == a or (b, a) in pairs:
                 continue
             if any(
                 np.may_share_memory(x, y)
