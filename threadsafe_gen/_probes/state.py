@@ -85,9 +85,9 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
     if ctx.kind != "sequence":
         # A generator has no attributes to watch, but it may yield one buffer again and
         # again, filled anew each time (issue 10 item 17).
-        findings = results_changed(ctx, rec, "the sequential pass")
+        reused = results_changed(ctx, rec, "the sequential pass")
         rec.results.clear()
-        return findings
+        return reused
     findings: list[Finding] = []
     before = ctx.state.attrs_before
     first = ctx.state.attrs_after_first if ctx.state.attrs_after_first is not None else before
