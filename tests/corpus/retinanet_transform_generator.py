@@ -90,7 +90,6 @@ EXPECT = Expect(
     "next(self.transform_generator) from __getitem__ is not reported",
     check_must={"TSG302|TSG306|TSG301"},
     check_must_not={"TSG401", "TSG601"},
-    flaky="issue 10 item 19: 'generator already executing' between worker threads is found by luck on some runs",
     why="Worker threads share one generator through self (item 15): 'generator already "
     "executing' at workers=4.",
 )
