@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from probe_helpers import FORK, make_ctx, no_orphans, run
 from probe_helpers import codes_of as by_code
 
+from threadsafe_gen import check_loader
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
 from threadsafe_gen._probes.inspection import process_inspection
@@ -77,8 +78,73 @@ def test_rng_on_loader_repeats_but_is_only_a_warning_with_threads() -> None:
     ids=["stdlib-random", "index-seeded", "rng_for", "keras.guard"],
 )
 def test_randomness_that_differs_per_worker_or_is_keyed_is_not_flagged(loader: Any) -> None:
-    """stdlib random (reseeded after fork), index-keyed RNGs and guard(): no finding."""
+    """stdlib random (reseeded after fork), index-keyed RNGs and guard(): no finding from the
+    fork dry run alone, which compares results only (the canary's observation adds item 18's
+    epoch check: see below)."""
     assert fork_dry_run(make_ctx(loader)) == []
+
+
+# --- with the canary's observation of each call (check_loader's order) ---------------------------
+
+
+def _observed_check(loader: Any, **kwargs: Any) -> list[Any]:
+    """The sequential probe (its forked canary observes the calls), then the fork dry run."""
+    kwargs.setdefault("workers", 2)
+    kwargs.setdefault("use_multiprocessing", True)
+    kwargs.setdefault("start_method", "fork")
+    report = check_loader(loader, probes=["sequential", "fork_dry_run"], **kwargs)
+    return report.findings
+
+
+@pytest.mark.slow
+@needs_fork
+def test_index_seeded_augmentation_repeats_every_epoch() -> None:
+    """np.random.default_rng([1234, index]): the same 'random' batch every epoch: TSG502,
+    a warning whatever the workers (issue 10 item 18); not TSG501 (nothing is inherited)."""
+    (f,) = [f for f in _observed_check(L.IndexSeededSeq()) if f.code.startswith("TSG5")]
+    assert (f.code, f.severity) == ("TSG502", Severity.WARNING)
+    assert "numpy.random.default_rng([1234, 0]), numpy.random.default_rng([1234, 1])" in f.message
+
+
+@pytest.mark.slow
+@needs_fork
+@pytest.mark.parametrize(
+    "loader",
+    [L.RngForSeq(), L.StdlibRandomSeq(), L.GuardedRandomSeq()],
+    ids=["rng_for-epoch", "stdlib-random", "keras.guard"],
+)
+def test_epoch_keyed_or_per_worker_randomness_is_clean_when_observed(loader: Any) -> None:
+    """rng_for(index, epoch) with on_epoch_end moving the epoch, stdlib random, guard():
+    nothing, with the observation too."""
+    assert [f.code for f in _observed_check(loader) if f.code.startswith("TSG5")] == []
+
+
+class _Cursor(L.PureSeq):
+    """A cursor: results depend on the calls before, no random number is drawn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos = 0
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.pos += 1
+        return L.batch_for(self.pos % len(self))
+
+
+@pytest.mark.slow
+@needs_fork
+def test_a_cursor_is_not_randomness() -> None:
+    """Two calls of one index differ, but nothing random was drawn: no TSG501/TSG502 (item 4)."""
+    assert {"TSG501", "TSG502"}.isdisjoint(f.code for f in _observed_check(_Cursor()))
+
+
+@pytest.mark.slow
+@needs_fork
+def test_global_rng_is_named_when_observed() -> None:
+    """The finding names the RNG the calls drew from."""
+    found = [f for f in _observed_check(L.GlobalRandomSeq()) if f.code.startswith("TSG5")]
+    assert sorted(f.code for f in found) == ["TSG501", "TSG502"]
+    assert all("numpy.random (global RNG)" in f.message for f in found)
 
 
 @pytest.mark.slow

@@ -367,3 +367,58 @@ def test_walk_skips_objects_made_to_cross_processes(tmp_path: Path) -> None:
         handler.close()
         queue.close()
     assert (walk.handles, walk.locks) == ([], [])
+
+
+class _ShufflesInEpochEnd(L.PureSeq):
+    """An RNG on the loader that only on_epoch_end uses (in the parent): issue 10 item 3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = np.random.default_rng(0)
+        self.order = np.arange(len(self))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return L.batch_for(int(self.order[index]))
+
+    def on_epoch_end(self) -> None:
+        self.rng.shuffle(self.order)
+
+
+class _Pipeline(L.PureSeq):
+    """Three augmentation steps, each with its own RNG, all drawn from in __getitem__."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.augment = [np.random.default_rng(k) for k in range(3)]
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = L.batch_for(index)
+        for rng in self.augment:
+            x = x + rng.normal(size=x.shape).astype(np.float32)
+        return x, y
+
+
+def _observed_inspection(loader: Any) -> list[Any]:
+    report = threadsafe_gen.check_loader(
+        loader,
+        workers=2,
+        use_multiprocessing=True,
+        start_method="fork",
+        probes=["sequential", "process_inspection"],
+    )
+    return by_code(report.findings, "TSG503")
+
+
+@pytest.mark.skipif(not FORK, reason="the canary needs fork")
+def test_rng_used_only_in_on_epoch_end_is_not_tsg503() -> None:
+    """The canary saw __getitem__ draw nothing from loader.rng: no TSG503 (item 3)."""
+    assert _observed_inspection(_ShufflesInEpochEnd()) == []
+
+
+@pytest.mark.skipif(not FORK, reason="the canary needs fork")
+def test_rngs_of_one_attribute_are_one_tsg503() -> None:
+    """Three RNGs inside loader.augment, all drawn from: one finding that lists them (item 8)."""
+    (f,) = _observed_inspection(_Pipeline())
+    assert f.path == "loader.augment[0]"
+    assert f.details["rngs"] == ["loader.augment[0]", "loader.augment[1]", "loader.augment[2]"]
+    assert "and 2 more RNGs in loader.augment" in f.message

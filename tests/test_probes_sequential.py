@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import loaders as L
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from probe_helpers import INPROCESS, check
+from numpy.random import RandomState
+from probe_helpers import INPROCESS, check, make_ctx
 from probe_helpers import codes_of as by_code
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
+from threadsafe_gen._probes._observe import NUMPY_GLOBAL
+from threadsafe_gen._probes.sequential import fork_is_safe, probe_sequential
 
 
 @pytest.mark.parametrize(
@@ -147,3 +151,51 @@ def test_generator_that_raised_is_not_also_a_finite_generator() -> None:
     """An infinite generator raising on call 2: one TSG822 at #1, no TSG603 'stopped'."""
     report = check(_raises_on_second_call, workers=1)
     assert [(f.code, f.path) for f in report.findings] == [("TSG822", "next(loader) #1")]
+
+
+# --- what the canary observes of each call (issue 10 items 4, 9, 18) ----------------------------------
+
+needs_fork = pytest.mark.skipif(not fork_is_safe(), reason="the canary needs a safe fork")
+
+
+class _Observed(L.CleanSeq):
+    """Draws from numpy's global RNG, creates an RNG seeded by the index, assigns self.last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = np.random.default_rng(0)  # used by on_epoch_end only
+        self.last = -1
+
+    def __getitem__(self, index: int) -> Any:
+        x, y = super().__getitem__(index)
+        noise = np.random.normal(size=x.shape) * RandomState(index).rand()
+        self.last = index
+        return x + noise.astype(np.float32), y
+
+    def on_epoch_end(self) -> None:
+        self.rng.shuffle(np.arange(4))
+
+
+def _observe(loader: Any) -> Any:
+    ctx = make_ctx(loader, use_multiprocessing=False, workers=1)
+    probe_sequential(ctx)
+    return ctx.state.observed
+
+
+@needs_fork
+def test_canary_observes_draws_seeds_and_writes() -> None:
+    """Per call: the RNGs drawn from, the seeded RNGs created, the attributes assigned; the
+    caller's numpy is not patched (the canary is a forked child)."""
+    observed = _observe(_Observed())
+    assert observed.drew == {NUMPY_GLOBAL}
+    assert observed.seeded[:2] == ["numpy.random.RandomState(0)", "numpy.random.RandomState(1)"]
+    assert observed.written(after_peek=False) == {"last"}
+    assert observed.written(after_peek=True) == {"last"}
+    assert np.random.RandomState is RandomState
+
+
+@needs_fork
+def test_a_cursor_draws_no_random_numbers() -> None:
+    """A cursor's results differ between calls, yet it draws nothing: not random (item 4)."""
+    observed = _observe(L.CursorSeq(gap=0.0))
+    assert (observed.random, observed.written(after_peek=True)) == (False, {"cursor"})

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import loaders as L
 import numpy as np
+import pytest
 from probe_helpers import check
 from probe_helpers import codes_of as by_code
 
 from threadsafe_gen._findings import Severity
+from threadsafe_gen._probes.sequential import fork_is_safe
 
 
 def test_mutation_is_tsg303_warning() -> None:
@@ -62,3 +65,27 @@ def test_generator_yielding_one_buffer_is_tsg304() -> None:
 def test_generator_yielding_fresh_arrays_is_clean() -> None:
     """A generator of fresh batches: nothing."""
     assert check(L.gen_infinite, probes=["state"], max_batches=6).findings == []
+
+
+class _MultiScale(L.CleanSeq):
+    """Every 3rd index draws a new size and stores it on self; the draw may repeat the old
+    value (docs/failure-modes.md row 1.1, keras-yolo3's multi-scale training)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 4
+
+    def __getitem__(self, index: int) -> Any:
+        if index % 3 == 0:
+            self.size = int(np.random.choice([4, 4, 6]))
+        x, y = super().__getitem__(index)
+        return np.resize(x, (len(x), self.size)), y
+
+
+@pytest.mark.skipif(not fork_is_safe(), reason="the canary needs a safe fork")
+def test_attribute_assigned_after_the_first_calls_is_a_warning_every_run() -> None:
+    """Assignments seen by the canary decide, not whether the random value changed: the same
+    severity on every run (issue 10 item 9)."""
+    for _ in range(6):
+        (f,) = by_code(check(_MultiScale(), probes=["state"]), "TSG303")
+        assert (f.path, f.severity) == ("loader.size", Severity.WARNING)

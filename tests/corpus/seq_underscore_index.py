@@ -46,7 +46,6 @@ EXPECT = Expect(
     lint_xfail="issue 10 item 11: an index parameter named `_` hides TSG353",
     check_must={"TSG301|TSG302|TSG306"},
     check_must_not={"TSG501", "TSG502"},
-    check_xfail="issue 10 item 4: TSG501/TSG502 for a loader that draws no random numbers (a cursor)",
     why="The index is ignored; 8 threads share one generator (TSG353, and TSG302/TSG306 or "
     "TSG301 in the check).",
 )

@@ -27,6 +27,7 @@ import io
 import mmap
 import multiprocessing
 import random
+import re
 import socket
 import sqlite3
 import sys
@@ -39,7 +40,7 @@ from typing import Any
 from .._findings import Finding, Severity, make_finding
 from .._iterators import threadsafe_iter
 from .._locks import is_held
-from .._text import one_line, type_name
+from .._text import one_line, some, type_name
 from ._child import Payload
 from ._context import Probe, ProbeContext, error_if
 from ._pool import abandon, drive, exit_if_bootstrapping, make_worker, start
@@ -366,23 +367,51 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
     findings += _lock_findings(ctx, found, others)
     if ctx.fork_planned:
         findings += _thread_count_findings(others)
-    rng_sev = Severity.WARNING if ctx.use_multiprocessing else Severity.INFO
+    findings += _rng_findings(ctx, found)
+    return findings
+
+
+def _rng_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
+    """TSG503, one per top-level attribute (an augmentation pipeline holds one RNG per step)."""
+    observed = ctx.state.observed
+    groups: dict[str, list[tuple[str, Any]]] = {}
     for path, rng in found.rngs:
+        if observed is not None and path not in observed.drew:
+            # __getitem__ never draws from it: an RNG used in on_epoch_end or __init__ only
+            # runs in the parent, and the workers' copies stay unused (issue 10 item 3).
+            continue
+        groups.setdefault(_top_level(path), []).append((path, rng))
+    severity = Severity.WARNING if ctx.use_multiprocessing else Severity.INFO
+    findings: list[Finding] = []
+    for top, rngs in groups.items():
+        path, rng = rngs[0]
+        more = (
+            f" (and {len(rngs) - 1} more RNGs in {top}: {some([p for p, _ in rngs[1:]], 3)})"
+            if len(rngs) > 1
+            else ""
+        )
         findings.append(
             make_finding(
                 "TSG503",
                 path=path,
-                severity=rng_sev,
+                severity=severity,
                 message=(
-                    f"{path} ({type_name(rng)}) is an RNG stored on the loader. Forking "
-                    "or pickling copies it with its state into every worker, so the "
+                    f"{path} ({type_name(rng)}) is an RNG stored on the loader{more}"
+                    f"{', and __getitem__ draws from it' if observed is not None else ''}. "
+                    "Forking or pickling copies it with its state into every worker, so the "
                     "workers draw the same numbers (measured: 16 of 64 augmentations "
                     "distinct with 4 forked workers), and every epoch repeats them"
                 ),
-                details={"type": type_name(rng)},
+                details={"type": type_name(rng), "rngs": [p for p, _ in rngs]},
             )
         )
     return findings
+
+
+def _top_level(path: str) -> str:
+    """``loader.augment`` for ``loader.augment.transforms[2].rng``."""
+    match = re.match(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*|\[[^\]]*\])?", path)
+    return match.group(0) if match else path
 
 
 def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
@@ -663,4 +692,4 @@ def _measure_generator_copies(ctx: ProbeContext) -> tuple[int, int] | str | None
     return (same, total) if total else None
 
 
-PROBES = (Probe("process_inspection", process_inspection, reads=("fork_clean",)),)
+PROBES = (Probe("process_inspection", process_inspection, reads=("fork_clean", "observed")),)

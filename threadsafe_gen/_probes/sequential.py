@@ -14,6 +14,7 @@ meets are reported through :mod:`~threadsafe_gen._probes.failures`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import multiprocessing
 import multiprocessing.connection
@@ -30,6 +31,8 @@ from . import failures
 from ._batches import InvalidBatchError, batch_info
 from ._calls import Caller, CallRecord, PassRecord, fd_count, getitem, record
 from ._context import Probe, ProbeContext
+from ._observe import Observation, Observer
+from .inspection import walk
 from .state import snapshot
 
 __all__ = ["CODES", "PROBES", "fork_is_safe", "probe_sequential", "sequential_pass"]
@@ -61,18 +64,30 @@ def fork_is_safe() -> bool:
 
 
 def _canary_main(conn: Any, ctx: ProbeContext) -> None:
-    """Child side of the canary: call every index, announcing each one before the call."""
+    """Child side of the canary: call every index, announcing each one before the call.
+
+    A sequence is called as Keras calls it (its two peek indices, then every index) under an
+    :class:`~threadsafe_gen._probes._observe.Observer`, whose record of each call follows it
+    as a ``("use", ...)`` message.
+    """
     try:
         if ctx.kind == "sequence":
-            for i in ctx.indices:
+            observer = _observer(ctx.loader)
+            for i in _canary_indices(ctx):
                 conn.send(("start", i))
+                use = None
                 try:
-                    ctx.loader[i]
+                    if observer is not None:
+                        use = observer.call(i, functools.partial(getitem, ctx.loader, i))
+                    else:
+                        ctx.loader[i]
                 except IndexError:
                     if ctx.length is None:
                         break  # the end of a sequence whose len() raised: as the pass does
                 except BaseException:
                     pass  # exceptions are the sequential pass's business; only death counts here
+                if use is not None:
+                    conn.send(("use", dataclasses.asdict(use)))
         else:
             it = ctx.make_iterator() if ctx.make_iterator is not None else iter(ctx.loader)
             for i in range(ctx.max_batches):
@@ -84,6 +99,18 @@ def _canary_main(conn: Any, ctx: ProbeContext) -> None:
         conn.send(("done", -1))
     finally:
         conn.close()
+
+
+def _canary_indices(ctx: ProbeContext) -> list[int]:
+    """Keras' peek (the first two indices), then every index: what the caller will run."""
+    return [i for i in ctx.indices[:2] if i in (0, 1)] + list(ctx.indices)
+
+
+def _observer(loader: Any) -> Observer | None:
+    try:
+        return Observer(loader, walk(loader).rngs)
+    except Exception:  # observing is a bonus: the canary's job is to survive the calls
+        return None
 
 
 def _run_canary(ctx: ProbeContext) -> Finding | None:
@@ -100,8 +127,9 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         warnings.simplefilter("ignore", DeprecationWarning)
         proc.start()
     child_conn.close()
+    uses: list[dict[str, Any]] = []
     try:
-        status, current, completed = _watch_canary(ctx, proc, parent_conn)
+        status, current, completed = _watch_canary(ctx, proc, parent_conn, uses)
     finally:
         if proc.is_alive():
             proc.kill()
@@ -109,13 +137,20 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         parent_conn.close()
     ctx.state.canary = f"{status} at index {current}" if status != "done" else "done"
     ctx.state.canary_completed = completed
+    if status == "done" and ctx.kind == "sequence" and uses:
+        # Only a complete record: the judgements that read it compare the peek with the rest.
+        peek = len(_canary_indices(ctx)) - len(ctx.indices)
+        ctx.state.observed = Observation.from_messages(uses, peek)
     if status == "died" and proc.exitcode is not None:
         return failures.canary_death(ctx, current, proc.exitcode)
     return None
 
 
-def _watch_canary(ctx: ProbeContext, proc: Any, conn: Any) -> tuple[str, int | None, int]:
-    """(how the canary ended, the index it was at, calls it finished)."""
+def _watch_canary(
+    ctx: ProbeContext, proc: Any, conn: Any, uses: list[dict[str, Any]]
+) -> tuple[str, int | None, int]:
+    """(how the canary ended, the index it was at, calls it finished); *uses* receives what
+    the observer recorded of each call."""
     # The canary may use at most a quarter of what is left: it protects, it does not measure.
     budget_end = time.monotonic() + ctx.remaining() / 4
     current: int | None = None
@@ -135,6 +170,9 @@ def _watch_canary(ctx: ProbeContext, proc: Any, conn: Any) -> tuple[str, int | N
                 return "died", current, completed
             if kind == "done":
                 return "done", current, started
+            if kind == "use":
+                uses.append(index)
+                continue
             completed, started = started, started + 1
             current = index
             call_end = time.monotonic() + ctx.batch_timeout
@@ -413,6 +451,7 @@ PROBES = (
             "sequential",
             "canary",
             "canary_completed",
+            "observed",
             "attrs_before",
             "attrs_after_first",
             "inprocess_unsafe",

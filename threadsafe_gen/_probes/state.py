@@ -99,8 +99,19 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
 
     # Set by the first calls and stable afterwards: lazy initialisation. Still changing
     # during the pass: state kept on the loader.
-    eager = sorted(diff(first, after))
-    changed = sorted(diff(before, after) | set(eager))
+    eager_set = diff(first, after)
+    changed_set = diff(before, after) | eager_set
+    observed = ctx.state.observed
+    if observed is not None:
+        # Assignments the canary saw decide for the attributes they touch, whatever values
+        # were assigned: a random value that happens to repeat is still a write, so the
+        # severity does not depend on luck (issue 10 item 9).
+        late = observed.written(after_peek=True)
+        written = late | observed.written(after_peek=False)
+        eager_set = (eager_set - written) | late
+        changed_set = (changed_set - written) | written
+    eager = sorted(eager_set)
+    changed = sorted(changed_set)
     if changed:
         findings.append(_attributes_finding(len(rec.calls), changed, eager))
     findings += results_changed(ctx, rec, "the sequential pass")
@@ -190,7 +201,7 @@ PROBES = (
         probe_state,
         in_process=True,
         needs=("sequential", "attrs_before"),
-        reads=("attrs_after_first",),
+        reads=("attrs_after_first", "observed"),
         records=("results_changed",),
     ),
 )

@@ -1,0 +1,322 @@
+"""What a call of the loader does besides returning a batch: the attributes it assigns and the
+random numbers it draws.
+
+Watched in the forked canary (``sequential.py``), where instrumenting the interpreter cannot
+affect the caller: the child patches RNG constructors and the loader class's ``__setattr__``,
+then records, per call,
+
+* the loader attributes the call assigns (``self.x = ...``), whatever the values: a random
+  value that happens to repeat is still a write, so TSG303's severity does not depend on
+  luck (issue 10 item 9);
+* the RNGs whose state the call consumed: numpy's global RNG, the ``random`` module's, RNG
+  objects reachable from the loader, and RNG objects held by any module. Only a call that
+  drew random numbers is random: outputs that differ between calls (a cursor) are not
+  (issue 10 item 4). ``random``'s global RNG is reseeded in every forked child, the others
+  are copied with their state;
+* the RNGs the call created, and whether it seeded them (``RandomState(index)``: the same
+  "random" numbers for that index in every epoch, issue 10 item 18).
+
+:class:`Observation` is what the parent receives, one :class:`CallUse` per call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pickle
+import random
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .._text import short_repr
+
+__all__ = ["NUMPY_GLOBAL", "STDLIB_GLOBAL", "CallUse", "Observation", "Observer"]
+
+#: Source names of the two global RNGs.
+NUMPY_GLOBAL = "numpy.random (global RNG)"
+STDLIB_GLOBAL = "random (global RNG)"
+
+#: Seeded creations kept per call (for the message; the count is what decides).
+_MAX_SEEDED = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class CallUse:
+    """One observed call: ``loader[index]``.
+
+    Attributes:
+        index: the index called.
+        writes: loader attributes the call assigned.
+        drew: RNG sources whose state the call consumed (:data:`NUMPY_GLOBAL`,
+            :data:`STDLIB_GLOBAL`, ``loader.rng``, ``module some.module.RNG``).
+        seeded: RNGs the call created with an explicit seed, as ``RandomState(3)``.
+        unseeded: RNGs the call created without a seed (fresh entropy).
+    """
+
+    index: int
+    writes: tuple[str, ...] = ()
+    drew: tuple[str, ...] = ()
+    seeded: tuple[str, ...] = ()
+    unseeded: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """The calls the canary observed, in order; the first *peek* of them are Keras' peek."""
+
+    calls: tuple[CallUse, ...]
+    peek: int = 2
+
+    @property
+    def drew(self) -> set[str]:
+        """Every RNG source a call drew from."""
+        return {s for c in self.calls for s in c.drew}
+
+    @property
+    def inherited(self) -> set[str]:
+        """Sources a forked worker inherits with their state (all but ``random``'s global,
+        which Python reseeds in every forked child)."""
+        return self.drew - {STDLIB_GLOBAL}
+
+    @property
+    def seeded(self) -> list[str]:
+        """The seeded RNG creations of every call, in order (a few)."""
+        return [s for c in self.calls for s in c.seeded]
+
+    @property
+    def unseeded(self) -> int:
+        """RNGs the calls created without a seed (fresh entropy: random every call)."""
+        return sum(c.unseeded for c in self.calls)
+
+    @property
+    def random(self) -> bool:
+        """Whether any call drew random numbers at all, from any RNG."""
+        return any(c.drew or c.seeded or c.unseeded for c in self.calls)
+
+    def written(self, *, after_peek: bool) -> set[str]:
+        """Attributes assigned by the peek calls (False) or by any later call (True)."""
+        calls = self.calls[self.peek :] if after_peek else self.calls[: self.peek]
+        return {name for c in calls for name in c.writes}
+
+    @classmethod
+    def from_messages(cls, messages: list[dict[str, Any]], peek: int) -> Observation:
+        """Rebuild the observation from the canary's ``("use", ...)`` messages."""
+        return cls(tuple(CallUse(**m) for m in messages), peek)
+
+
+# --- RNG state ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kinds:
+    """The RNG classes, read before the observer patches their names."""
+
+    stdlib: type[random.Random]
+    generator: Any = None
+    random_state: Any = None
+    bit_generator: Any = None
+    seed_sequence: Any = None
+
+    @classmethod
+    def now(cls) -> _Kinds:
+        np = sys.modules.get("numpy")
+        if np is None:
+            return cls(random.Random)
+        r = np.random
+        return cls(random.Random, r.Generator, r.RandomState, r.BitGenerator, r.SeedSequence)
+
+    @property
+    def rngs(self) -> tuple[type, ...]:
+        found = (self.stdlib, self.generator, self.random_state, self.bit_generator)
+        return tuple(t for t in found if t is not None)
+
+    def state(self, obj: Any) -> bytes | None:
+        """A comparable snapshot of an RNG's state, or None when it cannot be read."""
+        try:
+            if isinstance(obj, self.stdlib):
+                return pickle.dumps(obj.getstate())
+            if self.generator is not None and isinstance(obj, self.generator):
+                return pickle.dumps(obj.bit_generator.state)
+            if self.random_state is not None and isinstance(obj, self.random_state):
+                return pickle.dumps(obj.get_state(legacy=False))
+            if self.bit_generator is not None and isinstance(obj, self.bit_generator):
+                return pickle.dumps(obj.state)
+        except Exception:  # SystemRandom and friends have no state to compare
+            return None
+        return None
+
+    def derived(self, seed: Any) -> bool:
+        """An RNG made from another RNG or a SeedSequence: no seed of its own."""
+        kinds = (*self.rngs, *([self.seed_sequence] if self.seed_sequence else []))
+        return isinstance(seed, kinds)
+
+
+def _module_rngs(kinds: _Kinds, exclude: set[int]) -> Iterator[tuple[str, Any]]:
+    """RNG objects held at module level anywhere (a library's hidden global RNG)."""
+    rng_types = kinds.rngs
+    verdict: dict[type, bool] = {}
+    for name, module in list(sys.modules.items()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for key, value in list(namespace.items()):
+            t = type(value)
+            hit = verdict.get(t)
+            if hit is None:
+                hit = verdict[t] = issubclass(t, rng_types)
+            if hit and id(value) not in exclude:
+                exclude.add(id(value))
+                yield f"module {name}.{key}", value
+
+
+def _sources(kinds: _Kinds, reachable: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Every RNG a call could draw from, by name (*reachable*: those on the loader)."""
+    found: list[tuple[str, Any]] = [(STDLIB_GLOBAL, random._inst)]
+    np = sys.modules.get("numpy")
+    if np is not None:
+        found.append((NUMPY_GLOBAL, np.random.mtrand._rand))
+    found += reachable
+    seen = {id(obj) for _, obj in found}
+    found += list(_module_rngs(kinds, seen))
+    return found
+
+
+# --- the observer (runs in the forked canary only) -----------------------------------------
+
+
+class Observer:
+    """Instruments this process (a forked child) to observe the calls of *loader*, whose
+    reachable RNG objects are *reachable* (``inspection.walk(loader).rngs``).
+
+    It patches RNG constructors everywhere they are bound (numpy.random, random and every
+    module that imported them by name) and the loader class's ``__setattr__``; the process
+    exits afterwards, so nothing is restored.
+    """
+
+    def __init__(self, loader: Any, reachable: list[tuple[str, Any]]) -> None:
+        self.loader = loader
+        self.kinds = _Kinds.now()
+        self.sources = [
+            (name, obj) for name, obj in _sources(self.kinds, reachable) if self.kinds.state(obj)
+        ]
+        self._writes: list[str] = []
+        self._created: list[tuple[str, bool]] = []
+        self._recording = False
+        self._depth = 0
+        self._patch_constructors()
+        self._patch_setattr()
+
+    def call(self, index: int, fn: Callable[[], Any]) -> CallUse:
+        """Run ``fn()`` (the call of *index*) and return what it did; its exceptions propagate."""
+        before = [self.kinds.state(obj) for _, obj in self.sources]
+        self._writes, self._created = [], []
+        self._recording = True
+        try:
+            fn()
+        finally:
+            self._recording = False
+            after = [self.kinds.state(obj) for _, obj in self.sources]
+        drew = tuple(
+            name for (name, _), a, b in zip(self.sources, before, after, strict=True) if a != b
+        )
+        seeded = tuple(what for what, has_seed in self._created if has_seed)
+        return CallUse(
+            index=index,
+            writes=tuple(dict.fromkeys(self._writes)),
+            drew=drew,
+            seeded=seeded[:_MAX_SEEDED],
+            unseeded=sum(1 for _, has_seed in self._created if not has_seed),
+        )
+
+    # --- attribute writes
+
+    def _patch_setattr(self) -> None:
+        cls: Any = type(self.loader)
+        original: Callable[[Any, str, Any], None] = cls.__setattr__
+        observer = self
+
+        def __setattr__(obj: Any, name: str, value: Any) -> None:
+            if observer._recording and obj is observer.loader:
+                observer._writes.append(name)
+            original(obj, name, value)
+
+        try:
+            cls.__setattr__ = __setattr__
+        except (TypeError, AttributeError):  # a built-in or extension type: no writes seen
+            pass
+
+    # --- RNG constructors
+
+    def _patch_constructors(self) -> None:
+        replaced: dict[int, Any] = {}
+        np = sys.modules.get("numpy")
+        targets: list[tuple[Any, str]] = [(random, "Random"), (random, "seed")]
+        if np is not None:
+            names: tuple[str, ...] = ("RandomState", "default_rng", "seed", "SeedSequence")
+            names += ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
+            targets += [(np.random, n) for n in names]
+        for module, name in targets:
+            original = getattr(module, name, None)
+            if original is None or id(original) in replaced:
+                continue
+            wrapped = self._traced(original, f"{module.__name__}.{name}")
+            if wrapped is None:
+                continue
+            replaced[id(original)] = (original, wrapped)
+            setattr(module, name, wrapped)
+        # Names imported with `from numpy.random import RandomState` are bound elsewhere too.
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for key, value in list(namespace.items()):
+                hit = replaced.get(id(value))
+                if hit is not None and hit[0] is value:
+                    namespace[key] = hit[1]
+
+    def _traced(self, original: Any, qualname: str) -> Any:
+        observer = self
+        short = qualname.rpartition(".")[2]
+
+        def record(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            # A constructor that another traced one calls (default_rng makes a PCG64) is
+            # part of the outer creation, not one of its own.
+            if not observer._recording or observer._depth:
+                return
+            seed = args[0] if args else next(iter(kwargs.values()), None)
+            derived = observer.kinds.derived(seed)
+            has_seed = seed is not None and not derived
+            shown = short_repr(seed, 40) if has_seed else ""
+            observer._created.append((f"{qualname}({shown})", has_seed))
+
+        def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            record(args[1:] if fn is not original else args, kwargs)
+            observer._depth += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                observer._depth -= 1
+
+        if isinstance(original, type):
+            return _recording_subclass(original, short, run)
+
+        @functools.wraps(original)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(original, *args, **kwargs)
+
+        return call
+
+
+def _recording_subclass(original: type, name: str, run: Callable[..., Any]) -> type | None:
+    """A subclass of *original* whose ``__init__`` goes through *run* (None if final)."""
+
+    init: Callable[..., None] = original.__init__  # type: ignore[misc]
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        run(init, self, *args, **kwargs)
+
+    try:
+        return type(name, (original,), {"__init__": __init__})
+    except TypeError:
+        return None
