@@ -199,3 +199,28 @@ def test_a_cursor_draws_no_random_numbers() -> None:
     """A cursor's results differ between calls, yet it draws nothing: not random (item 4)."""
     observed = _observe(L.CursorSeq(gap=0.0))
     assert (observed.random, observed.written(after_peek=True)) == (False, {"cursor"})
+
+
+class _DropLastShuffled(L.FloorLenSeq):
+    """Floors like FloorLenSeq, but reshuffles every epoch: the dropped 4 samples change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order = np.arange(len(self.x))
+
+    def __getitem__(self, index: int) -> Any:
+        x = self.x[self.order[index * L.BS : (index + 1) * L.BS]]
+        return x, x[:, 0]
+
+    def on_epoch_end(self) -> None:
+        self.order = np.random.default_rng(len(self.order)).permutation(self.order)
+
+
+@needs_fork
+def test_floor_that_drops_a_reshuffled_remainder_is_drop_last() -> None:
+    """The partial batch past len() holds other samples after on_epoch_end: every sample is
+    trained on over the epochs, as with drop_remainder=True. No TSG601."""
+    loader = _DropLastShuffled()
+    before = loader.order.copy()
+    assert by_code(check(loader), "TSG601") == []
+    assert (loader.order == before).all()  # on_epoch_end ran in a forked child only

@@ -54,7 +54,6 @@ EXPECT = Expect(
     lint_must_not={"TSG651", "TSG551", "TSG353", "TSG352"},
     check_must_not={"TSG601", "TSG602", "TSG301", "TSG401", "TSG501", "TSG502", "TSG503"},
     lint_xfail="issue 10 item 1: TSG651 on Keras 2 code (fit_generator or tf_keras), or stated as Keras 3 fact where the file cannot tell",
-    check_xfail="issue 10 precision (no numbered item): floor in __len__ (dropping the remainder on purpose) is TSG601",
     why="Floor in __len__ drops the remainder by design; the shuffle happens in the parent "
     "between epochs (items 1, 3).",
 )

@@ -410,6 +410,11 @@ def _past_end(ctx: ProbeContext, caller: Caller) -> list[Finding]:
     sizes = sorted(c.info.n_rows or 0 for c in calls if c.info is not None)
     full = sizes[len(sizes) // 2] if sizes else 0
     partial = 0 < (info.n_rows or 0) < full
+    if partial and _remainder_moves(ctx, n, info.rows):
+        # A floor that drops a partial last batch whose samples change every epoch (the
+        # loader reshuffles in on_epoch_end) is drop_last by design: every sample is
+        # trained on over the epochs.
+        return []
     if partial:
         # The classic floor-instead-of-ceil: the last, smaller batch is never trained on.
         message = (
@@ -432,6 +437,41 @@ def _past_end(ctx: ProbeContext, caller: Caller) -> list[Finding]:
             details={"len": n, "rows_past_end": info.n_rows, "batch_rows": full},
         )
     ]
+
+
+def _remainder_moves(ctx: ProbeContext, index: int, rows: tuple[bytes, ...]) -> bool:
+    """Whether ``loader[index]`` (the batch past the end) holds other samples after
+    ``on_epoch_end()``, which runs in a forked child so the caller's loader is untouched."""
+    if not callable(getattr(ctx.loader, "on_epoch_end", None)) or not fork_is_safe():
+        return False
+    mp = multiprocessing.get_context("fork")
+    parent_conn, child_conn = mp.Pipe(duplex=False)
+    proc = mp.Process(target=_next_epoch_rows, args=(child_conn, ctx.loader, index), daemon=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        proc.start()
+    child_conn.close()
+    try:
+        after = parent_conn.recv() if parent_conn.poll(ctx.call_timeout()) else None
+    except EOFError:
+        after = None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        parent_conn.close()
+    return after is not None and set(after) != set(rows)
+
+
+def _next_epoch_rows(conn: Any, loader: Any, index: int) -> None:
+    """Child: the row fingerprints of ``loader[index]`` after ``on_epoch_end()``, or None."""
+    try:
+        loader.on_epoch_end()
+        conn.send(batch_info(loader[index]).rows)
+    except BaseException:
+        conn.send(None)
+    finally:
+        conn.close()
 
 
 def _note(ctx: ProbeContext) -> str:
