@@ -329,3 +329,68 @@ def test_worker_errors_are_reported_when_the_loader_is_unsafe_in_process() -> No
     assert [(f.code, f.path) for f in found] == [("TSG822", "loader[2]")]
     assert found[0].details["exception_type"] == "KeyError"
     assert any("parent calls skipped" in n for n in ctx.state.notes)
+
+
+class _EchoServer:
+    """A tiny request/reply service on a socket pair: one request per call, in this thread."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.client, self._server = socket.socketpair()
+        self.requests = 0
+        self._thread = threading.Thread(target=self._serve, name="echo-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while data := self._server.recv(64):
+            self.requests += 1
+            self._server.sendall(data)
+
+    def close(self) -> None:
+        self.client.close()
+        self._thread.join(5)
+        self._server.close()
+
+
+class _ServiceSeq(L.PureSeq):
+    """Fetches each batch's offset from a service over one connection opened in __init__."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__()
+        self.conn = client
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.conn.sendall(bytes([index]))
+        reply = self.conn.recv(64)
+        if not reply:
+            raise ConnectionError("the service closed the connection")
+        x, y = L.batch_for(reply[0])
+        return x, y
+
+
+@pytest.mark.slow
+@needs_fork
+def test_connection_shared_with_forked_workers_is_found_for_certain() -> None:
+    """The canary sees a call send on the inherited socket: TSG203 and TSG201 errors on every
+    run, and no forked process ever talks to the service (docs/failure-modes.md row 2b)."""
+    server = _EchoServer()
+    try:
+        for _ in range(3):
+            loader = _ServiceSeq(server.client)
+            report = check_loader(
+                loader,
+                workers=2,
+                use_multiprocessing=True,
+                start_method="fork",
+                probes=["sequential", "fork_dry_run", "process_inspection"],
+            )
+            found = {(f.code, f.severity) for f in report.findings}
+            assert {("TSG203", Severity.ERROR), ("TSG201", Severity.ERROR)} <= found
+            shared = by_code(report.findings, "TSG203")[0]
+            assert "socket inherited from this process (loader.conn)" in shared.message
+        requests = server.requests
+        loader[0]  # the connection still works: no child desynchronised it
+        assert server.requests == requests + 1
+    finally:
+        server.close()

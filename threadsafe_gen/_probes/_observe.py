@@ -23,15 +23,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import pickle
 import random
+import select
+import socket
+import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._text import short_repr
 
-__all__ = ["NUMPY_GLOBAL", "STDLIB_GLOBAL", "CallUse", "Observation", "Observer"]
+__all__ = [
+    "NUMPY_GLOBAL",
+    "STDLIB_GLOBAL",
+    "CallUse",
+    "InheritedSockets",
+    "Observation",
+    "Observer",
+    "usable",
+]
 
 #: Source names of the two global RNGs.
 NUMPY_GLOBAL = "numpy.random (global RNG)"
@@ -52,6 +65,9 @@ class CallUse:
             :data:`STDLIB_GLOBAL`, ``loader.rng``, ``module some.module.RNG``).
         seeded: RNGs the call created with an explicit seed, as ``RandomState(3)``.
         unseeded: RNGs the call created without a seed (fresh entropy).
+        sockets: descriptors of sockets inherited from the parent that the call sent bytes
+            on (see :class:`InheritedSockets`).
+        raised: the exception type the call raised in the canary, or ``""``.
     """
 
     index: int
@@ -59,6 +75,8 @@ class CallUse:
     drew: tuple[str, ...] = ()
     seeded: tuple[str, ...] = ()
     unseeded: int = 0
+    sockets: tuple[int, ...] = ()
+    raised: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +85,18 @@ class Observation:
 
     calls: tuple[CallUse, ...]
     peek: int = 2
+    complete: bool = True
+    """False when a call raised in the canary and not in this process (it used a socket the
+    canary had cut off, say): what it drew and assigned was then not seen."""
+
+    @property
+    def sockets(self) -> dict[int, int]:
+        """Inherited socket descriptors a call sent bytes on, with the first such index."""
+        used: dict[int, int] = {}
+        for c in self.calls:
+            for fd in c.sockets:
+                used.setdefault(fd, c.index)
+        return used
 
     @property
     def drew(self) -> set[str]:
@@ -103,6 +133,18 @@ class Observation:
     def from_messages(cls, messages: list[dict[str, Any]], peek: int) -> Observation:
         """Rebuild the observation from the canary's ``("use", ...)`` messages."""
         return cls(tuple(CallUse(**m) for m in messages), peek)
+
+    def compared_with(self, ok_here: set[int]) -> Observation:
+        """This observation, incomplete if a call raised in the canary at an index of
+        *ok_here* (indices that returned in this process)."""
+        missed = any(c.raised and c.index in ok_here for c in self.calls)
+        return dataclasses.replace(self, complete=self.complete and not missed)
+
+
+def usable(observed: Observation | None) -> Observation | None:
+    """*observed* when it saw every call as this process runs it, else None (judge by
+    results alone)."""
+    return observed if observed is not None and observed.complete else None
 
 
 # --- RNG state ------------------------------------------------------------------------------
@@ -207,13 +249,18 @@ class Observer:
         self._patch_constructors()
         self._patch_setattr()
 
-    def call(self, index: int, fn: Callable[[], Any]) -> CallUse:
-        """Run ``fn()`` (the call of *index*) and return what it did; its exceptions propagate."""
+    def call(
+        self, index: int, fn: Callable[[], Any], sockets: InheritedSockets | None = None
+    ) -> tuple[CallUse, BaseException | None]:
+        """Run ``fn()`` (the call of *index*): what it did, and what it raised."""
         before = [self.kinds.state(obj) for _, obj in self.sources]
         self._writes, self._created = [], []
         self._recording = True
+        error: BaseException | None = None
         try:
             fn()
+        except BaseException as exc:  # the canary reports deaths only; exceptions are data
+            error = exc
         finally:
             self._recording = False
             after = [self.kinds.state(obj) for _, obj in self.sources]
@@ -221,13 +268,16 @@ class Observer:
             name for (name, _), a, b in zip(self.sources, before, after, strict=True) if a != b
         )
         seeded = tuple(what for what, has_seed in self._created if has_seed)
-        return CallUse(
+        use = CallUse(
             index=index,
             writes=tuple(dict.fromkeys(self._writes)),
             drew=drew,
             seeded=seeded[:_MAX_SEEDED],
             unseeded=sum(1 for _, has_seed in self._created if not has_seed),
+            sockets=sockets.take() if sockets is not None else (),
+            raised=type(error).__name__ if error is not None else "",
         )
+        return use, error
 
     # --- attribute writes
 
@@ -320,3 +370,60 @@ def _recording_subclass(original: type, name: str, run: Callable[..., Any]) -> t
         return type(name, (original,), {"__init__": __init__})
     except TypeError:
         return None
+
+
+# --- inherited sockets (the canary's only) ---------------------------------------------------
+
+
+class InheritedSockets:
+    """Every socket this forked child inherited, swapped for one end of a fresh socket pair.
+
+    A forked worker that sends requests on its parent's connection shares one server
+    session with the parent and the other workers: replies interleave, rows go to the wrong
+    process, a worker waits forever (docs/failure-modes.md row 2b). Whether that shows in a
+    dry run is luck; this makes it certain and harmless. A call that sends on an inherited
+    socket now sends into the pair, where a watcher thread sees the bytes, records the
+    descriptor, and closes its end, so the call reads end-of-file instead of waiting for a
+    reply. The parent's real connection is never touched by this child.
+    """
+
+    def __init__(self, keep: set[int]) -> None:
+        self._used: set[int] = set()
+        self._lock = threading.Lock()
+        self._peers: dict[socket.socket, int] = {}
+        for fd in _open_fds():
+            if fd <= 2 or fd in keep:
+                continue
+            try:
+                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    continue
+            except OSError:
+                continue
+            ours, peer = socket.socketpair()
+            os.dup2(ours.fileno(), fd)
+            ours.close()
+            self._peers[peer] = fd
+        if self._peers:
+            threading.Thread(target=self._watch, name="threadsafe_gen-sockets", daemon=True).start()
+
+    def _watch(self) -> None:
+        while self._peers:
+            ready, _, _ = select.select(list(self._peers), [], [], 0.05)
+            for peer in ready:
+                fd = self._peers.pop(peer)
+                with self._lock:
+                    self._used.add(fd)
+                peer.close()
+
+    def take(self) -> tuple[int, ...]:
+        """The descriptors used since the last call of take()."""
+        with self._lock:
+            used, self._used = tuple(sorted(self._used)), set()
+        return used
+
+
+def _open_fds() -> list[int]:
+    try:
+        return sorted(int(name) for name in os.listdir("/proc/self/fd"))
+    except OSError:
+        return list(range(3, 256))

@@ -27,6 +27,7 @@ from .._text import one_line
 from . import failures
 from ._child import Payload
 from ._context import Probe, ProbeContext, dedupe, error_if
+from ._observe import usable
 from ._pool import (
     Call,
     ParentPass,
@@ -41,9 +42,9 @@ from ._pool import (
     run_inline,
     start,
 )
-from .inspection import other_python_threads, walk
+from .inspection import handle_fd, other_python_threads, walk
 
-__all__ = ["CODES", "PROBES", "fork_dry_run", "parent_pass"]
+__all__ = ["CODES", "PROBES", "NextEpoch", "fork_dry_run", "parent_pass", "shared_sockets"]
 
 CODES: frozenset[str] = frozenset({"TSG203", "TSG501", "TSG502"})
 
@@ -117,6 +118,13 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     stop = failures.parent_findings(ctx, parent, "fork_dry_run")
     if stop:
         return dedupe(stop, ctx.state.reported)
+    shared = shared_sockets(ctx)
+    if shared:
+        # The canary saw a call send on a socket this process holds: workers would share
+        # the connection, and what a dry run shows of it (wrong rows, errors, a hang) is
+        # luck. Say it once, for certain, without letting workers talk on it.
+        ctx.state.fork_clean = False
+        return dedupe([_shared_socket_finding(ctx, shared)], ctx.state.reported)
     workers = _run_workers(ctx)
     if workers is None:
         return []
@@ -138,7 +146,7 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     failed_calls = any(c.error for w in workers for c in w.calls.values())
     clean = not findings and not failed_calls and all(w.outcome == "done" for w in workers)
     ctx.state.fork_clean = clean
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     if observed is not None:
         # The canary saw which RNGs the calls drew from: randomness is claimed only for
         # random numbers really drawn, never for outputs that merely differ (item 4).
@@ -147,6 +155,47 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     elif _parent_random(parent_calls) is not False:
         findings += _fork_randomness(ctx, workers)
     return dedupe(findings, ctx.state.reported)
+
+
+def shared_sockets(ctx: ProbeContext) -> list[tuple[int, int, str]]:
+    """(descriptor, first index, where) for each socket of this process that a call sent on
+    in the forked canary; *where* names the loader attribute holding it when there is one."""
+    observed = ctx.state.observed
+    if observed is None or not observed.sockets:
+        return []
+    by_fd: dict[int, str] = {}
+    for path, obj in walk(ctx.loader).handles:
+        fd = handle_fd(obj)
+        if fd is not None:
+            by_fd.setdefault(fd, path)
+    return [
+        (fd, index, by_fd.get(fd, f"descriptor {fd}"))
+        for fd, index in sorted(observed.sockets.items())
+    ]
+
+
+def _shared_socket_finding(ctx: ProbeContext, shared: list[tuple[int, int, str]]) -> Finding:
+    """TSG203: calls send requests on a connection this process holds (seen by the canary)."""
+    fd, index, where = shared[0]
+    return make_finding(
+        "TSG203",
+        path=f"loader[{index}]",
+        severity=error_if(ctx.fork_planned),
+        message=(
+            f"loader[{index}] sends requests over a socket inherited from this process "
+            f"({where}): in a forked copy of this process it sent bytes on descriptor {fd}. "
+            "Forked workers therefore share one connection (one server session) with this "
+            "process and with each other; their requests and replies interleave, which gives "
+            "wrong rows, protocol errors or a worker that waits forever. Keras computes the "
+            "first batches here before it forks, so the connection is already in use"
+        ),
+        hint=(
+            "Open the connection lazily in each worker process: a class attribute "
+            "`threadsafe_gen.per_process(connect)` (keyed by pid), or reopen it when "
+            "os.getpid() changes."
+        ),
+        details={"sockets": [{"fd": f, "index": i, "where": w} for f, i, w in shared]},
+    )
 
 
 def _run_workers(ctx: ProbeContext) -> list[Worker] | None:
@@ -288,7 +337,7 @@ def _fork_differences(
     from something the processes share, such as one kernel file offset
     (docs/failure-modes.md row 2b'').
     """
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     if observed is not None and (observed.drew or observed.unseeded):
         # It draws random numbers: two equal results in the parent may be luck.
         return []
@@ -378,7 +427,7 @@ def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
     done = [w for w in workers if w.outcome == "done"]
     pair = [w for w in done if w.label in ("fork-1", "fork-2")]
     later = [w for w in done if w.label == EPOCH2]
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     if observed is not None:
         sources = sorted(observed.inherited)
         random_seen = bool(sources)

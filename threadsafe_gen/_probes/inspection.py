@@ -43,9 +43,10 @@ from .._locks import is_held
 from .._text import one_line, some, type_name
 from ._child import Payload
 from ._context import Probe, ProbeContext, error_if
+from ._observe import usable
 from ._pool import abandon, drive, exit_if_bootstrapping, make_worker, start
 
-__all__ = ["CODES", "PROBES", "other_python_threads", "process_inspection", "walk"]
+__all__ = ["CODES", "PROBES", "handle_fd", "other_python_threads", "process_inspection", "walk"]
 
 CODES: frozenset[str] = frozenset({"TSG201", "TSG202", "TSG204", "TSG402", "TSG503", "TSG703"})
 
@@ -373,7 +374,7 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
 
 def _rng_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
     """TSG503, one per top-level attribute (an augmentation pipeline holds one RNG per step)."""
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     groups: dict[str, list[tuple[str, Any]]] = {}
     for path, rng in found.rngs:
         if observed is not None and path not in observed.drew:
@@ -419,20 +420,28 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
     # The fork dry run runs first: when it saw no problem, the loader may already reopen the
     # handle per process, so the inherited handle is reported as a risk, not an error.
     fork_clean = ctx.state.fork_clean is True
+    used = ctx.state.observed.sockets if ctx.state.observed is not None else {}
     findings: list[Finding] = []
     for path, obj in found.handles:
         kind = _handle_kind(obj) or "handle"
-        passed = (
-            "; the fork dry run passed, so the loader may already reopen it per process "
-            "(then suppress this code)"
-            if fork_clean
-            else ""
-        )
+        fd = handle_fd(obj)
+        if fd is not None and fd in used:
+            # Measured, not inferred: a forked copy sent requests on it.
+            passed = f"; a forked copy of this process sent requests on it (loader[{used[fd]}])"
+            clean = False
+        else:
+            clean = fork_clean
+            passed = (
+                "; the fork dry run passed, so the loader may already reopen it per process "
+                "(then suppress this code)"
+                if fork_clean
+                else ""
+            )
         findings.append(
             make_finding(
                 "TSG201",
                 path=path,
-                severity=error_if(ctx.fork_planned and not fork_clean),
+                severity=error_if(ctx.fork_planned and not clean),
                 message=(
                     f"{path} ({type_name(obj)}, {_article(kind)} {kind}) was opened in this process. Forked "
                     "workers inherit it and share one file offset, stream or database "
@@ -449,6 +458,15 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
             )
         )
     return findings
+
+
+def handle_fd(obj: Any) -> int | None:
+    """The descriptor of a handle, or None."""
+    try:
+        fd = obj.fileno()
+    except Exception:
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
 
 
 def _article(noun: str) -> str:

@@ -31,7 +31,7 @@ from . import failures
 from ._batches import InvalidBatchError, batch_info
 from ._calls import Caller, CallRecord, PassRecord, fd_count, getitem, record
 from ._context import Probe, ProbeContext
-from ._observe import Observation, Observer
+from ._observe import InheritedSockets, Observation, Observer
 from .inspection import walk
 from .state import snapshot
 
@@ -66,44 +66,54 @@ def fork_is_safe() -> bool:
 def _canary_main(conn: Any, ctx: ProbeContext) -> None:
     """Child side of the canary: call every index, announcing each one before the call.
 
-    A sequence is called as Keras calls it (its two peek indices, then every index) under an
-    :class:`~threadsafe_gen._probes._observe.Observer`, whose record of each call follows it
-    as a ``("use", ...)`` message.
+    The sockets this child inherited are swapped first (:class:`InheritedSockets`), so the
+    canary never talks on the caller's connections. A sequence is called as Keras calls it
+    (its two peek indices, then every index) under an :class:`Observer`, whose record of each
+    call follows it as a ``("use", ...)`` message.
     """
     try:
+        sockets = InheritedSockets(keep={conn.fileno()})
         if ctx.kind == "sequence":
             observer = _observer(ctx.loader)
             for i in _canary_indices(ctx):
                 conn.send(("start", i))
-                use = None
-                try:
-                    if observer is not None:
-                        use = observer.call(i, functools.partial(getitem, ctx.loader, i))
-                    else:
-                        ctx.loader[i]
-                except IndexError:
-                    if ctx.length is None:
-                        break  # the end of a sequence whose len() raised: as the pass does
-                except BaseException:
-                    pass  # exceptions are the sequential pass's business; only death counts here
+                call = functools.partial(getitem, ctx.loader, i)
+                if observer is None:
+                    use, error = None, _call_quietly(call)
+                else:
+                    use, error = observer.call(i, call, sockets)
+                if isinstance(error, IndexError) and ctx.length is None:
+                    break  # the end of a sequence whose len() raised: as the pass does
                 if use is not None:
                     conn.send(("use", dataclasses.asdict(use)))
         else:
             it = ctx.make_iterator() if ctx.make_iterator is not None else iter(ctx.loader)
             for i in range(ctx.max_batches):
                 conn.send(("start", i))
-                try:
-                    next(it)
-                except BaseException:
+                if _call_quietly(functools.partial(next, it)) is not None:
                     break
         conn.send(("done", -1))
     finally:
         conn.close()
 
 
+def _call_quietly(call: Callable[[], Any]) -> BaseException | None:
+    """What *call* raised (exceptions are the sequential pass's business; only death counts
+    in the canary)."""
+    try:
+        call()
+    except BaseException as exc:
+        return exc
+    return None
+
+
 def _canary_indices(ctx: ProbeContext) -> list[int]:
     """Keras' peek (the first two indices), then every index: what the caller will run."""
-    return [i for i in ctx.indices[:2] if i in (0, 1)] + list(ctx.indices)
+    return ctx.indices[: _peek_count(ctx)] + list(ctx.indices)
+
+
+def _peek_count(ctx: ProbeContext) -> int:
+    return len([i for i in ctx.indices[:2] if i in (0, 1)])
 
 
 def _observer(loader: Any) -> Observer | None:
@@ -139,8 +149,7 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
     ctx.state.canary_completed = completed
     if status == "done" and ctx.kind == "sequence" and uses:
         # Only a complete record: the judgements that read it compare the peek with the rest.
-        peek = len(_canary_indices(ctx)) - len(ctx.indices)
-        ctx.state.observed = Observation.from_messages(uses, peek)
+        ctx.state.observed = Observation.from_messages(uses, _peek_count(ctx))
     if status == "died" and proc.exitcode is not None:
         return failures.canary_death(ctx, current, proc.exitcode)
     return None
@@ -262,6 +271,9 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
             limit = max(1, min(4, ctx.max_batches // 2))
         rec, hang = sequential_pass(ctx, caller, limit=limit)
         ctx.state.sequential = rec
+        if ctx.state.observed is not None:
+            ok_here = {c.index for c in rec.calls if c.ok}
+            ctx.state.observed = ctx.state.observed.compared_with(ok_here)
         if hang is not None:
             findings += hang
             return findings

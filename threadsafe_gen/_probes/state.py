@@ -18,6 +18,7 @@ from .._text import some
 from ._batches import InvalidBatchError, batch_info
 from ._calls import PassRecord, leaf_arrays
 from ._context import Probe, ProbeContext
+from ._observe import usable
 
 __all__ = ["CODES", "PROBES", "probe_state", "results_changed", "snapshot"]
 
@@ -101,7 +102,7 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
     # during the pass: state kept on the loader.
     eager_set = diff(first, after)
     changed_set = diff(before, after) | eager_set
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     if observed is not None:
         # Assignments the canary saw decide for the attributes they touch, whatever values
         # were assigned: a random value that happens to repeat is still a write, so the

@@ -43,6 +43,7 @@ from ._calls import (
     record,
 )
 from ._context import Probe, ProbeContext
+from ._observe import usable
 from ._race import provoke
 from .sequential import sequential_pass
 from .state import results_changed
@@ -67,7 +68,7 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
     rec = ctx.state.sequential
     if rec is None or len(rec.calls) < 1:
         return []
-    observed = ctx.state.observed
+    observed = usable(ctx.state.observed)
     if observed is not None and (observed.drew or observed.unseeded):
         # The canary saw the calls draw random numbers: results differ by design, and two
         # that happen to agree prove nothing (exact comparisons would depend on luck).
