@@ -422,3 +422,18 @@ def test_rngs_of_one_attribute_are_one_tsg503() -> None:
     assert f.path == "loader.augment[0]"
     assert f.details["rngs"] == ["loader.augment[0]", "loader.augment[1]", "loader.augment[2]"]
     assert "and 2 more RNGs in loader.augment" in f.message
+
+
+def test_handles_on_one_resource_are_one_tsg201(tmp_path: Path) -> None:
+    """Two datasets of one HDF5 file are one open file: one TSG201 naming both (item 8)."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["x"] = np.zeros((4, 2))
+        f["y"] = np.zeros(4)
+    handle = h5py.File(tmp_path / "d.h5", "r")
+    try:
+        loader = types.SimpleNamespace(x=handle["x"], y=handle["y"])
+        (f,) = by_code(process_inspection(make_ctx(loader, kind="generator", workers=1)), "TSG201")
+    finally:
+        handle.close()
+    assert (f.path, f.details["paths"]) == ("loader.x", ["loader.x", "loader.y"])

@@ -416,13 +416,18 @@ def _top_level(path: str) -> str:
 
 
 def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
-    """TSG201 for each OS handle on the loader."""
+    """TSG201 for each OS handle on the loader, one per underlying resource (two datasets of
+    one HDF5 file are one open file)."""
     # The fork dry run runs first: when it saw no problem, the loader may already reopen the
     # handle per process, so the inherited handle is reported as a risk, not an error.
     fork_clean = ctx.state.fork_clean is True
     used = ctx.state.observed.sockets if ctx.state.observed is not None else {}
-    findings: list[Finding] = []
+    groups: dict[int, list[tuple[str, Any]]] = {}
     for path, obj in found.handles:
+        groups.setdefault(_resource_key(obj), []).append((path, obj))
+    findings: list[Finding] = []
+    for handles in groups.values():
+        path, obj = handles[0]
         kind = _handle_kind(obj) or "handle"
         fd = handle_fd(obj)
         if fd is not None and fd in used:
@@ -437,27 +442,42 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
                 if fork_clean
                 else ""
             )
+        others = [p for p, _ in handles[1:]]
+        also = f" (so are {some(others, 3)}, on the same resource)" if others else ""
         findings.append(
             make_finding(
                 "TSG201",
                 path=path,
                 severity=error_if(ctx.fork_planned and not clean),
                 message=(
-                    f"{path} ({type_name(obj)}, {_article(kind)} {kind}) was opened in this process. Forked "
-                    "workers inherit it and share one file offset, stream or database "
-                    "session with the parent and each other, which gives wrong rows, "
-                    "interleaved replies or protocol errors; spawned workers cannot "
-                    f"receive most handles at all{passed}"
+                    f"{path} ({type_name(obj)}, {_article(kind)} {kind}) was opened in this "
+                    f"process{also}. Forked workers inherit it and share one file offset, "
+                    "stream or database session with the parent and each other, which gives "
+                    "wrong rows, interleaved replies or protocol errors; spawned workers "
+                    f"cannot receive most handles at all{passed}"
                 ),
                 hint=(
                     "Open it lazily in each worker process: make it a class attribute "
                     "`threadsafe_gen.per_process(factory)` (keyed by pid), or reopen it when "
                     "os.getpid() changes; drop it in __getstate__ for spawn."
                 ),
-                details={"type": type_name(obj), "kind": kind},
+                details={"type": type_name(obj), "kind": kind, "paths": [p for p, _ in handles]},
             )
         )
     return findings
+
+
+def _resource_key(obj: Any) -> int:
+    """What a handle is opened on: the file of an HDF5 dataset or group (``.file``), the
+    descriptor of a socket or file, else the handle itself."""
+    try:
+        owner = getattr(obj, "file", None)
+    except Exception:
+        owner = None
+    if owner is not None and _handle_kind(owner) is not None:
+        return id(owner)
+    fd = handle_fd(obj)
+    return -1 - fd if fd is not None else id(obj)
 
 
 def handle_fd(obj: Any) -> int | None:
