@@ -31,7 +31,7 @@ import socket
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .._text import short_repr
@@ -41,6 +41,7 @@ __all__ = [
     "STDLIB_GLOBAL",
     "CallUse",
     "InheritedSockets",
+    "ModuleScan",
     "Observation",
     "Observer",
     "usable",
@@ -194,33 +195,86 @@ class _Kinds:
         return isinstance(seed, kinds)
 
 
-def _module_rngs(kinds: _Kinds, exclude: set[int]) -> Iterator[tuple[str, Any]]:
-    """RNG objects held at module level anywhere (a library's hidden global RNG)."""
-    rng_types = kinds.rngs
-    verdict: dict[type, bool] = {}
-    for name, module in list(sys.modules.items()):
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict):
-            continue
-        for key, value in list(namespace.items()):
-            t = type(value)
-            hit = verdict.get(t)
-            if hit is None:
-                hit = verdict[t] = issubclass(t, rng_types)
-            if hit and id(value) not in exclude:
-                exclude.add(id(value))
-                yield f"module {name}.{key}", value
+def _constructors() -> list[tuple[Any, str, Any]]:
+    """(module, name, object) of every RNG constructor the observer traces."""
+    found: list[tuple[Any, str, Any]] = []
+    modules: list[tuple[Any, tuple[str, ...]]] = [(random, ("Random", "seed"))]
+    np = sys.modules.get("numpy")
+    if np is not None:
+        names = ("RandomState", "default_rng", "seed", "SeedSequence", "MT19937", "PCG64")
+        modules.append((np.random, (*names, "PCG64DXSM", "Philox", "SFC64")))
+    for module, names_ in modules:
+        for name in names_:
+            obj = getattr(module, name, None)
+            if obj is not None:
+                found.append((module, name, obj))
+    return found
 
 
-def _sources(kinds: _Kinds, reachable: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class ModuleScan:
+    """What the modules hold that the observer needs: RNG objects at module level (a
+    library's hidden global RNG), and where RNG constructors are bound by name (``from
+    numpy.random import RandomState``). Made in the parent before the canary forks: walking
+    every module in the child would copy most of its memory (each reference counted touches
+    a page), which costs more than the scan."""
+
+    rngs: tuple[tuple[str, Any], ...]
+    bindings: tuple[tuple[dict[str, Any], str, Any], ...]
+
+    @classmethod
+    def now(cls) -> ModuleScan:
+        """The scan of ``sys.modules`` now (cached while no module is added)."""
+        key = len(sys.modules)
+        cached = _SCAN.get(key)
+        if cached is None:
+            _SCAN.clear()
+            cached = _SCAN[key] = cls._scan()
+        return cached
+
+    @classmethod
+    def _scan(cls) -> ModuleScan:
+        kinds = _Kinds.now()
+        skip = {id(random._inst)}
+        np = sys.modules.get("numpy")
+        if np is not None:
+            skip.add(id(np.random.mtrand._rand))
+        constructors = {id(obj): obj for _, _, obj in _constructors()}
+        verdict: dict[type, bool] = {}
+        rngs: list[tuple[str, Any]] = []
+        bindings: list[tuple[dict[str, Any], str, Any]] = []
+        for name, module in list(sys.modules.items()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for key, value in list(namespace.items()):
+                if id(value) in constructors and constructors[id(value)] is value:
+                    bindings.append((namespace, key, value))
+                    continue
+                t = type(value)
+                hit = verdict.get(t)
+                if hit is None:
+                    hit = verdict[t] = issubclass(t, kinds.rngs)
+                if hit and id(value) not in skip:
+                    skip.add(id(value))
+                    rngs.append((f"module {name}.{key}", value))
+        return cls(tuple(rngs), tuple(bindings))
+
+
+_SCAN: dict[int, ModuleScan] = {}
+
+
+def _sources(reachable: list[tuple[str, Any]], scan: ModuleScan) -> list[tuple[str, Any]]:
     """Every RNG a call could draw from, by name (*reachable*: those on the loader)."""
     found: list[tuple[str, Any]] = [(STDLIB_GLOBAL, random._inst)]
     np = sys.modules.get("numpy")
     if np is not None:
         found.append((NUMPY_GLOBAL, np.random.mtrand._rand))
-    found += reachable
     seen = {id(obj) for _, obj in found}
-    found += list(_module_rngs(kinds, seen))
+    for name, obj in [*reachable, *scan.rngs]:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            found.append((name, obj))
     return found
 
 
@@ -229,24 +283,25 @@ def _sources(kinds: _Kinds, reachable: list[tuple[str, Any]]) -> list[tuple[str,
 
 class Observer:
     """Instruments this process (a forked child) to observe the calls of *loader*, whose
-    reachable RNG objects are *reachable* (``inspection.walk(loader).rngs``).
+    reachable RNG objects are *reachable* (``inspection.walk(loader).rngs``), with the
+    parent's *scan* of its modules.
 
     It patches RNG constructors everywhere they are bound (numpy.random, random and every
     module that imported them by name) and the loader class's ``__setattr__``; the process
     exits afterwards, so nothing is restored.
     """
 
-    def __init__(self, loader: Any, reachable: list[tuple[str, Any]]) -> None:
+    def __init__(self, loader: Any, reachable: list[tuple[str, Any]], scan: ModuleScan) -> None:
         self.loader = loader
         self.kinds = _Kinds.now()
         self.sources = [
-            (name, obj) for name, obj in _sources(self.kinds, reachable) if self.kinds.state(obj)
+            (name, obj) for name, obj in _sources(reachable, scan) if self.kinds.state(obj)
         ]
         self._writes: list[str] = []
         self._created: list[tuple[str, bool]] = []
         self._recording = False
         self._depth = 0
-        self._patch_constructors()
+        self._patch_constructors(scan)
         self._patch_setattr()
 
     def call(
@@ -298,32 +353,18 @@ class Observer:
 
     # --- RNG constructors
 
-    def _patch_constructors(self) -> None:
-        replaced: dict[int, Any] = {}
-        np = sys.modules.get("numpy")
-        targets: list[tuple[Any, str]] = [(random, "Random"), (random, "seed")]
-        if np is not None:
-            names: tuple[str, ...] = ("RandomState", "default_rng", "seed", "SeedSequence")
-            names += ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
-            targets += [(np.random, n) for n in names]
-        for module, name in targets:
-            original = getattr(module, name, None)
-            if original is None or id(original) in replaced:
-                continue
-            wrapped = self._traced(original, f"{module.__name__}.{name}")
-            if wrapped is None:
-                continue
-            replaced[id(original)] = (original, wrapped)
-            setattr(module, name, wrapped)
+    def _patch_constructors(self, scan: ModuleScan) -> None:
+        wrapped: dict[int, Any] = {}
+        for module, name, original in _constructors():
+            if id(original) not in wrapped:
+                wrapped[id(original)] = self._traced(original, f"{module.__name__}.{name}")
+            if wrapped[id(original)] is not None:
+                setattr(module, name, wrapped[id(original)])
         # Names imported with `from numpy.random import RandomState` are bound elsewhere too.
-        for module in list(sys.modules.values()):
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
-                continue
-            for key, value in list(namespace.items()):
-                hit = replaced.get(id(value))
-                if hit is not None and hit[0] is value:
-                    namespace[key] = hit[1]
+        for namespace, key, original in scan.bindings:
+            replacement = wrapped.get(id(original))
+            if replacement is not None and namespace.get(key) is original:
+                namespace[key] = replacement
 
     def _traced(self, original: Any, qualname: str) -> Any:
         observer = self

@@ -31,7 +31,7 @@ from . import failures
 from ._batches import InvalidBatchError, batch_info
 from ._calls import Caller, CallRecord, PassRecord, fd_count, getitem, record
 from ._context import Probe, ProbeContext
-from ._observe import InheritedSockets, Observation, Observer
+from ._observe import InheritedSockets, ModuleScan, Observation, Observer
 from .inspection import walk
 from .state import snapshot
 
@@ -63,7 +63,7 @@ def fork_is_safe() -> bool:
 # --- the forked canary ---------------------------------------------------------------------------
 
 
-def _canary_main(conn: Any, ctx: ProbeContext) -> None:
+def _canary_main(conn: Any, ctx: ProbeContext, scan: ModuleScan | None) -> None:
     """Child side of the canary: call every index, announcing each one before the call.
 
     The sockets this child inherited are swapped first (:class:`InheritedSockets`), so the
@@ -74,7 +74,7 @@ def _canary_main(conn: Any, ctx: ProbeContext) -> None:
     try:
         sockets = InheritedSockets(keep={conn.fileno()})
         if ctx.kind == "sequence":
-            observer = _observer(ctx.loader)
+            observer = _observer(ctx.loader, scan)
             for i in _canary_indices(ctx):
                 conn.send(("start", i))
                 call = functools.partial(getitem, ctx.loader, i)
@@ -116,10 +116,19 @@ def _peek_count(ctx: ProbeContext) -> int:
     return len([i for i in ctx.indices[:2] if i in (0, 1)])
 
 
-def _observer(loader: Any) -> Observer | None:
+def _observer(loader: Any, scan: ModuleScan | None) -> Observer | None:
+    if scan is None:
+        return None
     try:
-        return Observer(loader, walk(loader).rngs)
+        return Observer(loader, walk(loader).rngs, scan)
     except Exception:  # observing is a bonus: the canary's job is to survive the calls
+        return None
+
+
+def _module_scan() -> ModuleScan | None:
+    try:
+        return ModuleScan.now()
+    except Exception:  # observing is a bonus: never let it stop the check
         return None
 
 
@@ -130,7 +139,8 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         return None
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
-    proc = mp.Process(target=_canary_main, args=(child_conn, ctx), daemon=True)
+    scan = _module_scan() if ctx.kind == "sequence" else None
+    proc = mp.Process(target=_canary_main, args=(child_conn, ctx, scan), daemon=True)
     with warnings.catch_warnings():
         # Python >= 3.12 warns on fork of a multi-threaded process; the child only calls the
         # loader and exits, which is what Keras' forked workers do too.
