@@ -394,3 +394,19 @@ def test_connection_shared_with_forked_workers_is_found_for_certain() -> None:
         assert server.requests == requests + 1
     finally:
         server.close()
+
+
+@pytest.mark.slow
+@needs_fork
+def test_shared_file_offset_is_found_for_certain(tmp_path: Path) -> None:
+    """Seek + read on a descriptor opened in __init__: the canary sees a forked copy move its
+    offset, so TSG203 comes on every run, and this process's offset is never moved by it."""
+    loader = L.SharedOffsetFileSeq(L.make_rows_file(str(tmp_path / "rows.bin")))
+    try:
+        for _ in range(3):
+            found = _observed_check(loader)
+            (f,) = by_code(found, "TSG203")
+            assert f.severity == Severity.ERROR
+            assert "moved the offset of descriptor" in f.message
+    finally:
+        loader.close()

@@ -36,11 +36,17 @@ from typing import Any
 
 from .._text import short_repr
 
+fcntl: Any
+try:
+    import fcntl
+except ImportError:  # Windows: no fork either, so no canary to run this in
+    fcntl = None
+
 __all__ = [
     "NUMPY_GLOBAL",
     "STDLIB_GLOBAL",
     "CallUse",
-    "InheritedSockets",
+    "InheritedHandles",
     "ModuleScan",
     "Observation",
     "Observer",
@@ -67,7 +73,9 @@ class CallUse:
         seeded: RNGs the call created with an explicit seed, as ``RandomState(3)``.
         unseeded: RNGs the call created without a seed (fresh entropy).
         sockets: descriptors of sockets inherited from the parent that the call sent bytes
-            on (see :class:`InheritedSockets`).
+            on (see :class:`InheritedHandles`).
+        offsets: descriptors of files inherited from the parent whose offset the call moved
+            (a seek or read that forked workers would share).
         raised: the exception type the call raised in the canary, or ``""``.
     """
 
@@ -77,6 +85,7 @@ class CallUse:
     seeded: tuple[str, ...] = ()
     unseeded: int = 0
     sockets: tuple[int, ...] = ()
+    offsets: tuple[int, ...] = ()
     raised: str = ""
 
 
@@ -91,12 +100,15 @@ class Observation:
     canary had cut off, say): what it drew and assigned was then not seen."""
 
     @property
-    def sockets(self) -> dict[int, int]:
-        """Inherited socket descriptors a call sent bytes on, with the first such index."""
-        used: dict[int, int] = {}
+    def shared(self) -> dict[int, tuple[int, str]]:
+        """Inherited descriptors a call used as forked workers cannot share (sent on a
+        socket, moved a file offset): fd -> (first such index, ``"socket"`` or ``"file"``)."""
+        used: dict[int, tuple[int, str]] = {}
         for c in self.calls:
             for fd in c.sockets:
-                used.setdefault(fd, c.index)
+                used.setdefault(fd, (c.index, "socket"))
+            for fd in c.offsets:
+                used.setdefault(fd, (c.index, "file"))
         return used
 
     @property
@@ -305,9 +317,10 @@ class Observer:
         self._patch_setattr()
 
     def call(
-        self, index: int, fn: Callable[[], Any], sockets: InheritedSockets | None = None
+        self, index: int, fn: Callable[[], Any], handles: InheritedHandles | None = None
     ) -> tuple[CallUse, BaseException | None]:
         """Run ``fn()`` (the call of *index*): what it did, and what it raised."""
+        offsets = handles.offsets() if handles is not None else {}
         before = [self.kinds.state(obj) for _, obj in self.sources]
         self._writes, self._created = [], []
         self._recording = True
@@ -329,7 +342,8 @@ class Observer:
             drew=drew,
             seeded=seeded[:_MAX_SEEDED],
             unseeded=sum(1 for _, has_seed in self._created if not has_seed),
-            sockets=sockets.take() if sockets is not None else (),
+            sockets=handles.take() if handles is not None else (),
+            offsets=handles.moved(offsets) if handles is not None else (),
             raised=type(error).__name__ if error is not None else "",
         )
         return use, error
@@ -413,39 +427,65 @@ def _recording_subclass(original: type, name: str, run: Callable[..., Any]) -> t
         return None
 
 
-# --- inherited sockets (the canary's only) ---------------------------------------------------
+# --- inherited handles (the canary's only) ---------------------------------------------------
 
 
-class InheritedSockets:
-    """Every socket this forked child inherited, swapped for one end of a fresh socket pair.
+class InheritedHandles:
+    """The sockets and files this forked child inherited, swapped for copies it can watch.
 
     A forked worker that sends requests on its parent's connection shares one server
-    session with the parent and the other workers: replies interleave, rows go to the wrong
-    process, a worker waits forever (docs/failure-modes.md row 2b). Whether that shows in a
-    dry run is luck; this makes it certain and harmless. A call that sends on an inherited
-    socket now sends into the pair, where a watcher thread sees the bytes, records the
-    descriptor, and closes its end, so the call reads end-of-file instead of waiting for a
-    reply. The parent's real connection is never touched by this child.
+    session with the parent and the other workers (replies interleave, rows go to the wrong
+    process, a worker waits forever), and one that seeks and reads an inherited descriptor
+    shares its offset (wrong rows): docs/failure-modes.md rows 2b and 2b''. Whether a dry run
+    shows it is luck; this makes it certain, and harmless to the parent.
+
+    * A socket becomes one end of a fresh socket pair: a watcher thread sees bytes arrive at
+      the other end, records the descriptor and closes that end, so the call reads
+      end-of-file instead of waiting for a reply.
+    * A regular file open for reading becomes a new open of the same file at the same
+      offset, so the child's seeks and reads no longer move the parent's offset; a call that
+      moves it is recorded (``pread`` and memory maps do not move offsets: they are safe).
     """
 
     def __init__(self, keep: set[int]) -> None:
         self._used: set[int] = set()
         self._lock = threading.Lock()
         self._peers: dict[socket.socket, int] = {}
+        self._files: list[int] = []
         for fd in _open_fds():
             if fd <= 2 or fd in keep:
                 continue
             try:
-                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-                    continue
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISSOCK(mode):
+                    self._swap_socket(fd)
+                elif stat.S_ISREG(mode):
+                    self._swap_file(fd)
             except OSError:
                 continue
-            ours, peer = socket.socketpair()
-            os.dup2(ours.fileno(), fd)
-            ours.close()
-            self._peers[peer] = fd
         if self._peers:
             threading.Thread(target=self._watch, name="threadsafe_gen-sockets", daemon=True).start()
+
+    def _swap_socket(self, fd: int) -> None:
+        ours, peer = socket.socketpair()
+        os.dup2(ours.fileno(), fd)
+        ours.close()
+        self._peers[peer] = fd
+
+    def _swap_file(self, fd: int) -> None:
+        if fcntl is None:
+            return
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        if flags & os.O_APPEND or flags & os.O_ACCMODE == os.O_WRONLY:
+            return  # appends and write-only logs: no offset that readers share
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+        fresh = os.open(f"/proc/self/fd/{fd}", flags & os.O_ACCMODE)
+        try:
+            os.lseek(fresh, offset, os.SEEK_SET)
+            os.dup2(fresh, fd)
+        finally:
+            os.close(fresh)
+        self._files.append(fd)
 
     def _watch(self) -> None:
         while self._peers:
@@ -457,10 +497,25 @@ class InheritedSockets:
                 peer.close()
 
     def take(self) -> tuple[int, ...]:
-        """The descriptors used since the last call of take()."""
+        """The socket descriptors sent on since the last call of take()."""
         with self._lock:
             used, self._used = tuple(sorted(self._used)), set()
         return used
+
+    def offsets(self) -> dict[int, int]:
+        """The current offsets of the inherited files."""
+        found: dict[int, int] = {}
+        for fd in self._files:
+            try:
+                found[fd] = os.lseek(fd, 0, os.SEEK_CUR)
+            except OSError:
+                continue
+        return found
+
+    def moved(self, before: dict[int, int]) -> tuple[int, ...]:
+        """The inherited files whose offset differs from *before*."""
+        now = self.offsets()
+        return tuple(fd for fd, offset in before.items() if now.get(fd, offset) != offset)
 
 
 def _open_fds() -> list[int]:

@@ -44,7 +44,7 @@ from ._pool import (
 )
 from .inspection import handle_fd, other_python_threads, walk
 
-__all__ = ["CODES", "PROBES", "NextEpoch", "fork_dry_run", "parent_pass", "shared_sockets"]
+__all__ = ["CODES", "PROBES", "NextEpoch", "fork_dry_run", "parent_pass", "shared_handles"]
 
 CODES: frozenset[str] = frozenset({"TSG203", "TSG501", "TSG502"})
 
@@ -118,13 +118,13 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     stop = failures.parent_findings(ctx, parent, "fork_dry_run")
     if stop:
         return dedupe(stop, ctx.state.reported)
-    shared = shared_sockets(ctx)
+    shared = shared_handles(ctx)
     if shared:
-        # The canary saw a call send on a socket this process holds: workers would share
-        # the connection, and what a dry run shows of it (wrong rows, errors, a hang) is
-        # luck. Say it once, for certain, without letting workers talk on it.
+        # The canary saw a call use a connection or file offset this process holds: workers
+        # would share it, and what a dry run shows of that (wrong rows, errors, a hang) is
+        # luck. Say it once, for certain, without letting workers use it.
         ctx.state.fork_clean = False
-        return dedupe([_shared_socket_finding(ctx, shared)], ctx.state.reported)
+        return dedupe([_shared_handle_finding(ctx, shared)], ctx.state.reported)
     workers = _run_workers(ctx)
     if workers is None:
         return []
@@ -157,11 +157,12 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     return dedupe(findings, ctx.state.reported)
 
 
-def shared_sockets(ctx: ProbeContext) -> list[tuple[int, int, str]]:
-    """(descriptor, first index, where) for each socket of this process that a call sent on
-    in the forked canary; *where* names the loader attribute holding it when there is one."""
+def shared_handles(ctx: ProbeContext) -> list[tuple[int, int, str, str]]:
+    """(descriptor, first index, kind, where) for each descriptor of this process that a call
+    used in the forked canary as workers cannot share (sent on a socket, moved a file
+    offset); *where* names the loader attribute holding it when there is one."""
     observed = ctx.state.observed
-    if observed is None or not observed.sockets:
+    if observed is None or not observed.shared:
         return []
     by_fd: dict[int, str] = {}
     for path, obj in walk(ctx.loader).handles:
@@ -169,32 +170,45 @@ def shared_sockets(ctx: ProbeContext) -> list[tuple[int, int, str]]:
         if fd is not None:
             by_fd.setdefault(fd, path)
     return [
-        (fd, index, by_fd.get(fd, f"descriptor {fd}"))
-        for fd, index in sorted(observed.sockets.items())
+        (fd, index, kind, by_fd.get(fd, f"descriptor {fd}"))
+        for fd, (index, kind) in sorted(observed.shared.items())
     ]
 
 
-def _shared_socket_finding(ctx: ProbeContext, shared: list[tuple[int, int, str]]) -> Finding:
-    """TSG203: calls send requests on a connection this process holds (seen by the canary)."""
-    fd, index, where = shared[0]
+def _shared_handle_finding(ctx: ProbeContext, shared: list[tuple[int, int, str, str]]) -> Finding:
+    """TSG203: calls use a connection or file offset this process holds (seen by the canary)."""
+    fd, index, kind, where = shared[0]
+    if kind == "socket":
+        what = (
+            f"loader[{index}] sends requests over a socket inherited from this process "
+            f"({where}): in a forked copy of this process it sent bytes on descriptor {fd}. "
+            "Forked workers therefore share one connection (one server session) with this "
+            "process and with each other; their requests and replies interleave, which gives "
+            "wrong rows, protocol errors or a worker that waits forever"
+        )
+    else:
+        what = (
+            f"loader[{index}] seeks or reads a file descriptor inherited from this process "
+            f"({where}): in a forked copy of this process it moved the offset of descriptor "
+            f"{fd}. Forked workers share that one offset with this process and with each "
+            "other, so a seek in one worker moves the read of another: wrong rows, silently"
+        )
     return make_finding(
         "TSG203",
         path=f"loader[{index}]",
         severity=error_if(ctx.fork_planned),
         message=(
-            f"loader[{index}] sends requests over a socket inherited from this process "
-            f"({where}): in a forked copy of this process it sent bytes on descriptor {fd}. "
-            "Forked workers therefore share one connection (one server session) with this "
-            "process and with each other; their requests and replies interleave, which gives "
-            "wrong rows, protocol errors or a worker that waits forever. Keras computes the "
-            "first batches here before it forks, so the connection is already in use"
+            f"{what}. Keras computes the first batches here before it forks, so the handle "
+            "is already in use"
         ),
         hint=(
-            "Open the connection lazily in each worker process: a class attribute "
-            "`threadsafe_gen.per_process(connect)` (keyed by pid), or reopen it when "
-            "os.getpid() changes."
+            "Open it lazily in each worker process: a class attribute "
+            "`threadsafe_gen.per_process(open_it)` (keyed by pid), or reopen it when "
+            "os.getpid() changes; for files, os.pread reads at an offset without moving it."
         ),
-        details={"sockets": [{"fd": f, "index": i, "where": w} for f, i, w in shared]},
+        details={
+            "handles": [{"fd": f, "index": i, "kind": k, "where": w} for f, i, k, w in shared]
+        },
     )
 
 

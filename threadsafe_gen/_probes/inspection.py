@@ -421,7 +421,7 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
     # The fork dry run runs first: when it saw no problem, the loader may already reopen the
     # handle per process, so the inherited handle is reported as a risk, not an error.
     fork_clean = ctx.state.fork_clean is True
-    used = ctx.state.observed.sockets if ctx.state.observed is not None else {}
+    used = ctx.state.observed.shared if ctx.state.observed is not None else {}
     groups: dict[int, list[tuple[str, Any]]] = {}
     for path, obj in found.handles:
         groups.setdefault(_resource_key(obj), []).append((path, obj))
@@ -432,7 +432,9 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
         fd = handle_fd(obj)
         if fd is not None and fd in used:
             # Measured, not inferred: a forked copy sent requests on it.
-            passed = f"; a forked copy of this process sent requests on it (loader[{used[fd]}])"
+            index, kind = used[fd]
+            how = "sent requests on it" if kind == "socket" else "moved its offset"
+            passed = f"; a forked copy of this process {how} (loader[{index}])"
             clean = False
         else:
             clean = fork_clean

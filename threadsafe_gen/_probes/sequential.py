@@ -31,7 +31,7 @@ from . import failures
 from ._batches import InvalidBatchError, batch_info
 from ._calls import Caller, CallRecord, PassRecord, fd_count, getitem, record
 from ._context import Probe, ProbeContext
-from ._observe import InheritedSockets, ModuleScan, Observation, Observer
+from ._observe import InheritedHandles, ModuleScan, Observation, Observer
 from .inspection import walk
 from .state import snapshot
 
@@ -66,13 +66,13 @@ def fork_is_safe() -> bool:
 def _canary_main(conn: Any, ctx: ProbeContext, scan: ModuleScan | None) -> None:
     """Child side of the canary: call every index, announcing each one before the call.
 
-    The sockets this child inherited are swapped first (:class:`InheritedSockets`), so the
-    canary never talks on the caller's connections. A sequence is called as Keras calls it
+    The sockets and files this child inherited are swapped first (:class:`InheritedHandles`),
+    so the canary never talks on the caller's connections nor moves its file offsets. A sequence is called as Keras calls it
     (its two peek indices, then every index) under an :class:`Observer`, whose record of each
     call follows it as a ``("use", ...)`` message.
     """
     try:
-        sockets = InheritedSockets(keep={conn.fileno()})
+        handles = InheritedHandles(keep={conn.fileno()})
         if ctx.kind == "sequence":
             observer = _observer(ctx.loader, scan)
             for i in _canary_indices(ctx):
@@ -81,7 +81,7 @@ def _canary_main(conn: Any, ctx: ProbeContext, scan: ModuleScan | None) -> None:
                 if observer is None:
                     use, error = None, _call_quietly(call)
                 else:
-                    use, error = observer.call(i, call, sockets)
+                    use, error = observer.call(i, call, handles)
                 if isinstance(error, IndexError) and ctx.length is None:
                     break  # the end of a sequence whose len() raised: as the pass does
                 if use is not None:
