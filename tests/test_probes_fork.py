@@ -21,6 +21,7 @@ from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threadsafe_gen import check_loader
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
 from threadsafe_gen._probes.inspection import process_inspection
@@ -77,8 +78,73 @@ def test_rng_on_loader_repeats_but_is_only_a_warning_with_threads() -> None:
     ids=["stdlib-random", "index-seeded", "rng_for", "keras.guard"],
 )
 def test_randomness_that_differs_per_worker_or_is_keyed_is_not_flagged(loader: Any) -> None:
-    """stdlib random (reseeded after fork), index-keyed RNGs and guard(): no finding."""
+    """stdlib random (reseeded after fork), index-keyed RNGs and guard(): no finding from the
+    fork dry run alone, which compares results only (the canary's observation adds item 18's
+    epoch check: see below)."""
     assert fork_dry_run(make_ctx(loader)) == []
+
+
+# --- with the canary's observation of each call (check_loader's order) ---------------------------
+
+
+def _observed_check(loader: Any, **kwargs: Any) -> list[Any]:
+    """The sequential probe (its forked canary observes the calls), then the fork dry run."""
+    kwargs.setdefault("workers", 2)
+    kwargs.setdefault("use_multiprocessing", True)
+    kwargs.setdefault("start_method", "fork")
+    report = check_loader(loader, probes=["sequential", "fork_dry_run"], **kwargs)
+    return report.findings
+
+
+@pytest.mark.slow
+@needs_fork
+def test_index_seeded_augmentation_repeats_every_epoch() -> None:
+    """np.random.default_rng([1234, index]): the same 'random' batch every epoch: TSG502,
+    a warning whatever the workers (issue 10 item 18); not TSG501 (nothing is inherited)."""
+    (f,) = [f for f in _observed_check(L.IndexSeededSeq()) if f.code.startswith("TSG5")]
+    assert (f.code, f.severity) == ("TSG502", Severity.WARNING)
+    assert "numpy.random.default_rng([1234, 0]), numpy.random.default_rng([1234, 1])" in f.message
+
+
+@pytest.mark.slow
+@needs_fork
+@pytest.mark.parametrize(
+    "loader",
+    [L.RngForSeq(), L.StdlibRandomSeq(), L.GuardedRandomSeq()],
+    ids=["rng_for-epoch", "stdlib-random", "keras.guard"],
+)
+def test_epoch_keyed_or_per_worker_randomness_is_clean_when_observed(loader: Any) -> None:
+    """rng_for(index, epoch) with on_epoch_end moving the epoch, stdlib random, guard():
+    nothing, with the observation too."""
+    assert [f.code for f in _observed_check(loader) if f.code.startswith("TSG5")] == []
+
+
+class _Cursor(L.PureSeq):
+    """A cursor: results depend on the calls before, no random number is drawn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos = 0
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.pos += 1
+        return L.batch_for(self.pos % len(self))
+
+
+@pytest.mark.slow
+@needs_fork
+def test_a_cursor_is_not_randomness() -> None:
+    """Two calls of one index differ, but nothing random was drawn: no TSG501/TSG502 (item 4)."""
+    assert {"TSG501", "TSG502"}.isdisjoint(f.code for f in _observed_check(_Cursor()))
+
+
+@pytest.mark.slow
+@needs_fork
+def test_global_rng_is_named_when_observed() -> None:
+    """The finding names the RNG the calls drew from."""
+    found = [f for f in _observed_check(L.GlobalRandomSeq()) if f.code.startswith("TSG5")]
+    assert sorted(f.code for f in found) == ["TSG501", "TSG502"]
+    assert all("numpy.random (global RNG)" in f.message for f in found)
 
 
 @pytest.mark.slow
@@ -263,3 +329,84 @@ def test_worker_errors_are_reported_when_the_loader_is_unsafe_in_process() -> No
     assert [(f.code, f.path) for f in found] == [("TSG822", "loader[2]")]
     assert found[0].details["exception_type"] == "KeyError"
     assert any("parent calls skipped" in n for n in ctx.state.notes)
+
+
+class _EchoServer:
+    """A tiny request/reply service on a socket pair: one request per call, in this thread."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.client, self._server = socket.socketpair()
+        self.requests = 0
+        self._thread = threading.Thread(target=self._serve, name="echo-server", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while data := self._server.recv(64):
+            self.requests += 1
+            self._server.sendall(data)
+
+    def close(self) -> None:
+        self.client.close()
+        self._thread.join(5)
+        self._server.close()
+
+
+class _ServiceSeq(L.PureSeq):
+    """Fetches each batch's offset from a service over one connection opened in __init__."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__()
+        self.conn = client
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.conn.sendall(bytes([index]))
+        reply = self.conn.recv(64)
+        if not reply:
+            raise ConnectionError("the service closed the connection")
+        x, y = L.batch_for(reply[0])
+        return x, y
+
+
+@pytest.mark.slow
+@needs_fork
+def test_connection_shared_with_forked_workers_is_found_for_certain() -> None:
+    """The canary sees a call send on the inherited socket: TSG203 and TSG201 errors on every
+    run, and no forked process ever talks to the service (docs/failure-modes.md row 2b)."""
+    server = _EchoServer()
+    try:
+        for _ in range(3):
+            loader = _ServiceSeq(server.client)
+            report = check_loader(
+                loader,
+                workers=2,
+                use_multiprocessing=True,
+                start_method="fork",
+                probes=["sequential", "fork_dry_run", "process_inspection"],
+            )
+            found = {(f.code, f.severity) for f in report.findings}
+            assert {("TSG203", Severity.ERROR), ("TSG201", Severity.ERROR)} <= found
+            shared = by_code(report.findings, "TSG203")[0]
+            assert "socket inherited from this process (loader.conn)" in shared.message
+        requests = server.requests
+        loader[0]  # the connection still works: no child desynchronised it
+        assert server.requests == requests + 1
+    finally:
+        server.close()
+
+
+@pytest.mark.slow
+@needs_fork
+def test_shared_file_offset_is_found_for_certain(tmp_path: Path) -> None:
+    """Seek + read on a descriptor opened in __init__: the canary sees a forked copy move its
+    offset, so TSG203 comes on every run, and this process's offset is never moved by it."""
+    loader = L.SharedOffsetFileSeq(L.make_rows_file(str(tmp_path / "rows.bin")))
+    try:
+        for _ in range(3):
+            found = _observed_check(loader)
+            (f,) = by_code(found, "TSG203")
+            assert f.severity == Severity.ERROR
+            assert "moved the offset of descriptor" in f.message
+    finally:
+        loader.close()

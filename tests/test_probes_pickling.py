@@ -412,3 +412,39 @@ def test_getstate_that_blocks_is_tsg801_within_budget(
     assert result["elapsed"] < 8.0 + 5.0
     assert ["TSG801", "loader"] in result["findings"]
     assert_nothing_left(result)
+
+
+class _Engine:
+    """A library object whose internals hold several unpicklable members."""
+
+    def __init__(self) -> None:
+        self._graph_lock = threading.Lock()
+        self._cache = {"a": threading.Lock(), "b": threading.Lock()}
+
+
+class _OneObjectSeq(L.CleanSeq):
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = _Engine()
+        self.fn = lambda x: x
+
+
+def test_one_finding_per_top_level_attribute() -> None:
+    """Three locks inside loader.engine: one TSG101 that lists them (issue 10 item 8)."""
+    report = check_loader(
+        _OneObjectSeq(), use_multiprocessing=True, start_method="spawn", probes=["pickling"]
+    )
+    (f,) = [f for f in report.findings if f.code == "TSG101"]
+    assert (f.path, f.details["attribute"]) == ("loader.engine._graph_lock", "loader.engine")
+    assert len(f.details["members"]) == 3
+    assert "and 2 more members of loader.engine" in f.message
+
+
+def test_lambda_attribute_names_the_lint_code() -> None:
+    """The check's TSG102 for a lambda on the loader names lint's TSG151 (issue 10 item 10)."""
+    report = check_loader(
+        _OneObjectSeq(), use_multiprocessing=True, start_method="spawn", probes=["pickling"]
+    )
+    (f,) = [f for f in report.findings if f.code == "TSG102"]
+    assert f.path == "loader.fn"
+    assert "`threadsafe-gen lint` reports such an attribute as TSG151" in f.message

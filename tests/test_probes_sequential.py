@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import loaders.basic as L
+import numpy as np
 import pytest
-from helpers.probes import INPROCESS, assert_nothing_left, check, run_isolated
+from helpers.probes import INPROCESS, assert_nothing_left, check, make_ctx, run_isolated
 from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.random import RandomState
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
+from threadsafe_gen._probes._observe import NUMPY_GLOBAL
+from threadsafe_gen._probes.sequential import fork_is_safe, probe_sequential
 
 
 @pytest.mark.parametrize(
@@ -155,3 +159,114 @@ def test_loader_that_fails_then_blocks_is_bounded(tmp_path: Any, probes: Any) ->
     assert ["TSG822", "loader[2]"] in result["findings"]
     assert "TSG801" in [code for code, _ in result["findings"]]
     assert_nothing_left(result)
+
+
+# --- one root cause, one finding (issue 10 item 5) ----------------------------------------------------
+
+
+class _NoLenSeq(L.CleanSeq):
+    """len() raises, and the data ends at index 5 with IndexError."""
+
+    def __init__(self) -> None:
+        super().__init__(n_batches=5)
+
+    def __len__(self) -> int:
+        raise RuntimeError("no length yet")
+
+
+def test_len_that_raises_probes_nothing_past_the_data() -> None:
+    """The first IndexError ends the data: one TSG822 for len(), nothing probed past index 4."""
+    report = check(_NoLenSeq(), max_batches=16)
+    assert [(f.code, f.path) for f in report.findings] == [("TSG822", "len(loader)")]
+    assert report.settings["batches"] == 5
+    assert "loader[0] to loader[4]" in report.findings[0].message
+
+
+def _raises_on_second_call() -> Any:
+    """An infinite generator whose second record is truncated."""
+    i = 0
+    while True:
+        if i == 1:
+            msg = "record 2 is truncated"
+            raise ValueError(msg)
+        yield L.batch_for(i)
+        i += 1
+
+
+def test_generator_that_raised_is_not_also_a_finite_generator() -> None:
+    """An infinite generator raising on call 2: one TSG822 at #1, no TSG603 'stopped'."""
+    report = check(_raises_on_second_call, workers=1)
+    assert [(f.code, f.path) for f in report.findings] == [("TSG822", "next(loader) #1")]
+
+
+# --- what the canary observes of each call (issue 10 items 4, 9, 18) ----------------------------------
+
+needs_fork = pytest.mark.skipif(not fork_is_safe(), reason="the canary needs a safe fork")
+
+
+class _Observed(L.CleanSeq):
+    """Draws from numpy's global RNG, creates an RNG seeded by the index, assigns self.last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = np.random.default_rng(0)  # used by on_epoch_end only
+        self.last = -1
+
+    def __getitem__(self, index: int) -> Any:
+        x, y = super().__getitem__(index)
+        noise = np.random.normal(size=x.shape) * RandomState(index).rand()
+        self.last = index
+        return x + noise.astype(np.float32), y
+
+    def on_epoch_end(self) -> None:
+        self.rng.shuffle(np.arange(4))
+
+
+def _observe(loader: Any) -> Any:
+    ctx = make_ctx(loader, use_multiprocessing=False, workers=1)
+    probe_sequential(ctx)
+    return ctx.state.observed
+
+
+@needs_fork
+def test_canary_observes_draws_seeds_and_writes() -> None:
+    """Per call: the RNGs drawn from, the seeded RNGs created, the attributes assigned; the
+    caller's numpy is not patched (the canary is a forked child)."""
+    observed = _observe(_Observed())
+    assert observed.drew == {NUMPY_GLOBAL}
+    assert observed.seeded[:2] == ["numpy.random.RandomState(0)", "numpy.random.RandomState(1)"]
+    assert observed.written(after_peek=False) == {"last"}
+    assert observed.written(after_peek=True) == {"last"}
+    assert np.random.RandomState is RandomState
+
+
+@needs_fork
+def test_a_cursor_draws_no_random_numbers() -> None:
+    """A cursor's results differ between calls, yet it draws nothing: not random (item 4)."""
+    observed = _observe(L.CursorSeq(gap=0.0))
+    assert (observed.random, observed.written(after_peek=True)) == (False, {"cursor"})
+
+
+class _DropLastShuffled(L.FloorLenSeq):
+    """Floors like FloorLenSeq, but reshuffles every epoch: the dropped 4 samples change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order = np.arange(len(self.x))
+
+    def __getitem__(self, index: int) -> Any:
+        x = self.x[self.order[index * L.BS : (index + 1) * L.BS]]
+        return x, x[:, 0]
+
+    def on_epoch_end(self) -> None:
+        self.order = np.random.default_rng(len(self.order)).permutation(self.order)
+
+
+@needs_fork
+def test_floor_that_drops_a_reshuffled_remainder_is_drop_last() -> None:
+    """The partial batch past len() holds other samples after on_epoch_end: every sample is
+    trained on over the epochs, as with drop_remainder=True. No TSG601."""
+    loader = _DropLastShuffled()
+    before = loader.order.copy()
+    assert by_code(check(loader), "TSG601") == []
+    assert (loader.order == before).all()  # on_epoch_end ran in a forked child only

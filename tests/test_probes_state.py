@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import loaders.basic as L
+import numpy as np
+import pytest
 from helpers.probes import check
 from helpers.probes import codes_of as by_code
 
 from threadsafe_gen._findings import Severity
+from threadsafe_gen._probes.sequential import fork_is_safe
 
 
 def test_mutation_is_tsg303_warning() -> None:
@@ -34,3 +40,52 @@ def test_reused_buffer_is_tsg304() -> None:
     (f,) = by_code(report, "TSG304")
     assert list(range(8)) == sorted(f.details["indices"])
     assert f.details["sharing"]
+
+
+_BUF = np.zeros((4, 3), np.float32)
+
+
+def _fills_one_buffer() -> Iterator[tuple[np.ndarray]]:
+    """Fills the module-level buffer in place and yields it again and again."""
+    i = 0
+    while True:
+        _BUF[:] = i
+        yield (_BUF,)
+        i += 1
+
+
+def test_generator_yielding_one_buffer_is_tsg304() -> None:
+    """`BUF[:] = ...; yield BUF`: each earlier item changed (issue 10 item 17)."""
+    (f,) = by_code(check(_fills_one_buffer, probes=["state"], max_batches=6), "TSG304")
+    assert f.path == "next(loader) #0"
+    assert sorted(f.details["indices"]) == list(range(5))
+    assert "next(loader) #0 and next(loader) #1" in f.message
+
+
+def test_generator_yielding_fresh_arrays_is_clean() -> None:
+    """A generator of fresh batches: nothing."""
+    assert check(L.gen_infinite, probes=["state"], max_batches=6).findings == []
+
+
+class _MultiScale(L.CleanSeq):
+    """Every 3rd index draws a new size and stores it on self; the draw may repeat the old
+    value (docs/failure-modes.md row 1.1, keras-yolo3's multi-scale training)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 4
+
+    def __getitem__(self, index: int) -> Any:
+        if index % 3 == 0:
+            self.size = int(np.random.choice([4, 4, 6]))
+        x, y = super().__getitem__(index)
+        return np.resize(x, (len(x), self.size)), y
+
+
+@pytest.mark.skipif(not fork_is_safe(), reason="the canary needs a safe fork")
+def test_attribute_assigned_after_the_first_calls_is_a_warning_every_run() -> None:
+    """Assignments seen by the canary decide, not whether the random value changed: the same
+    severity on every run (issue 10 item 9)."""
+    for _ in range(6):
+        (f,) = by_code(check(_MultiScale(), probes=["state"]), "TSG303")
+        assert (f.path, f.severity) == ("loader.size", Severity.WARNING)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
 import loaders.basic as L
+import numpy as np
 import pytest
 from helpers.probes import assert_nothing_left, check, run_isolated
 from helpers.probes import codes_of as by_code
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 
 from threadsafe_gen import threadsafe_generator
 from threadsafe_gen._findings import Severity
+from threadsafe_gen._probes._race import provoke
+from threadsafe_gen._probes.sequential import fork_is_safe
 
 
 def test_cursor_is_tsg301_error_with_workers() -> None:
@@ -200,3 +204,85 @@ def test_huge_exception_messages_cost_bounded_memory(tmp_path: Any) -> None:
     assert "TSG822" in [code for code, _ in result["findings"]]
     assert result["rss_mib"] < 64
     assert_nothing_left(result)
+
+
+# --- races provoked on purpose (issue 10 item 19) -----------------------------------------------------
+
+
+def _fast_unlocked() -> Any:
+    """An endless generator with nothing inside to wait on: threads rarely collide by luck."""
+    i = 0
+    while True:
+        yield L.batch_for(i % 8)
+        i += 1
+
+
+def test_unlocked_generator_is_found_on_every_run() -> None:
+    """2 threads, a generator that never waits: TSG306 every time, provoked on purpose."""
+    for _ in range(5):
+        (f,) = by_code(check(_fast_unlocked, workers=2, probes=["threads"]), "TSG306")
+        assert "provoked on purpose" in f.message
+
+
+class _SharedGeneratorSeq(L.CleanSeq):
+    """__getitem__ ignores its index and serves next(self.it) from one generator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.it = _fast_unlocked()
+
+    def __getitem__(self, index: int) -> Any:
+        return next(self.it)
+
+
+def test_sequence_sharing_a_generator_raises_under_threads_every_run() -> None:
+    """loader[j] while loader[i] is paused inside self.it: TSG302 'generator already executing'."""
+    for _ in range(3):
+        (f,) = by_code(check(_SharedGeneratorSeq(), workers=2, probes=["threads"]), "TSG302")
+        assert "generator already executing" in f.message
+        assert "_fast_unlocked" in f.message
+
+
+def test_a_lock_around_the_generator_makes_the_second_call_wait() -> None:
+    """provoke(): a locked generator blocks the second call (safe); an unlocked one raises."""
+    lock = threading.Lock()
+    it = _fast_unlocked()
+    next(it)
+
+    def locked() -> Any:
+        with lock:
+            return next(it)
+
+    assert [p.outcome for p in provoke(locked, locked, wait=0.1, timeout=5.0) or []] == ["blocked"]
+    (raised,) = (
+        provoke(functools.partial(next, it), functools.partial(next, it), wait=0.1, timeout=5.0)
+        or []
+    )
+    assert (raised.outcome, str(raised.error)) == ("raised", "generator already executing")
+
+
+def test_generators_a_call_creates_are_not_held() -> None:
+    """A generator made and used within one call is never paused: nothing to provoke."""
+
+    def local() -> int:
+        return sum(x for x in range(100))
+
+    assert provoke(local, local, wait=0.1, timeout=5.0) == []
+
+
+class _DrawsSometimesEqual(L.CleanSeq):
+    """Draws a size from numpy's global RNG each call; two draws often agree."""
+
+    def __getitem__(self, index: int) -> Any:
+        x, y = super().__getitem__(index)
+        return np.resize(x, (len(x), int(np.random.choice([4, 4, 6])))), y
+
+
+@pytest.mark.skipif(not fork_is_safe(), reason="the canary needs a safe fork")
+def test_a_loader_seen_drawing_random_numbers_is_never_compared_exactly() -> None:
+    """Random by design, known from the draws the canary saw, not from results that happened
+    to differ: no TSG301 whichever values came out (issue 10 items 4 and 9)."""
+    for _ in range(4):
+        report = check(_DrawsSometimesEqual(), workers=4)
+        assert "TSG301" not in report.codes()
+        assert "random by design" in next(p.note for p in report.probes if p.name == "order")

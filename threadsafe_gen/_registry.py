@@ -346,11 +346,13 @@ _CHECKS: tuple[Check, ...] = (
     _c(
         "TSG401",
         "duplicate-samples",
-        "Identical samples within an epoch",
+        "The same data is served twice within an epoch",
         _D,
         _W,
-        "The same sample row was served more than once in one pass over the loader; the "
-        "model trains on duplicates and misses other samples.",
+        "Two indices of one pass returned the same whole batch, or worker threads served "
+        "samples twice that one worker serves once: the model trains on duplicates and misses "
+        "other samples. Equal values inside the data (zero padding, sampling with "
+        "replacement) are not reported.",
         "Check that __getitem__(i) depends only on i and that each index maps to distinct rows.",
         fixed="tsg301_fix.py",
         rows=("1.1",),
@@ -494,8 +496,14 @@ _CHECKS: tuple[Check, ...] = (
         "Batch rank or feature shape changes between batches",
         _S,
         _E,
-        "Only the first (batch) dimension may vary; other changes fail mid-epoch.",
-        "Pad or resize to a fixed shape.",
+        "Every Keras fixes the rank of each array. Keras 3 on the TensorFlow backend also "
+        "fixes each feature dimension on which its two peeked batches (loader[0] and "
+        "loader[1]) agree, so a later batch that differs fails mid-epoch (an error for a "
+        "PyDataset; a warning where the loader may be trained with Keras 2/tf_keras, which "
+        "accept feature shapes that vary on purpose).",
+        "Pad or resize to a fixed shape. For intended varying shapes (multi-scale training, "
+        "length bucketing) under Keras 3, make loader[0] and loader[1] differ in that "
+        "dimension so its signature leaves it open, and give the model None there.",
     ),
     _c(
         "TSG624",

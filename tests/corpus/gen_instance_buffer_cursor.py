@@ -53,7 +53,6 @@ EXPECT = Expect(
     check_must={"TSG304"},
     check_must_not={"TSG401", "TSG501", "TSG502", "TSG603"},
     lint_must_not={"TSG451"},
-    check_xfail="issue 10 item 17: a generator yielding the same buffer every time is not TSG304",
     why="x and y are yielded again and again while being overwritten (TSG304). One worker, "
     "so the cursor on self is not shared.",
 )

@@ -38,7 +38,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 1, "use_multiprocessing": False},
     check_must={"TSG304"},
     check_must_not={"TSG401", "TSG501", "TSG502"},
-    check_xfail="issue 10 item 17: a generator yielding one module-level buffer is not TSG304",
     why="Every yield is the same array: the queue (max_queue_size=10) holds overwritten "
     "batches even with one worker (TSG304).",
 )

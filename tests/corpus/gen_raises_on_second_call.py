@@ -42,7 +42,6 @@ EXPECT = Expect(
     check_must={"TSG822"},
     check_must_not={"TSG603", "TSG104", "TSG203", "TSG302"},
     at_most={"TSG822": 1},
-    check_xfail="issue 10 item 5: an infinite generator that raised on call 2 also gets TSG603",
     why="The generator raises json.JSONDecodeError on its second batch: one TSG822. It is "
     "infinite, so 'will not restart between epochs' (TSG603) is a false alarm.",
 )

@@ -35,6 +35,5 @@ EXPECT = Expect(
     lint_must={"TSG451"},
     check_must={"TSG302|TSG306"},
     check_must_not={"TSG304", "TSG401"},
-    flaky="issue 10 item 19: an unlocked generator shared by 2 worker threads is found by luck",
     why="One unlocked generator shared by 2 worker threads (issue 10 item 19).",
 )

@@ -69,7 +69,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG651", "TSG353", "TSG352", "TSG551"},
     check_must_not={"TSG623:error", "TSG401", "TSG301", "TSG601", "TSG602"},
-    check_xfail="issue 10 item 6: intended varying shapes (length bucketing) are TSG623 errors under Keras 2",
     why="Length bucketing varies the padded width per batch on purpose; Keras 2 "
     "fit_generator accepts it (item 6). Zero padding repeats equal values, not samples "
     "(item 7).",

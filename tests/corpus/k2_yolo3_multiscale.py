@@ -71,7 +71,6 @@ EXPECT = Expect(
     lint_must={"TSG352"},
     lint_must_not={"TSG353"},
     check_must_not={"TSG623:error", "TSG401", "TSG601"},
-    stable_xfail="issue 10 item 9: TSG303 flips between warning and info (and TSG203/TSG301/TSG501 come and go) across runs",
     why="The network size lives on self and is rewritten from worker threads (TSG352). The "
     "changing image size is multi-scale training on purpose: in Keras 2 fit_generator it "
     "breaks nothing, so TSG623 as an error is a false alarm (item 6).",

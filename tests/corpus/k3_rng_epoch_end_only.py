@@ -52,7 +52,6 @@ EXPECT = Expect(
     check_kwargs={"start_method": "fork"},
     lint_must_not={"TSG551", "TSG651", "TSG353", "TSG352"},
     check_must_not={"TSG301", "TSG303", "TSG401", "TSG501", "TSG502", "TSG503"},
-    check_xfail="issue 10 item 3: an RNG object used only in on_epoch_end (in the parent) is TSG503",
     why="The RNG is used only in on_epoch_end, which Keras runs in the parent (item 3); the "
     "workers never draw from it.",
 )

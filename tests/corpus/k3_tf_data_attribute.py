@@ -49,8 +49,6 @@ EXPECT = Expect(
     check_must={"TSG101"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
     at_most={"TSG101": 1},
-    noise_xfail="issue 10 item 8: one tf.data attribute gives a TSG101 per internal "
-    "(_graph_attr, _variant_tensor_attr, ...), not one per top-level attribute",
     why="With spawn workers the tf.data.Dataset on self cannot be pickled: one TSG101 for "
     "loader.files.",
 )

@@ -53,7 +53,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 8, "use_multiprocessing": True, "start_method": "fork"},
     lint_must_not={"TSG651", "TSG551", "TSG353", "TSG352"},
     check_must_not={"TSG601", "TSG602", "TSG301", "TSG401", "TSG501", "TSG502", "TSG503"},
-    check_xfail="issue 10 precision (no numbered item): floor in __len__ (dropping the remainder on purpose) is TSG601",
     why="Floor in __len__ drops the remainder by design; the shuffle happens in the parent "
     "between epochs (items 1, 3).",
 )

@@ -51,7 +51,6 @@ EXPECT = Expect(
     lint_must={"TSG251"},
     check_must={"TSG201|TSG203"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    check_xfail="issue 10 recall (no numbered item): an LMDB environment opened in the parent and used by forked workers is not reported",
     why="An LMDB environment opened in the parent and used in forked workers (TSG251, and "
     "TSG201 or TSG203 in the check).",
 )

@@ -60,7 +60,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG551", "TSG353", "TSG352"},
     check_must_not={"TSG401", "TSG301", "TSG501", "TSG502", "TSG503:error", "TSG601"},
-    check_xfail="issue 10 item 7: sampling with replacement is reported as duplicate data (TSG401)",
     why="Repeats of minority samples are the point of oversampling (item 7); the RNG runs "
     "only in __init__ and on_epoch_end.",
 )

@@ -44,6 +44,5 @@ EXPECT = Expect(
     lint_must={"TSG451"},
     check_must={"TSG302|TSG306"},
     check_must_not={"TSG304", "TSG401", "TSG603"},
-    flaky="issue 10 item 19: an unlocked generator shared by 4 worker threads is found by luck",
     why="An unlocked generator shared by 4 worker threads (TSG451 / TSG302 or TSG306).",
 )

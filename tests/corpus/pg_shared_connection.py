@@ -64,6 +64,5 @@ EXPECT = Expect(
     lint_must={"TSG251"},
     check_must={"TSG201|TSG203"},
     check_must_not={"TSG301", "TSG401", "TSG601"},
-    flaky="issue 10 (determinism): a connection shared by forked workers gives TSG203 or TSG801 on some runs, TSG201 as error or warning",
     why="One PostgreSQL session shared by forked workers (TSG251; TSG201 or TSG203).",
 )

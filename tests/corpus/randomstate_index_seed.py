@@ -49,8 +49,6 @@ EXPECT = Expect(
     loader=make,
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     check_must={"TSG502"},
-    check_xfail="issue 10 item 18: augmentation seeded only by the batch index repeats every "
-    "epoch and is not reported",
     check_must_not={"TSG301", "TSG401", "TSG501"},
     lint_must_not={"TSG353"},
     why="Seeded by index alone: 100 epochs see the same augmentation of each batch (TSG502).",

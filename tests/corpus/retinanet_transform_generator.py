@@ -88,7 +88,6 @@ EXPECT = Expect(
     lint_must={"TSG35?|TSG151"},
     check_must={"TSG302|TSG306|TSG301"},
     check_must_not={"TSG401", "TSG601"},
-    flaky="issue 10 item 19: 'generator already executing' between worker threads is found by luck on some runs",
     why="Worker threads share one generator through self (item 15): 'generator already "
     "executing' at workers=4.",
 )

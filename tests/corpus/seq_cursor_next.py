@@ -53,7 +53,6 @@ EXPECT = Expect(
     lint_must={"TSG353"},
     check_must={"TSG301|TSG302|TSG306"},
     check_must_not={"TSG501", "TSG502", "TSG503"},
-    check_xfail="issue 10 item 4: TSG501/TSG502 for a loader that draws no random numbers (a cursor)",
     why="The batch depends on a shared cursor, not on the index (TSG353 / TSG301). Nothing "
     "is random, so any randomness finding is a false alarm (item 4).",
 )

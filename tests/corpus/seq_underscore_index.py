@@ -45,8 +45,6 @@ EXPECT = Expect(
     lint_must={"TSG353"},
     check_must={"TSG301|TSG302|TSG306"},
     check_must_not={"TSG501", "TSG502"},
-    check_xfail="issue 10 item 4: TSG501/TSG502 for a loader that draws no random numbers (a cursor)",
-    flaky="issue 10 item 19: TSG302 ('generator already executing') appears on some runs only",
     why="The index is ignored; 8 threads share one generator (TSG353, and TSG302/TSG306 or "
     "TSG301 in the check).",
 )

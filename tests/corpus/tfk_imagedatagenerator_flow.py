@@ -39,7 +39,6 @@ EXPECT = Expect(
         "TSG502:error",
         "TSG703:warning",
     },
-    check_xfail="issue 10 item 9: TSG703 is printed as a warning where docs/checks.md says info",
     why="Clean with threads: the iterator is a Sequence with a locked index generator, and "
     "the shared global RNG is fine across threads.",
 )

@@ -50,7 +50,6 @@ EXPECT = Expect(
     check_kwargs={"workers": 4, "use_multiprocessing": False},
     lint_must_not={"TSG651", "TSG551", "TSG353"},
     check_must_not={"TSG703:warning", "TSG703:error", "TSG301", "TSG401", "TSG501", "TSG502"},
-    check_xfail="issue 10 item 9: TSG703 is printed as a warning where docs/checks.md says info",
     why="The data is correct; TSG703 is fair here (a real on_epoch_end under tf_keras with "
     "workers>1) but at its documented info severity (item 9).",
 )

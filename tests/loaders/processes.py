@@ -79,7 +79,8 @@ class StdlibRandomSeq(PureSeq):
 
 
 class IndexSeededSeq(PureSeq):
-    """Random augmentation keyed on the index: the same everywhere, by design."""
+    """Random augmentation keyed on the index alone: the same in every worker, and the same
+    in every epoch (issue 10 item 18)."""
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         x, y = batch_for(index)
@@ -299,6 +300,9 @@ class RngForSeq(PureSeq):
         x, y = batch_for(index)
         rng = threadsafe_gen.rng_for(index, epoch=self.epoch, seed=7)
         return x + rng.normal(size=x.shape).astype(np.float32), y
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
 
 
 ROW_BYTES = 4096

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from .._findings import Finding, Severity
 from ._calls import ConcurrentRun, ErrorTexts, PassRecord
+from ._observe import Observation
 from ._pool import ParentPass
 
 __all__ = ["Probe", "ProbeContext", "ProbeFunction", "ProbeState", "dedupe", "error_if"]
@@ -42,6 +43,12 @@ class ProbeState:
     canary_completed: int = 0
     """Calls the canary finished; Keras' peek runs on the calling thread only for those.
     Recorded and read by ``sequential``."""
+
+    observed: Observation | None = None
+    """What the canary's calls did besides returning batches: the attributes they assigned,
+    the RNGs they drew from or created. Recorded by ``sequential`` (sequences, where fork is
+    safe), read by ``state``, ``fork_dry_run`` and ``process_inspection``; None when not
+    observed (they then judge by results alone)."""
 
     attrs_before: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The loader's attributes before any call. Recorded by ``sequential``, read by ``state``."""

@@ -1,14 +1,15 @@
-"""The duplicates probe: identical sample rows within one pass.
+"""The duplicates probe: the same data served twice in one pass (TSG401).
 
-Decides TSG401. The sequential pass gives the baseline (data may hold legitimately equal
-rows: a warning or info, never an error); the threads probe's first concurrent run, when
-worker threads are planned, shows duplicates that only the planned workers produce (an
-error). So this probe runs after ``threads`` and reads what it recorded.
+Duplicate data means the same batch served at two indices of one epoch, or the same samples
+served by two workers; equal values inside the data (zero-padded rows, a minority sample drawn
+twice by sampling with replacement) are not duplicates (issue 10 item 7). So the sequential
+pass is searched for whole batches that two indices of a sequence both return (a warning:
+index arithmetic that wraps or repeats), and the threads probe's first concurrent run, when
+worker threads are planned, for sample rows that only the planned workers duplicate (an
+error). This probe runs after ``threads`` and reads what it recorded.
 """
 
 from __future__ import annotations
-
-import collections
 
 from .._findings import Finding, Severity, make_finding
 from ._calls import CallRecord, ConcurrentRun, PassRecord
@@ -20,7 +21,7 @@ CODES: frozenset[str] = frozenset({"TSG401"})
 
 
 def probe_duplicates(ctx: ProbeContext) -> list[Finding]:
-    """TSG401: identical sample rows within one pass, sequential and with the planned workers."""
+    """TSG401: whole batches repeated within one pass, and rows only worker threads duplicate."""
     rec = ctx.state.sequential
     if rec is None:
         return []
@@ -30,8 +31,10 @@ def probe_duplicates(ctx: ProbeContext) -> list[Finding]:
     run = ctx.state.threads
     if run is not None and ctx.kind == "sequence":
         findings += _threaded(ctx, run, seq_dups)
-    if seq_dups:
-        findings.append(_sequential(ctx, rec, seq_rows, seq_dups))
+    if ctx.kind == "sequence":
+        # A generator has no epoch boundary to see: an endless one wraps around its data by
+        # design, so whole batches repeat there without anything being wrong.
+        findings += _repeated_batches(rec)
     return findings
 
 
@@ -61,39 +64,34 @@ def _threaded(ctx: ProbeContext, run: ConcurrentRun, seq_dups: int) -> list[Find
     ]
 
 
-def _sequential(
-    ctx: ProbeContext, rec: PassRecord, seq_rows: list[bytes], seq_dups: int
-) -> Finding:
-    """TSG401 (warning or info): rows that repeat within the sequential pass."""
-    counts = collections.Counter(seq_rows)
-    where: dict[bytes, list[int]] = collections.defaultdict(list)
+def _repeated_batches(rec: PassRecord) -> list[Finding]:
+    """TSG401 (warning): two indices of one sequential pass return the same whole batch."""
+    first_at: dict[bytes, int] = {}
+    pairs: list[tuple[int, int]] = []
     for c in rec.calls:
-        if c.info is None:
+        # One-row batches are single samples: equal ones may be legitimate repeats.
+        if c.info is None or (c.info.n_rows or 0) < 2:
             continue
-        for r in c.info.rows:
-            if counts[r] > 1 and len(where[r]) < 4 and c.index not in where[r]:
-                where[r].append(c.index)
-    example = next(iter(where.values()), [])
-    fraction = seq_dups / max(len(seq_rows), 1)
-    whole = collections.Counter(
-        c.info.fingerprint for c in rec.calls if c.info is not None and not c.info.empty
-    )
-    same_batches = sum(v - 1 for v in whole.values() if v > 1)
-    severity = Severity.WARNING if fraction >= 0.1 or same_batches else Severity.INFO
-    label = "loader[...]" if ctx.kind == "sequence" else "batches"
-    return make_finding(
-        "TSG401",
-        path="loader",
-        message=(
-            f"{seq_dups} of {len(seq_rows)} sample rows ({fraction:.0%}) repeat within one "
-            f"sequential pass"
-            + (f", and {same_batches} whole batches repeat" if same_batches else "")
-            + f"; one repeated row appears in {label} {example}. If the data has "
-            "legitimately identical samples, ignore this"
-        ),
-        severity=severity,
-        details={"duplicates": seq_dups, "rows": len(seq_rows), "example_indices": example},
-    )
+        seen = first_at.setdefault(c.info.fingerprint, c.index)
+        if seen != c.index:
+            pairs.append((seen, c.index))
+    if not pairs:
+        return []
+    a, b = pairs[0]
+    batches = len({c.index for c in rec.calls if c.info is not None})
+    return [
+        make_finding(
+            "TSG401",
+            path=f"loader[{b}]",
+            message=(
+                f"loader[{a}] and loader[{b}] return the same batch, and {len(pairs)} of "
+                f"{batches} indices probed repeat an earlier index's batch in one pass: an epoch "
+                "trains on these samples twice and never on the ones these indices should "
+                "serve (index arithmetic that wraps or repeats)"
+            ),
+            details={"pairs": pairs[:8], "repeated": len(pairs), "batches": batches},
+        )
+    ]
 
 
 PROBES = (

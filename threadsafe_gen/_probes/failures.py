@@ -90,14 +90,20 @@ def canary_death(ctx: ProbeContext, index: int | None, exitcode: int) -> Finding
 def len_error_finding(ctx: ProbeContext) -> Finding:
     """TSG822: ``len(loader)`` raised; the check probed the first indices instead."""
     error = ctx.len_error or ""
+    n = len(ctx.indices)
+    probed = (
+        f"loader[0] to loader[{n - 1}], up to the first IndexError (or max_batches)"
+        if n
+        else "no index: loader[0] raised IndexError"
+    )
     return make_finding(
         "TSG822",
         path="len(loader)",
         message=(
             f"len(loader) raised {one_line(error)}; Keras calls it before the first batch, "
-            f"so fit() stops there. The check probed indices 0-{ctx.max_batches - 1} instead"
+            f"so fit() stops there. The check probed {probed} instead"
         ),
-        details={"error": error},
+        details={"error": error, "probed": n},
     )
 
 

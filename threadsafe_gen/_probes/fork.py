@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+from typing import Any
 
 from .._findings import REGISTRY, Finding, make_finding
 from .._text import one_line
 from . import failures
 from ._child import Payload
 from ._context import Probe, ProbeContext, dedupe, error_if
+from ._observe import usable
 from ._pool import (
     Call,
     ParentPass,
@@ -40,11 +42,14 @@ from ._pool import (
     run_inline,
     start,
 )
-from .inspection import other_python_threads, walk
+from .inspection import handle_fd, other_python_threads, walk
 
-__all__ = ["CODES", "PROBES", "fork_dry_run", "parent_pass"]
+__all__ = ["CODES", "PROBES", "NextEpoch", "fork_dry_run", "parent_pass", "shared_handles"]
 
 CODES: frozenset[str] = frozenset({"TSG203", "TSG501", "TSG502"})
+
+#: The label of the worker forked for Keras' next epoch.
+EPOCH2 = "fork-epoch2"
 
 # NOTE [ Peek on the calling thread ]
 # Keras computes the first batches on the thread that built the loader, then forks its
@@ -113,6 +118,13 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     stop = failures.parent_findings(ctx, parent, "fork_dry_run")
     if stop:
         return dedupe(stop, ctx.state.reported)
+    shared = shared_handles(ctx)
+    if shared:
+        # The canary saw a call use a connection or file offset this process holds: workers
+        # would share it, and what a dry run shows of that (wrong rows, errors, a hang) is
+        # luck. Say it once, for certain, without letting workers use it.
+        ctx.state.fork_clean = False
+        return dedupe([_shared_handle_finding(ctx, shared)], ctx.state.reported)
     workers = _run_workers(ctx)
     if workers is None:
         return []
@@ -134,9 +146,70 @@ def fork_dry_run(ctx: ProbeContext) -> list[Finding]:
     failed_calls = any(c.error for w in workers for c in w.calls.values())
     clean = not findings and not failed_calls and all(w.outcome == "done" for w in workers)
     ctx.state.fork_clean = clean
-    if _parent_random(parent_calls) is not False:
+    observed = usable(ctx.state.observed)
+    if observed is not None:
+        # The canary saw which RNGs the calls drew from: randomness is claimed only for
+        # random numbers really drawn, never for outputs that merely differ (item 4).
+        if observed.random:
+            findings += _fork_randomness(ctx, workers)
+    elif _parent_random(parent_calls) is not False:
         findings += _fork_randomness(ctx, workers)
     return dedupe(findings, ctx.state.reported)
+
+
+def shared_handles(ctx: ProbeContext) -> list[tuple[int, int, str, str]]:
+    """(descriptor, first index, kind, where) for each descriptor of this process that a call
+    used in the forked canary as workers cannot share (sent on a socket, moved a file
+    offset); *where* names the loader attribute holding it when there is one."""
+    observed = ctx.state.observed
+    if observed is None or not observed.shared:
+        return []
+    by_fd: dict[int, str] = {}
+    for path, obj in walk(ctx.loader).handles:
+        fd = handle_fd(obj)
+        if fd is not None:
+            by_fd.setdefault(fd, path)
+    return [
+        (fd, index, kind, by_fd.get(fd, f"descriptor {fd}"))
+        for fd, (index, kind) in sorted(observed.shared.items())
+    ]
+
+
+def _shared_handle_finding(ctx: ProbeContext, shared: list[tuple[int, int, str, str]]) -> Finding:
+    """TSG203: calls use a connection or file offset this process holds (seen by the canary)."""
+    fd, index, kind, where = shared[0]
+    if kind == "socket":
+        what = (
+            f"loader[{index}] sends requests over a socket inherited from this process "
+            f"({where}): in a forked copy of this process it sent bytes on descriptor {fd}. "
+            "Forked workers therefore share one connection (one server session) with this "
+            "process and with each other; their requests and replies interleave, which gives "
+            "wrong rows, protocol errors or a worker that waits forever"
+        )
+    else:
+        what = (
+            f"loader[{index}] seeks or reads a file descriptor inherited from this process "
+            f"({where}): in a forked copy of this process it moved the offset of descriptor "
+            f"{fd}. Forked workers share that one offset with this process and with each "
+            "other, so a seek in one worker moves the read of another: wrong rows, silently"
+        )
+    return make_finding(
+        "TSG203",
+        path=f"loader[{index}]",
+        severity=error_if(ctx.fork_planned),
+        message=(
+            f"{what}. Keras computes the first batches here before it forks, so the handle "
+            "is already in use"
+        ),
+        hint=(
+            "Open it lazily in each worker process: a class attribute "
+            "`threadsafe_gen.per_process(open_it)` (keyed by pid), or reopen it when "
+            "os.getpid() changes; for files, os.pread reads at an offset without moving it."
+        ),
+        details={
+            "handles": [{"fd": f, "index": i, "kind": k, "where": w} for f, i, k, w in shared]
+        },
+    )
 
 
 def _run_workers(ctx: ProbeContext) -> list[Worker] | None:
@@ -158,9 +231,10 @@ def _run_workers(ctx: ProbeContext) -> list[Worker] | None:
         deadline=ctx.deadline,
     )
     workers = list(pair)
-    # "Epoch 2": Keras forks a new pool from the unchanged parent.
+    # "Epoch 2": Keras runs on_epoch_end in the parent, then forks a new pool from it. The
+    # worker runs on_epoch_end itself first, so this process's loader is left as it was.
     if all(w.outcome == "done" for w in pair) and ctx.remaining() > 0:
-        later = [make_worker(mp_ctx, "fork-epoch2", payload, peek)]
+        later = [make_worker(mp_ctx, EPOCH2, Payload(NextEpoch(ctx.loader)), peek)]
         if start(later, from_thread=True, timeout=max(1.0, min(30.0, ctx.remaining()))):
             abandon(later)
         else:
@@ -174,6 +248,29 @@ def _run_workers(ctx: ProbeContext) -> list[Worker] | None:
     return workers
 
 
+class NextEpoch:
+    """The loader as Keras' next epoch sees it: ``on_epoch_end()`` runs before the first
+    batch (in the forked worker that received this wrapper, never in this process)."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.ended = False
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getitem__(self, index: int) -> Any:
+        if not self.ended:
+            self.ended = True
+            hook = getattr(self.loader, "on_epoch_end", None)
+            if callable(hook):
+                try:
+                    hook()
+                except Exception:  # an epoch hook that fails is not what this run compares
+                    pass
+        return self.loader[index]
+
+
 def _fork_failures(
     ctx: ProbeContext, workers: list[Worker], parent_calls: list[Call]
 ) -> list[Finding]:
@@ -181,6 +278,8 @@ def _fork_failures(
     ok_in_parent = {c.index for c in parent_calls if c.error is None}
     first: tuple[Worker, Call] | None = None
     failed: set[int] = set()
+    # The next epoch's worker may serve other data by design (a reshuffle in on_epoch_end).
+    workers = [w for w in workers if w.label != EPOCH2]
     for w in workers:
         for pos in sorted(w.calls):
             call = w.calls[pos]
@@ -252,6 +351,10 @@ def _fork_differences(
     from something the processes share, such as one kernel file offset
     (docs/failure-modes.md row 2b'').
     """
+    observed = usable(ctx.state.observed)
+    if observed is not None and (observed.drew or observed.unseeded):
+        # It draws random numbers: two equal results in the parent may be luck.
+        return []
     mine: dict[int, set[str]] = {}
     for c in parent_calls:
         if c.digest is not None:
@@ -327,14 +430,36 @@ def _identical(a: Worker, b: Worker) -> tuple[int, int]:
 
 
 def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
-    """TSG501 / TSG502 from the digests of the forked workers."""
+    """TSG501 / TSG502 from the digests of the forked workers.
+
+    With the canary's observation, "random" means the calls drew from an RNG that forked
+    workers inherit with its state (numpy's global RNG, an RNG on the loader or in a
+    module); without it, that two calls of one index differed in a worker. A loader whose
+    only RNGs are created in the call with a fixed seed (``RandomState(index)``) is
+    deterministic, and repeats its "random" numbers every epoch (item 18).
+    """
     done = [w for w in workers if w.outcome == "done"]
     pair = [w for w in done if w.label in ("fork-1", "fork-2")]
-    later = [w for w in done if w.label == "fork-epoch2"]
-    random_seen = any(_random_in_process(w) for w in done)
+    later = [w for w in done if w.label == EPOCH2]
+    observed = usable(ctx.state.observed)
+    if observed is not None:
+        sources = sorted(observed.inherited)
+        random_seen = bool(sources)
+    else:
+        sources = []
+        random_seen = any(_random_in_process(w) for w in done)
     if not random_seen:
+        if observed is not None and observed.seeded and later and pair:
+            return _seeded_every_epoch(ctx, observed.seeded, later[0], pair)
         return []  # deterministic (or unknown): identical results are correct
     sev = error_if(ctx.fork_planned)
+    state = (
+        f"the loader draws from {', '.join(sources[:3])}, which forked workers inherit with "
+        "its state"
+        if sources
+        else "the random state (numpy's global RNG or an RNG on the loader) is copied into "
+        "every forked worker"
+    )
     findings: list[Finding] = []
     if len(pair) == 2:
         same, total = _identical(pair[0], pair[1])
@@ -345,13 +470,11 @@ def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
                     path="loader",
                     severity=sev,
                     message=(
-                        f"Two calls of loader[{ctx.indices[0]}] in one process give different "
-                        f"data, yet 2 forked workers returned identical data for {same} of "
-                        f"{total} batches: the random state (numpy's global RNG or an RNG "
-                        "on the loader) is copied into every forked worker, so the workers "
-                        "replay the same augmentations and the model sees duplicates"
+                        f"2 forked workers returned identical 'random' data for {same} of "
+                        f"{total} batches: {state}, so the workers replay the same "
+                        "augmentations and the model sees duplicates"
                     ),
-                    details={"identical": same, "compared": total, "workers": 2},
+                    details={"identical": same, "compared": total, "workers": 2, "rngs": sources},
                 )
             )
     if later and pair:
@@ -363,22 +486,46 @@ def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
                     path="loader",
                     severity=sev,
                     message=(
-                        f"A worker forked later from the unchanged parent (Keras forks a new "
-                        f"pool every epoch) returned the same 'random' data as a worker of "
-                        f"the first pool for {same} of {total} batches: every epoch repeats "
-                        "the previous epoch's augmentations"
+                        f"A worker forked for the next epoch (after on_epoch_end, from the "
+                        f"parent, as Keras forks a new pool every epoch) returned the same "
+                        f"'random' data as a worker of the first pool for {same} of {total} "
+                        f"batches: {state}, and the parent's state does not move between "
+                        "epochs, so every epoch repeats the previous epoch's augmentations"
                     ),
-                    details={"identical": same, "compared": total},
+                    details={"identical": same, "compared": total, "rngs": sources},
                 )
             )
     return findings
+
+
+def _seeded_every_epoch(
+    ctx: ProbeContext, seeded: list[str], later: Worker, pair: list[Worker]
+) -> list[Finding]:
+    """TSG502: RNGs seeded in each call by something that does not change between epochs."""
+    same, total = max(_identical(later, w) for w in pair)
+    if not same:
+        return []  # the seed moves with the epoch (on_epoch_end changed it): correct
+    shown = ", ".join(dict.fromkeys(seeded[:3]))
+    return [
+        make_finding(
+            "TSG502",
+            path="loader",
+            message=(
+                f"__getitem__ creates its RNG with a fixed seed ({shown}, ...): the seed "
+                f"depends on the index alone, not on the epoch, so the next epoch (after "
+                f"on_epoch_end) returned the same 'random' data for {same} of {total} "
+                "batches, and every epoch trains on the same augmentations"
+            ),
+            details={"identical": same, "compared": total, "seeded": seeded[:4]},
+        )
+    ]
 
 
 PROBES = (
     Probe(
         "fork_dry_run",
         fork_dry_run,
-        reads=("inprocess_unsafe",),
+        reads=("inprocess_unsafe", "observed"),
         records=("parent", "fork_clean", "reported"),
     ),
 )

@@ -155,7 +155,9 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     for root, part in _roots(ctx, s):
         culprits = pickling.find_unpicklable(part, root, dumps=dumps)
         ctx.state.unpicklable += [u.path for u in culprits]
-        findings += [pickling.culprit_finding(u, severity, when) for u in culprits]
+        findings += [
+            pickling.culprit_finding(g, severity, when) for g in pickling.by_attribute(culprits)
+        ]
     return findings
 
 

@@ -13,22 +13,27 @@ workers are forked processes, warnings otherwise, because users switch settings 
 3.14 changes Linux's default start method. TSG201 is only a warning when the fork dry run
 passed (the loader may reopen the handle per process); TSG202 is an error only for a lock
 held right now when workers fork; TSG503 is a warning with process workers and info with
-threads (one shared RNG is harmless there); TSG204 is info.
+threads (one shared RNG is harmless there); TSG204 and TSG703 are info.
 """
 
 from __future__ import annotations
 
 import _thread
+import ast
 import dataclasses
 import functools
+import inspect
 import io
 import mmap
 import multiprocessing
 import random
+import re
 import socket
 import sqlite3
 import sys
+import textwrap
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,14 +41,15 @@ from typing import Any
 from .._findings import Finding, Severity, make_finding
 from .._iterators import threadsafe_iter
 from .._locks import is_held
-from .._text import one_line, type_name
+from .._text import one_line, some, type_name
 from . import failures
 from ._calls import call_once
 from ._child import Payload
 from ._context import Probe, ProbeContext, error_if
+from ._observe import usable
 from ._pool import abandon, drive, exit_if_bootstrapping, make_worker, start
 
-__all__ = ["CODES", "PROBES", "other_python_threads", "process_inspection", "walk"]
+__all__ = ["CODES", "PROBES", "handle_fd", "other_python_threads", "process_inspection", "walk"]
 
 CODES: frozenset[str] = frozenset({"TSG201", "TSG202", "TSG204", "TSG402", "TSG503", "TSG703"})
 
@@ -68,6 +74,18 @@ _KNOWN_HANDLES: dict[str, frozenset[str]] = {
     "sqlalchemy": frozenset({"Engine", "Connection", "Session"}),
     "pymysql": frozenset({"Connection"}),
     "MySQLdb": frozenset({"Connection"}),
+}
+#: How findings name the handles of each library of :data:`_KNOWN_HANDLES`.
+_HANDLE_LABELS = {
+    "psycopg": "PostgreSQL connection",
+    "psycopg2": "PostgreSQL connection",
+    "pymongo": "MongoDB client",
+    "h5py": "HDF5 file",
+    "redis": "Redis client",
+    "lmdb": "LMDB environment",
+    "sqlalchemy": "database connection",
+    "pymysql": "MySQL connection",
+    "MySQLdb": "MySQL connection",
 }
 
 
@@ -108,7 +126,10 @@ def _handle_kind(obj: Any) -> str | None:
     cls = type(obj)
     root = cls.__module__.partition(".")[0]
     if cls.__name__ in _KNOWN_HANDLES.get(root, frozenset()):
-        return f"{root} client"
+        return _HANDLE_LABELS[root]
+    known = _known_handle_type(cls)
+    if known is not None:
+        return known
     if isinstance(obj, io.IOBase) and obj.closed:
         return None
     fileno = getattr(cls, "fileno", None)
@@ -121,6 +142,31 @@ def _handle_kind(obj: Any) -> str | None:
     if not isinstance(fd, int) or fd < 0 or fd in (0, 1, 2):
         return None
     return "open file" if isinstance(obj, io.IOBase) else "object with a file descriptor"
+
+
+def _known_handle_type(cls: type) -> str | None:
+    """What *cls* is (``"LMDB environment"``) when it is one of :data:`_KNOWN_HANDLES`, looked up in its
+    library's module: C extensions may name their types' module ``builtins`` (lmdb's
+    ``Environment`` does), so the class name and module alone do not recognise them."""
+    loaded = tuple(root for root in _KNOWN_HANDLES if root in sys.modules)
+    for root, types_ in _handle_types(loaded):
+        if issubclass(cls, types_):
+            return _HANDLE_LABELS[root]
+    return None
+
+
+@functools.cache
+def _handle_types(loaded: tuple[str, ...]) -> tuple[tuple[str, tuple[type, ...]], ...]:
+    """The handle classes of the libraries in *loaded* (imported ones), by library."""
+    out = []
+    for root in loaded:
+        module = sys.modules.get(root)
+        found = tuple(
+            t for name in _KNOWN_HANDLES[root] if isinstance(t := getattr(module, name, None), type)
+        )
+        if found:
+            out.append((root, found))
+    return tuple(out)
 
 
 def _is_rng(obj: Any) -> bool:
@@ -266,16 +312,23 @@ def _record(found: Walk, path: str, obj: Any, *, is_root: bool) -> str:
     return "walk"
 
 
-def _os_thread_count() -> int:
-    """Threads of this process as the kernel sees them (TensorFlow's included)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return threading.active_count()
+def _os_thread_count(samples: int = 3) -> int:
+    """Threads of this process as the kernel sees them (TensorFlow's included).
+
+    The fewest of a few readings a few milliseconds apart: a helper thread the check has
+    just joined may still be leaving the kernel's list, and counting it would make TSG204
+    come and go between identical checks.
+    """
+    counts: list[int] = []
+    for k in range(samples):
+        if k:
+            time.sleep(0.005)
+        try:
+            with open("/proc/self/status", encoding="ascii") as f:
+                counts += [int(line.split()[1]) for line in f if line.startswith("Threads:")]
+        except OSError:
+            return threading.active_count()
+    return min(counts) if counts else threading.active_count()
 
 
 def other_python_threads() -> list[threading.Thread]:
@@ -325,60 +378,132 @@ def process_inspection(ctx: ProbeContext) -> list[Finding]:
     findings += _lock_findings(ctx, found, others)
     if ctx.fork_planned:
         findings += _thread_count_findings(others)
-    rng_sev = Severity.WARNING if ctx.use_multiprocessing else Severity.INFO
+    findings += _rng_findings(ctx, found)
+    return findings
+
+
+def _rng_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
+    """TSG503, one per top-level attribute (an augmentation pipeline holds one RNG per step)."""
+    observed = usable(ctx.state.observed)
+    groups: dict[str, list[tuple[str, Any]]] = {}
     for path, rng in found.rngs:
+        if observed is not None and path not in observed.drew:
+            # __getitem__ never draws from it: an RNG used in on_epoch_end or __init__ only
+            # runs in the parent, and the workers' copies stay unused (issue 10 item 3).
+            continue
+        groups.setdefault(_top_level(path), []).append((path, rng))
+    severity = Severity.WARNING if ctx.use_multiprocessing else Severity.INFO
+    findings: list[Finding] = []
+    for top, rngs in groups.items():
+        path, rng = rngs[0]
+        more = (
+            f" (and {len(rngs) - 1} more RNGs in {top}: {some([p for p, _ in rngs[1:]], 3)})"
+            if len(rngs) > 1
+            else ""
+        )
         findings.append(
             make_finding(
                 "TSG503",
                 path=path,
-                severity=rng_sev,
+                severity=severity,
                 message=(
-                    f"{path} ({type_name(rng)}) is an RNG stored on the loader. Forking "
-                    "or pickling copies it with its state into every worker, so the "
+                    f"{path} ({type_name(rng)}) is an RNG stored on the loader{more}"
+                    f"{', and __getitem__ draws from it' if observed is not None else ''}. "
+                    "Forking or pickling copies it with its state into every worker, so the "
                     "workers draw the same numbers (measured: 16 of 64 augmentations "
                     "distinct with 4 forked workers), and every epoch repeats them"
                 ),
-                details={"type": type_name(rng)},
+                details={"type": type_name(rng), "rngs": [p for p, _ in rngs]},
             )
         )
     return findings
 
 
+def _top_level(path: str) -> str:
+    """``loader.augment`` for ``loader.augment.transforms[2].rng``."""
+    match = re.match(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*|\[[^\]]*\])?", path)
+    return match.group(0) if match else path
+
+
 def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
-    """TSG201 for each OS handle on the loader."""
+    """TSG201 for each OS handle on the loader, one per underlying resource (two datasets of
+    one HDF5 file are one open file)."""
     # The fork dry run runs first: when it saw no problem, the loader may already reopen the
     # handle per process, so the inherited handle is reported as a risk, not an error.
     fork_clean = ctx.state.fork_clean is True
-    findings: list[Finding] = []
+    used = ctx.state.observed.shared if ctx.state.observed is not None else {}
+    groups: dict[int, list[tuple[str, Any]]] = {}
     for path, obj in found.handles:
+        groups.setdefault(_resource_key(obj), []).append((path, obj))
+    findings: list[Finding] = []
+    for handles in groups.values():
+        path, obj = handles[0]
         kind = _handle_kind(obj) or "handle"
-        passed = (
-            "; the fork dry run passed, so the loader may already reopen it per process "
-            "(then suppress this code)"
-            if fork_clean
-            else ""
-        )
+        fd = handle_fd(obj)
+        if fd is not None and fd in used:
+            # Measured, not inferred: a forked copy sent requests on it.
+            index, kind = used[fd]
+            how = "sent requests on it" if kind == "socket" else "moved its offset"
+            passed = f"; a forked copy of this process {how} (loader[{index}])"
+            clean = False
+        else:
+            clean = fork_clean
+            passed = (
+                "; the fork dry run passed, so the loader may already reopen it per process "
+                "(then suppress this code)"
+                if fork_clean
+                else ""
+            )
+        others = [p for p, _ in handles[1:]]
+        also = f" (so are {some(others, 3)}, on the same resource)" if others else ""
         findings.append(
             make_finding(
                 "TSG201",
                 path=path,
-                severity=error_if(ctx.fork_planned and not fork_clean),
+                severity=error_if(ctx.fork_planned and not clean),
                 message=(
-                    f"{path} ({type_name(obj)}) is a {kind} opened in this process. Forked "
-                    "workers inherit it and share one file offset, stream or database "
-                    "session with the parent and each other, which gives wrong rows, "
-                    "interleaved replies or protocol errors; spawned workers cannot "
-                    f"receive most handles at all{passed}"
+                    f"{path} ({type_name(obj)}, {_article(kind)} {kind}) was opened in this "
+                    f"process{also}. Forked workers inherit it and share one file offset, "
+                    "stream or database session with the parent and each other, which gives "
+                    "wrong rows, interleaved replies or protocol errors; spawned workers "
+                    f"cannot receive most handles at all{passed}"
                 ),
                 hint=(
                     "Open it lazily in each worker process: make it a class attribute "
                     "`threadsafe_gen.per_process(factory)` (keyed by pid), or reopen it when "
                     "os.getpid() changes; drop it in __getstate__ for spawn."
                 ),
-                details={"type": type_name(obj), "kind": kind},
+                details={"type": type_name(obj), "kind": kind, "paths": [p for p, _ in handles]},
             )
         )
     return findings
+
+
+def _resource_key(obj: Any) -> int:
+    """What a handle is opened on: the file of an HDF5 dataset or group (``.file``), the
+    descriptor of a socket or file, else the handle itself."""
+    try:
+        owner = getattr(obj, "file", None)
+    except Exception:
+        owner = None
+    if owner is not None and _handle_kind(owner) is not None:
+        return id(owner)
+    fd = handle_fd(obj)
+    return -1 - fd if fd is not None else id(obj)
+
+
+def handle_fd(obj: Any) -> int | None:
+    """The descriptor of a handle, or None."""
+    try:
+        fd = obj.fileno()
+    except Exception:
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
+
+
+def _article(noun: str) -> str:
+    """``a`` or ``an`` for *noun*, by how it is read (an LMDB, an HDF5, a socket)."""
+    return "an" if noun[:1].lower() in "aeiou" or noun[:2] in ("LM", "HD", "MS", "SQ") else "a"
 
 
 def _lock_findings(ctx: ProbeContext, found: Walk, others: list[threading.Thread]) -> list[Finding]:
@@ -450,7 +575,7 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
         return []
     how = "processes" if ctx.use_multiprocessing else "threads"
     hook = type(ctx.loader).on_epoch_end
-    overridden = hook is not getattr(base, "on_epoch_end", None)
+    overridden = hook is not getattr(base, "on_epoch_end", None) and not _does_nothing(hook)
     twice = (
         f". It also calls on_epoch_end twice per epoch, once mid-epoch from its enqueuer "
         f"thread while batches are still being made (docs/failure-modes.md row 4.6: 6 calls "
@@ -463,7 +588,6 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
         make_finding(
             "TSG703",
             path="loader.on_epoch_end" if overridden else "loader",
-            severity=Severity.WARNING if overridden else None,
             message=(
                 f"The loader is a tf_keras Sequence ({base.__module__}.Sequence) and "
                 f"workers={ctx.workers} {how}: tf_keras' fit() feeds it through its "
@@ -478,6 +602,31 @@ def _tf_keras_epoch_stall(ctx: ProbeContext) -> list[Finding]:
             },
         )
     ]
+
+
+def _does_nothing(func: Any) -> bool:
+    """Whether *func*'s body is only ``pass``, ``...`` or a docstring (an override that keeps
+    the base's no-op, as many copies of the Sequence template do)."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        # No source: compare with a function that does nothing.
+        return code.co_code == _nothing.__code__.co_code and not code.co_names
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return all(
+        isinstance(stmt, ast.Pass)
+        or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in node.body
+    )
+
+
+def _nothing(self: Any) -> None:
+    pass
 
 
 # --- generators copied into every worker process ----------------------------------------------------
@@ -624,7 +773,7 @@ PROBES = (
     Probe(
         "process_inspection",
         process_inspection,
-        reads=("fork_clean", "inprocess_unsafe"),
+        reads=("fork_clean", "inprocess_unsafe", "observed"),
         records=("inprocess_unsafe", "cut_short"),
     ),
 )

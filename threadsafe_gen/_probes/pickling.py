@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import io
 import pickle
+import re
 import socket
 import sys
 import threading
@@ -43,7 +44,7 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from .._findings import Finding, Severity, make_finding
-from .._text import one_line, short_repr, type_name
+from .._text import one_line, short_repr, some, type_name
 from . import failures
 from ._calls import call_once
 from ._context import Probe, ProbeContext
@@ -54,6 +55,7 @@ __all__ = [
     "LARGE_PAYLOAD_BYTES",
     "PROBES",
     "Unpicklable",
+    "by_attribute",
     "culprit_finding",
     "find_unpicklable",
     "import_failure_finding",
@@ -499,7 +501,7 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
     size, culprits = out.value
     if culprits:
         ctx.state.unpicklable = [u.path for u in culprits]
-        findings += [culprit_finding(u, severity, when) for u in culprits]
+        findings += [culprit_finding(g, severity, when) for g in by_attribute(culprits)]
         return findings
     ctx.state.pickled_bytes = size
     if size >= LARGE_PAYLOAD_BYTES:
@@ -525,20 +527,57 @@ def _pickle_or_walk(target: Any) -> tuple[int, list[Unpicklable]]:
         return 0, culprits
 
 
-def culprit_finding(u: Unpicklable, severity: Severity, when: str) -> Finding:
-    """TSG101/TSG102 for one culprit of :func:`find_unpicklable`; *when* says which worker
-    setting it stops (``"stops training with the planned start method 'spawn'"``)."""
+def _lint_twin(u: Unpicklable) -> bool:
+    """Whether the linter reports this member as TSG151 (a lock, generator or lambda stored
+    on the loader), so the check's finding names it and both tools agree (issue 10 item 10)."""
+    if u.path == "loader":
+        return False
+    function = u.code == "TSG102" and u.type_name.startswith("function")
+    return function or u.hint in (_LOCK_HINT, _GENERATOR_HINT)
+
+
+_TOP_LEVEL = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*|\[[^\]]*\]|<[^>]*>)?")
+
+
+def by_attribute(culprits: list[Unpicklable]) -> list[list[Unpicklable]]:
+    """The culprits grouped by code and top-level attribute, in order: one tf.data object or
+    connection on the loader is one finding, not one per internal (issue 10 item 8)."""
+    groups: dict[tuple[str, str], list[Unpicklable]] = {}
+    for u in culprits:
+        match = _TOP_LEVEL.match(u.path)
+        groups.setdefault((u.code, match.group(0) if match else u.path), []).append(u)
+    return list(groups.values())
+
+
+def culprit_finding(group: list[Unpicklable], severity: Severity, when: str) -> Finding:
+    """TSG101/TSG102 for one group of :func:`by_attribute` (one top-level attribute); *when*
+    says which worker setting it stops (``"stops training with the planned start method
+    'spawn'"``)."""
+    u = group[0]
+    match = _TOP_LEVEL.match(u.path)
+    top = match.group(0) if match else u.path
+    more = (
+        f" (and {len(group) - 1} more members of {top}: {some([g.path for g in group[1:]], 3)})"
+        if len(group) > 1
+        else ""
+    )
+    lint = "; `threadsafe-gen lint` reports such an attribute as TSG151" if _lint_twin(u) else ""
     return make_finding(
         u.code,
         path=u.path,
         message=(
-            f"{u.path} ({u.type_name}) cannot be pickled ({one_line(u.error, 160)}), "
+            f"{u.path} ({u.type_name}) cannot be pickled ({one_line(u.error, 160)}){more}, "
             f"so workers started with 'spawn' or 'forkserver' cannot receive this "
-            f"loader; this {when}"
+            f"loader; this {when}{lint}"
         ),
         hint=u.hint,
         severity=severity,
-        details={"type": u.type_name, "error": u.error},
+        details={
+            "type": u.type_name,
+            "error": u.error,
+            "attribute": top,
+            "members": [g.path for g in group],
+        },
     )
 
 

@@ -14,6 +14,7 @@ meets are reported through :mod:`~threadsafe_gen._probes.failures`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import multiprocessing
 import multiprocessing.connection
@@ -32,7 +33,9 @@ from ._batches import InvalidBatchError, batch_info
 from ._calls import Caller, CallRecord, PassRecord, error_record, fd_count, getitem, record
 from ._child import Payload, watch_parent
 from ._context import Probe, ProbeContext
+from ._observe import InheritedHandles, ModuleScan, Observation, Observer
 from ._pool import Worker, abandon, drive, make_worker, start
+from .inspection import walk
 from .state import snapshot
 
 __all__ = ["CODES", "PROBES", "fork_is_safe", "probe_sequential", "sequential_pass"]
@@ -63,28 +66,74 @@ def fork_is_safe() -> bool:
 # --- the forked canary ---------------------------------------------------------------------------
 
 
-def _canary_main(conn: Any, ctx: ProbeContext, parent_pid: int) -> None:
-    """Child side of the canary: call every index, announcing each one before the call."""
+def _canary_main(conn: Any, ctx: ProbeContext, scan: ModuleScan | None, parent_pid: int) -> None:
+    """Child side of the canary: call every index, announcing each one before the call.
+
+    The sockets and files this child inherited are swapped first (:class:`InheritedHandles`),
+    so the canary never talks on the caller's connections nor moves its file offsets. A sequence is called as Keras calls it
+    (its two peek indices, then every index) under an :class:`Observer`, whose record of each
+    call follows it as a ``("use", ...)`` message.
+    """
     watch_parent(parent_pid)
     try:
+        handles = InheritedHandles(keep={conn.fileno()})
         if ctx.kind == "sequence":
-            for i in ctx.indices:
+            observer = _observer(ctx.loader, scan)
+            for i in _canary_indices(ctx):
                 conn.send(("start", i))
-                try:
-                    ctx.loader[i]
-                except BaseException:
-                    pass  # exceptions are the sequential pass's business; only death counts here
+                call = functools.partial(getitem, ctx.loader, i)
+                if observer is None:
+                    use, error = None, _call_quietly(call)
+                else:
+                    use, error = observer.call(i, call, handles)
+                if isinstance(error, IndexError) and ctx.length is None:
+                    break  # the end of a sequence whose len() raised: as the pass does
+                if use is not None:
+                    conn.send(("use", dataclasses.asdict(use)))
         else:
             it = ctx.make_iterator() if ctx.make_iterator is not None else iter(ctx.loader)
             for i in range(ctx.max_batches):
                 conn.send(("start", i))
-                try:
-                    next(it)
-                except BaseException:
+                if _call_quietly(functools.partial(next, it)) is not None:
                     break
         conn.send(("done", -1))
     finally:
         conn.close()
+
+
+def _call_quietly(call: Callable[[], Any]) -> BaseException | None:
+    """What *call* raised (exceptions are the sequential pass's business; only death counts
+    in the canary)."""
+    try:
+        call()
+    except BaseException as exc:
+        return exc
+    return None
+
+
+def _canary_indices(ctx: ProbeContext) -> list[int]:
+    """Keras' peek (the first two indices), then every index: what the caller will run."""
+    return ctx.indices[: _peek_count(ctx)] + list(ctx.indices)
+
+
+def _peek_count(ctx: ProbeContext) -> int:
+    return len([i for i in ctx.indices[:2] if i in (0, 1)])
+
+
+def _observer(loader: Any, scan: ModuleScan | None) -> Observer | None:
+    if scan is None:
+        return None
+    try:
+        return Observer(loader, walk(loader).rngs, scan)
+    except Exception:  # observing is a bonus: the canary's job is to survive the calls
+        return None
+
+
+def _module_scan() -> ModuleScan | None:
+    try:
+        return ModuleScan.now()
+    except Exception:  # observing is a bonus: never let it stop the check
+        return None
 
 
 def _run_canary(ctx: ProbeContext) -> Finding | None:
@@ -94,15 +143,17 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         return None
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
-    proc = mp.Process(target=_canary_main, args=(child_conn, ctx, os.getpid()), daemon=True)
+    scan = _module_scan() if ctx.kind == "sequence" else None
+    proc = mp.Process(target=_canary_main, args=(child_conn, ctx, scan, os.getpid()), daemon=True)
     with warnings.catch_warnings():
         # Python >= 3.12 warns on fork of a multi-threaded process; the child only calls the
         # loader and exits, which is what Keras' forked workers do too.
         warnings.simplefilter("ignore", DeprecationWarning)
         proc.start()
     child_conn.close()
+    uses: list[dict[str, Any]] = []
     try:
-        status, current, completed = _watch_canary(ctx, proc, parent_conn)
+        status, current, completed = _watch_canary(ctx, proc, parent_conn, uses)
     finally:
         if proc.is_alive():
             proc.kill()
@@ -110,13 +161,19 @@ def _run_canary(ctx: ProbeContext) -> Finding | None:
         parent_conn.close()
     ctx.state.canary = f"{status} at index {current}" if status != "done" else "done"
     ctx.state.canary_completed = completed
+    if status == "done" and ctx.kind == "sequence" and uses:
+        # Only a complete record: the judgements that read it compare the peek with the rest.
+        ctx.state.observed = Observation.from_messages(uses, _peek_count(ctx))
     if status == "died" and proc.exitcode is not None:
         return failures.canary_death(ctx, current, proc.exitcode)
     return None
 
 
-def _watch_canary(ctx: ProbeContext, proc: Any, conn: Any) -> tuple[str, int | None, int]:
-    """(how the canary ended, the index it was at, calls it finished)."""
+def _watch_canary(
+    ctx: ProbeContext, proc: Any, conn: Any, uses: list[dict[str, Any]]
+) -> tuple[str, int | None, int]:
+    """(how the canary ended, the index it was at, calls it finished); *uses* receives what
+    the observer recorded of each call."""
     # The canary may use at most a quarter of what is left: it protects, it does not measure.
     budget_end = time.monotonic() + ctx.remaining() / 4
     current: int | None = None
@@ -136,6 +193,9 @@ def _watch_canary(ctx: ProbeContext, proc: Any, conn: Any) -> tuple[str, int | N
                 return "died", current, completed
             if kind == "done":
                 return "done", current, started
+            if kind == "use":
+                uses.append(index)
+                continue
             completed, started = started, started + 1
             current = index
             call_end = time.monotonic() + ctx.batch_timeout
@@ -185,11 +245,25 @@ def sequential_pass(
         if isinstance(out.error, StopIteration) and ctx.kind == "generator":
             rec.exhausted_after = index
             break
+        if _past_the_data(ctx, out.error):
+            # No length to trust: the first IndexError is where the data ends (Python's
+            # old iteration protocol), so nothing past it is probed (issue 10 item 5).
+            del ctx.indices[ctx.indices.index(index) :]
+            break
         rec.calls.append(record(index, out, ctx.state.errors, keep=rec))
         rec.fds.append(fd_count())
         rec.threads.append(threading.active_count())
+        if out.error is not None and ctx.kind == "generator":
+            # A generator that raised is finished: its next next() would only say
+            # StopIteration, which is not the generator stopping on its own (item 5).
+            break
     rec.wall = time.perf_counter() - t0
     return rec, None
+
+
+def _past_the_data(ctx: ProbeContext, error: BaseException | None) -> bool:
+    """An IndexError from a sequence whose length is unknown (``len()`` raised)."""
+    return ctx.kind == "sequence" and ctx.length is None and isinstance(error, IndexError)
 
 
 def probe_sequential(ctx: ProbeContext) -> list[Finding]:
@@ -211,6 +285,9 @@ def probe_sequential(ctx: ProbeContext) -> list[Finding]:
             limit = max(1, min(4, ctx.max_batches // 2))
         rec, hang = sequential_pass(ctx, caller, limit=limit)
         ctx.state.sequential = rec
+        if ctx.state.observed is not None:
+            ok_here = {c.index for c in rec.calls if c.ok}
+            ctx.state.observed = ctx.state.observed.compared_with(ok_here)
         if hang is not None:
             findings += hang
             return findings
@@ -405,6 +482,11 @@ def _past_end(ctx: ProbeContext, caller: Caller) -> list[Finding]:
     sizes = sorted(c.info.n_rows or 0 for c in calls if c.info is not None)
     full = sizes[len(sizes) // 2] if sizes else 0
     partial = 0 < (info.n_rows or 0) < full
+    if partial and _remainder_moves(ctx, n, info.rows):
+        # A floor that drops a partial last batch whose samples change every epoch (the
+        # loader reshuffles in on_epoch_end) is drop_last by design: every sample is
+        # trained on over the epochs.
+        return []
     if partial:
         # The classic floor-instead-of-ceil: the last, smaller batch is never trained on.
         message = (
@@ -429,6 +511,41 @@ def _past_end(ctx: ProbeContext, caller: Caller) -> list[Finding]:
     ]
 
 
+def _remainder_moves(ctx: ProbeContext, index: int, rows: tuple[bytes, ...]) -> bool:
+    """Whether ``loader[index]`` (the batch past the end) holds other samples after
+    ``on_epoch_end()``, which runs in a forked child so the caller's loader is untouched."""
+    if not callable(getattr(ctx.loader, "on_epoch_end", None)) or not fork_is_safe():
+        return False
+    mp = multiprocessing.get_context("fork")
+    parent_conn, child_conn = mp.Pipe(duplex=False)
+    proc = mp.Process(target=_next_epoch_rows, args=(child_conn, ctx.loader, index), daemon=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        proc.start()
+    child_conn.close()
+    try:
+        after = parent_conn.recv() if parent_conn.poll(ctx.call_timeout()) else None
+    except EOFError:
+        after = None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        parent_conn.close()
+    return after is not None and set(after) != set(rows)
+
+
+def _next_epoch_rows(conn: Any, loader: Any, index: int) -> None:
+    """Child: the row fingerprints of ``loader[index]`` after ``on_epoch_end()``, or None."""
+    try:
+        loader.on_epoch_end()
+        conn.send(batch_info(loader[index]).rows)
+    except BaseException:
+        conn.send(None)
+    finally:
+        conn.close()
+
+
 def _note(ctx: ProbeContext) -> str:
     n = len(ctx.state.sequential.calls) if ctx.state.sequential is not None else 0
     note = f"{n} calls; canary: {ctx.state.canary}"
@@ -446,6 +563,7 @@ PROBES = (
             "sequential",
             "canary",
             "canary_completed",
+            "observed",
             "attrs_before",
             "attrs_after_first",
             "inprocess_unsafe",

@@ -2,7 +2,8 @@
 
 Decides TSG303 (``__getitem__`` changes the loader's attributes: state that worker threads
 share and worker processes do not) and TSG304 (a later call changed an earlier result: one
-reused buffer, so a queue of prefetched batches holds the same memory several times).
+reused buffer, so a queue of prefetched batches holds the same memory several times; for a
+sequence or a generator that yields one buffer again and again).
 :func:`results_changed` also serves the threads probe, for batches returned concurrently.
 """
 
@@ -17,6 +18,7 @@ from .._text import some
 from ._batches import InvalidBatchError, batch_info
 from ._calls import PassRecord, leaf_arrays
 from ._context import Probe, ProbeContext
+from ._observe import usable
 
 __all__ = ["CODES", "PROBES", "probe_state", "results_changed", "snapshot"]
 
@@ -79,8 +81,14 @@ def snapshot(loader: Any) -> dict[str, Any]:
 def probe_state(ctx: ProbeContext) -> list[Finding]:
     """TSG303 (attributes changed by __getitem__) and TSG304 (an earlier result changed later)."""
     rec = ctx.state.sequential
-    if rec is None or ctx.kind != "sequence":
+    if rec is None:
         return []
+    if ctx.kind != "sequence":
+        # A generator has no attributes to watch, but it may yield one buffer again and
+        # again, filled anew each time (issue 10 item 17).
+        reused = results_changed(ctx, rec, "the sequential pass")
+        rec.results.clear()
+        return reused
     findings: list[Finding] = []
     before = ctx.state.attrs_before
     first = ctx.state.attrs_after_first if ctx.state.attrs_after_first is not None else before
@@ -92,8 +100,19 @@ def probe_state(ctx: ProbeContext) -> list[Finding]:
 
     # Set by the first calls and stable afterwards: lazy initialisation. Still changing
     # during the pass: state kept on the loader.
-    eager = sorted(diff(first, after))
-    changed = sorted(diff(before, after) | set(eager))
+    eager_set = diff(first, after)
+    changed_set = diff(before, after) | eager_set
+    observed = usable(ctx.state.observed)
+    if observed is not None:
+        # Assignments the canary saw decide for the attributes they touch, whatever values
+        # were assigned: a random value that happens to repeat is still a write, so the
+        # severity does not depend on luck (issue 10 item 9).
+        late = observed.written(after_peek=True)
+        written = late | observed.written(after_peek=False)
+        eager_set = (eager_set - written) | late
+        changed_set = (changed_set - written) | written
+    eager = sorted(eager_set)
+    changed = sorted(changed_set)
     if changed:
         findings.append(_attributes_finding(len(rec.calls), changed, eager))
     findings += results_changed(ctx, rec, "the sequential pass")
@@ -143,8 +162,8 @@ def results_changed(ctx: ProbeContext, rec: PassRecord, where: str) -> list[Find
         return []
     ctx.state.results_changed = changed
     shared_with = _sharing_pairs(rec, changed[:4])
-    path = f"loader[{changed[0]}]"
-    pairs = "; ".join(f"loader[{a}] and loader[{b}]" for a, b in shared_with[:3])
+    path = ctx.path(changed[0])
+    pairs = "; ".join(f"{ctx.path(a)} and {ctx.path(b)}" for a, b in shared_with[:3])
     return [
         make_finding(
             "TSG304",
@@ -165,7 +184,7 @@ def _sharing_pairs(rec: PassRecord, indices: list[int]) -> list[tuple[int, int]]
     pairs: list[tuple[int, int]] = []
     for a in indices:
         for b, other in rec.results.items():
-            if b == a:
+            if b == a or (b, a) in pairs:
                 continue
             if any(
                 np.may_share_memory(x, y)
@@ -183,7 +202,7 @@ PROBES = (
         probe_state,
         in_process=True,
         needs=("sequential", "attrs_before"),
-        reads=("attrs_after_first",),
+        reads=("attrs_after_first", "observed"),
         records=("results_changed",),
     ),
 )

@@ -43,6 +43,8 @@ from ._calls import (
     record,
 )
 from ._context import Probe, ProbeContext
+from ._observe import usable
+from ._race import provoke
 from .sequential import sequential_pass
 from .state import results_changed
 
@@ -65,6 +67,12 @@ def probe_order(ctx: ProbeContext) -> list[Finding]:
     """Call the indices again in reverse: order-dependent results (TSG301) or a random loader."""
     rec = ctx.state.sequential
     if rec is None or len(rec.calls) < 1:
+        return []
+    observed = usable(ctx.state.observed)
+    if observed is not None and (observed.drew or observed.unseeded):
+        # The canary saw the calls draw random numbers: results differ by design, and two
+        # that happen to agree prove nothing (exact comparisons would depend on luck).
+        ctx.state.random = True
         return []
     caller = Caller()
     try:
@@ -319,7 +327,12 @@ def probe_threads(ctx: ProbeContext) -> list[Finding]:
     run2 = _concurrent(ctx, work, n, stress=False, sample_locks=True)
     if run2.hung:
         return failures.hang_finding(ctx, run2.inflight, f"{n} threads at once")
-    findings = _compare(ctx, rec, [*run1.calls, *run2.calls], n, len(order))
+    provoked = _provoked_calls(ctx, order[0], order[-1], primed=True)
+    if provoked is None:
+        return failures.hang_finding(
+            ctx, [order[0], order[-1]], "one call paused inside a generator"
+        )
+    findings = _compare(ctx, rec, [*run1.calls, *run2.calls, *provoked], n, len(order))
     if not ctx.state.results_changed:
         shared_rec = PassRecord(calls=run1.calls, results=run1.results)
         findings += results_changed(ctx, shared_rec, f"a pass with {n} threads")
@@ -373,6 +386,13 @@ def _compare(
     if raised:
         first_raised = next(iter(raised.values()))
         idx = sorted(raised)
+        held = [c.thread for c in calls if not c.ok and c.thread.startswith(_HELD)]
+        how = (
+            f"; provoked on purpose: it was called while another call was paused "
+            f"{held[0].removeprefix(_HELD)}, as a worker thread may be at any time"
+            if held
+            else ""
+        )
         findings.append(
             make_finding(
                 "TSG302",
@@ -380,7 +400,7 @@ def _compare(
                 message=(
                     f"with {n} threads calling at once, {len(idx)} indices raised "
                     f"{one_line(first_raised.error)} ({some(idx)}); each worked in the "
-                    "sequential pass"
+                    f"sequential pass{how}"
                 ),
                 details={
                     "indices": idx,
@@ -444,6 +464,47 @@ def _threads_note(ctx: ProbeContext) -> str:
     return f"speed-up {ctx.state.thread_speedup:.2f}x with {n} threads"
 
 
+#: CallRecord.thread of a call made while another call was paused inside a generator.
+_HELD = "held "
+
+
+def _provoked_calls(
+    ctx: ProbeContext, first: int, second: int, *, primed: bool
+) -> list[CallRecord] | None:
+    """Calls that raised while another call was paused inside a generator the loader keeps
+    (:func:`~threadsafe_gen._probes._race.provoke`); None when the calls did not finish.
+
+    For a sequence, *first* and *second* are indices; for a generator they are unused and
+    both calls are next() on one iterator (*primed*: it already yielded, so its frame is
+    resumed, not started).
+    """
+    if ctx.kind == "sequence":
+        call_a: Callable[[], Any] = functools.partial(getitem, ctx.loader, first)
+        call_b: Callable[[], Any] = functools.partial(getitem, ctx.loader, second)
+    else:
+        it = ctx.make_iterator() if ctx.make_iterator is not None else iter(ctx.loader)
+        if not primed:
+            try:
+                next(it)
+            except Exception:
+                return []
+        call_a = call_b = functools.partial(next, it)
+        second = 1
+    timeout = min(2 * ctx.batch_timeout, ctx.remaining())
+    found = provoke(call_a, call_b, wait=min(0.25, ctx.batch_timeout), timeout=timeout)
+    if found is None:
+        return None
+    out: list[CallRecord] = []
+    for p in found:
+        if p.outcome != "raised" or p.error is None or isinstance(p.error, StopIteration):
+            continue
+        rec = CallRecord(index=second, error_type=type(p.error).__name__, traceback=p.traceback)
+        rec.error = f"{type(p.error).__name__}: {p.error}"
+        rec.thread = f"{_HELD}inside {p.held_in}"
+        out.append(rec)
+    return out
+
+
 # --- threads: generators --------------------------------------------------------------------------
 
 
@@ -456,10 +517,20 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
     if run.hung:
         return failures.hang_finding(ctx, run.inflight, f"next() from {n} threads at once")
     ctx.state.threads = run
+    provoked = _provoked_calls(ctx, 0, 1, primed=ctx.make_iterator is None)
+    if provoked is None:
+        return failures.hang_finding(ctx, [], "one next() paused inside the generator")
     findings: list[Finding] = []
-    bad = [c for c in run.calls if not c.ok]
+    bad = [c for c in run.calls if not c.ok] + provoked
     executing = [c for c in bad if "already executing" in (c.error or "")]
     if executing:
+        held = [c.thread.removeprefix(_HELD) for c in executing if c.thread.startswith(_HELD)]
+        how = (
+            f"; provoked on purpose: next() was called while another next() was paused "
+            f"{held[0]}, as a worker thread may be at any time"
+            if held
+            else ""
+        )
         findings.append(
             make_finding(
                 "TSG306",
@@ -467,9 +538,9 @@ def _threads_generator(ctx: ProbeContext, rec: PassRecord, n: int) -> list[Findi
                 message=(
                     f"{n} threads calling next() on one generator raised "
                     f"'{one_line(executing[0].error, 120)}' {len(executing)} times in "
-                    f"{len(run.calls)} calls"
+                    f"{len(run.calls) + len(provoked)} calls{how}"
                 ),
-                details={"errors": len(executing), "calls": len(run.calls)},
+                details={"errors": len(executing), "calls": len(run.calls) + len(provoked)},
             )
         )
     other = [c for c in bad if c not in executing]
@@ -610,6 +681,7 @@ PROBES = (
         probe_order,
         in_process=True,
         needs=("sequential",),
+        reads=("observed",),
         records=("random", "order_dependent", "inprocess_unsafe", "cut_short"),
         note=_order_note,
     ),
