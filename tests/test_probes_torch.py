@@ -203,11 +203,6 @@ def test_hdf5_opened_in_init(stores: Any) -> None:
     assert "dataset.h5" in [f.path for f in only(report, "TSG201")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lmdb's Environment is a C type whose module is 'builtins': "
-    "_probes/inspection._handle_kind does not recognise it yet",
-)
 def test_lmdb_opened_in_init(stores: Any) -> None:
     """An lmdb.Environment on the dataset: TSG201."""
     report = check(DataLoader(stores, num_workers=2), probes=["process_inspection"])
