@@ -131,6 +131,8 @@ def _section(check: Any) -> list[str]:
         "",
         f"**Fix.** {md_text(check.fix)}",
         "",
+        f"**Decided in** `{check.decided_by.replace('.', '/')}.py`.",
+        "",
     ]
     if check.rows:
         out += [_measured(check.rows), ""]

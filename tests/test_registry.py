@@ -76,3 +76,21 @@ def test_rows_cited_by_the_registry_exist() -> None:
     cited = {row: row_anchor(row) for c in REGISTRY.values() for row in c.rows}
     assert cited
     assert sorted(r for r, anchor in cited.items() if anchor not in ids) == []
+
+
+def test_registry_says_which_module_decides_each_code() -> None:
+    """DECIDED_BY names, for every code, the one probe or lint rule module whose ``CODES``
+    declare it (tests/test_probes_registry.py and test_lint_rules_registry.py check that each
+    code has exactly one such module)."""
+    from threadsafe_gen import _check
+    from threadsafe_gen._lint.rules import RULE_MODULES
+    from threadsafe_gen._registry import DECIDED_BY
+
+    declared = {
+        code: module.__name__
+        for module in (*_check.DECIDERS, *RULE_MODULES)
+        for code in module.CODES
+    }
+    assert dict(DECIDED_BY) == declared
+    assert set(DECIDED_BY) == set(REGISTRY)
+    assert REGISTRY["TSG101"].decided_by == "threadsafe_gen._probes.pickling"

@@ -114,6 +114,11 @@ class Check:
         """The same example fixed, or ``""``; read from its file on demand."""
         return read_example(self.fixed_file) if self.fixed_file else ""
 
+    @property
+    def decided_by(self) -> str:
+        """The module that decides this code (a probe module or a lint rule module)."""
+        return DECIDED_BY[self.code]
+
 
 def docs_anchor(code: str) -> str:
     """Return the docs anchor for *code*, e.g. ``docs/checks.md#tsg101``."""
@@ -824,6 +829,66 @@ _CHECKS: tuple[Check, ...] = (
         example="tsg852.txt",
     ),
 )
+
+#: Which module decides each code: the probe module of ``check_loader()`` or the lint rule
+#: module that declares it in its ``CODES``. The registry cannot import those modules (they
+#: import it), so tests/test_registry.py checks this table against their declarations.
+DECIDED_BY: Mapping[str, str] = {
+    "TSG101": "threadsafe_gen._probes.pickling",
+    "TSG102": "threadsafe_gen._probes.pickling",
+    "TSG103": "threadsafe_gen._probes.pickling",
+    "TSG104": "threadsafe_gen._probes.spawn",
+    "TSG151": "threadsafe_gen._lint.rules.pickling",
+    "TSG152": "threadsafe_gen._lint.rules.frameworks",
+    "TSG201": "threadsafe_gen._probes.inspection",
+    "TSG202": "threadsafe_gen._probes.inspection",
+    "TSG203": "threadsafe_gen._probes.fork",
+    "TSG204": "threadsafe_gen._probes.inspection",
+    "TSG251": "threadsafe_gen._lint.rules.fork",
+    "TSG301": "threadsafe_gen._probes.threads",
+    "TSG302": "threadsafe_gen._probes.threads",
+    "TSG303": "threadsafe_gen._probes.state",
+    "TSG304": "threadsafe_gen._probes.state",
+    "TSG305": "threadsafe_gen._probes.sequential",
+    "TSG306": "threadsafe_gen._probes.threads",
+    "TSG351": "threadsafe_gen._lint.rules.threads",
+    "TSG352": "threadsafe_gen._lint.rules.threads",
+    "TSG353": "threadsafe_gen._lint.rules.threads",
+    "TSG401": "threadsafe_gen._probes.duplicates",
+    "TSG402": "threadsafe_gen._probes.inspection",
+    "TSG403": "threadsafe_gen._probes.hosts",
+    "TSG451": "threadsafe_gen._lint.rules.api",
+    "TSG452": "threadsafe_gen._lint.rules.frameworks",
+    "TSG501": "threadsafe_gen._probes.fork",
+    "TSG502": "threadsafe_gen._probes.fork",
+    "TSG503": "threadsafe_gen._probes.inspection",
+    "TSG504": "threadsafe_gen._probes.grain_loader",
+    "TSG551": "threadsafe_gen._lint.rules.rng",
+    "TSG552": "threadsafe_gen._lint.rules.frameworks",
+    "TSG601": "threadsafe_gen._probes.sequential",
+    "TSG602": "threadsafe_gen._probes.structure",
+    "TSG603": "threadsafe_gen._probes.structure",
+    "TSG621": "threadsafe_gen._probes.structure",
+    "TSG622": "threadsafe_gen._probes.structure",
+    "TSG623": "threadsafe_gen._probes.structure",
+    "TSG624": "threadsafe_gen._probes.structure",
+    "TSG651": "threadsafe_gen._lint.rules.api",
+    "TSG652": "threadsafe_gen._lint.rules.api",
+    "TSG653": "threadsafe_gen._lint.rules.unused",
+    "TSG701": "threadsafe_gen._probes.threads",
+    "TSG702": "threadsafe_gen._probes.spawn",
+    "TSG703": "threadsafe_gen._probes.inspection",
+    "TSG721": "threadsafe_gen._probes.resources",
+    "TSG722": "threadsafe_gen._probes.resources",
+    "TSG723": "threadsafe_gen._probes.torch_loader",
+    "TSG751": "threadsafe_gen._lint.rules.performance",
+    "TSG801": "threadsafe_gen._probes.failures",
+    "TSG802": "threadsafe_gen._probes.failures",
+    "TSG821": "threadsafe_gen._probes.failures",
+    "TSG822": "threadsafe_gen._probes.failures",
+    "TSG851": "threadsafe_gen._lint.rules.scripts",
+    "TSG852": "threadsafe_gen._lint.rules.files",
+}
 
 #: Every code, in order. The one place codes, titles, categories and severities live.
 REGISTRY: Mapping[str, Check] = {c.code: c for c in _CHECKS}
