@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, NoReturn, cast
+from typing import Any, ClassVar, NoReturn, cast
 
 from .errors import PicklingRefusedError
 
@@ -45,7 +45,7 @@ __all__ = ["BoundedSemaphore", "Condition", "Event", "Lock", "RLock", "Semaphore
 #   * Semaphore / BoundedSemaphore: back to the initial value; releases of permits that were
 #     held at fork are absorbed instead of raising (bounded) or over-counting.
 #   * Condition: fresh waiters list, same (re-created) lock. Event: keeps its flag.
-_LIVE_LOCKS: weakref.WeakSet[Lock | RLock] = weakref.WeakSet()
+_LIVE_LOCKS: weakref.WeakSet[_LockProxy] = weakref.WeakSet()
 _LIVE_OTHERS: weakref.WeakSet[Condition | Semaphore | Event] = weakref.WeakSet()
 
 
@@ -95,7 +95,73 @@ def _refuse_held(what: str, state: str) -> NoReturn:
     raise PicklingRefusedError(msg)
 
 
-class Lock:
+class _LockProxy:
+    """What :class:`Lock` and :class:`RLock` share: the inner lock's own methods in slots.
+
+    A subclass says how to make its inner lock (``_self_new``) and how to re-create it in a
+    forked child (``_self_after_fork``); see NOTE [ Fork re-creation ].
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_self_enter",
+        "_self_exit",
+        "_self_lock",
+        "acquire",
+        "release",
+    )
+
+    _self_kind: ClassVar[str]
+    _self_new: ClassVar[staticmethod[[], Any]]  # makes the inner lock
+    acquire: Callable[..., bool]
+    release: Callable[[], None]
+    locked: Callable[[], bool]
+
+    def __init__(self) -> None:
+        self._self_bind(self._self_new())
+        _LIVE_LOCKS.add(self)
+
+    def _self_bind(self, inner: Any) -> None:
+        self._self_lock = inner
+        self.acquire = inner.acquire
+        self.release = inner.release
+        self._self_enter = inner.__enter__
+        self._self_exit = inner.__exit__
+
+    # `with` looks __enter__/__exit__ up on the type; a property over attrgetter is all C, so
+    # the inner lock's bound methods are called with no Python frame in between.
+    __enter__ = property(attrgetter("_self_enter"))
+    __exit__ = property(attrgetter("_self_exit"))
+
+    def _self_after_fork(self) -> None:
+        raise NotImplementedError
+
+    def _self_forgive(self) -> None:
+        # The forking thread held the lock: its releases in the child are accepted.
+        self.release = self._self_forgiving_release
+        self._self_exit = self._self_forgiving_exit
+
+    def _self_unforgive(self) -> None:
+        self.release = self._self_lock.release
+        self._self_exit = self._self_lock.__exit__
+
+    def _self_forgiving_release(self) -> None:
+        raise NotImplementedError
+
+    def _self_forgiving_exit(self, *exc_info: object) -> None:
+        self._self_forgiving_release()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.locked():
+            _refuse_held(self._self_kind, "locked")
+        return (type(self), ())
+
+    def __repr__(self) -> str:
+        state = "locked" if self.locked() else "unlocked"
+        return f"<threadsafe_gen.{self._self_kind} {state}>"
+
+
+class Lock(_LockProxy):
     """A :func:`threading.Lock` that pickles and survives ``fork()``.
 
     Use it wherever a loader needs a lock and may be sent to process workers: a raw
@@ -121,68 +187,32 @@ class Lock:
         <threadsafe_gen.Lock unlocked>
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_self_enter",
-        "_self_exit",
-        "_self_lock",
-        "acquire",
-        "locked",
-        "release",
-    )
+    __slots__ = ("locked",)
 
-    acquire: Callable[..., bool]
-    release: Callable[[], None]
-    locked: Callable[[], bool]
-
-    def __init__(self) -> None:
-        self._self_bind(threading.Lock())
-        _LIVE_LOCKS.add(self)
+    _self_kind = "Lock"
+    _self_new = staticmethod(threading.Lock)
 
     def _self_bind(self, inner: Any) -> None:
-        self._self_lock = inner
-        self.acquire = inner.acquire
-        self.release = inner.release
+        super()._self_bind(inner)
         self.locked = inner.locked
-        self._self_enter = inner.__enter__
-        self._self_exit = inner.__exit__
-
-    # `with` looks __enter__/__exit__ up on the type; a property over attrgetter is all C, so
-    # the inner lock's bound methods are called with no Python frame in between.
-    __enter__ = property(attrgetter("_self_enter"))
-    __exit__ = property(attrgetter("_self_exit"))
 
     def _self_after_fork(self) -> None:
         was_locked = self._self_lock.locked()
-        self._self_bind(threading.Lock())
+        self._self_bind(self._self_new())
         if was_locked:
-            self.release = self._self_forgiving_release
-            self._self_exit = self._self_forgiving_exit
+            self._self_forgive()
 
     def _self_forgiving_release(self) -> None:
         inner = self._self_lock
         if not inner.locked():
             # The release of a hold taken before fork: accept it once, then go back to the
             # plain fast path. See NOTE [ Fork re-creation ].
-            self.release = inner.release
-            self._self_exit = inner.__exit__
+            self._self_unforgive()
             return
         inner.release()
 
-    def _self_forgiving_exit(self, *exc_info: object) -> None:
-        self._self_forgiving_release()
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        if self._self_lock.locked():
-            _refuse_held("Lock", "locked")
-        return (type(self), ())
-
-    def __repr__(self) -> str:
-        state = "locked" if self._self_lock.locked() else "unlocked"
-        return f"<threadsafe_gen.Lock {state}>"
-
-
-class RLock:
+class RLock(_LockProxy):
     """A :func:`threading.RLock` (reentrant lock) that pickles and survives ``fork()``.
 
     Use it where the same thread may take the lock again (e.g. a method calling another
@@ -205,43 +235,21 @@ class RLock:
         <threadsafe_gen.RLock unlocked>
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_acquire_restore",
-        "_is_owned",
-        "_release_save",
-        "_self_credit",
-        "_self_enter",
-        "_self_exit",
-        "_self_lock",
-        "acquire",
-        "release",
-    )
+    __slots__ = ("_acquire_restore", "_is_owned", "_release_save", "_self_credit")
 
-    acquire: Callable[..., bool]
-    release: Callable[[], None]
+    _self_kind = "RLock"
+    _self_new = staticmethod(threading.RLock)
     # threading.Condition uses these three when present; a Condition over an RLock needs them
     # to release every recursion level in wait().
     _is_owned: Callable[[], bool]
     _release_save: Callable[[], Any]
     _acquire_restore: Callable[[Any], None]
 
-    def __init__(self) -> None:
-        self._self_bind(threading.RLock())
-        _LIVE_LOCKS.add(self)
-
     def _self_bind(self, inner: Any) -> None:
-        self._self_lock = inner
-        self.acquire = inner.acquire
-        self.release = inner.release
+        super()._self_bind(inner)
         self._is_owned = inner._is_owned
         self._release_save = inner._release_save
         self._acquire_restore = inner._acquire_restore
-        self._self_enter = inner.__enter__
-        self._self_exit = inner.__exit__
-
-    __enter__ = property(attrgetter("_self_enter"))
-    __exit__ = property(attrgetter("_self_exit"))
 
     def locked(self) -> bool:
         """Return True if any thread holds this lock (like ``threading.RLock.locked`` in 3.14)."""
@@ -255,11 +263,10 @@ class RLock:
         # The forking thread keeps its identity in the child, so _is_owned() still answers
         # for it; the holds of every other thread vanish with those threads.
         owned = _recursion_count(old) if old._is_owned() else 0
-        self._self_bind(threading.RLock())
+        self._self_bind(self._self_new())
         self._self_credit = owned
         if owned:
-            self.release = self._self_forgiving_release
-            self._self_exit = self._self_forgiving_exit
+            self._self_forgive()
 
     def _self_forgiving_release(self) -> None:
         inner = self._self_lock
@@ -267,22 +274,9 @@ class RLock:
             # A release of a hold taken before fork. See NOTE [ Fork re-creation ].
             self._self_credit -= 1
             if not self._self_credit:
-                self.release = inner.release
-                self._self_exit = inner.__exit__
+                self._self_unforgive()
             return
         inner.release()
-
-    def _self_forgiving_exit(self, *exc_info: object) -> None:
-        self._self_forgiving_release()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        if self.locked():
-            _refuse_held("RLock", "locked")
-        return (type(self), ())
-
-    def __repr__(self) -> str:
-        state = "locked" if self.locked() else "unlocked"
-        return f"<threadsafe_gen.RLock {state}>"
 
 
 class Condition(threading.Condition):
