@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._hosts import HostInfo, use_hosts
+from .._hosts import HostInfo
 from .._iterators import GeneratorCall
 from .._sharding import shard
 from .._text import short_repr
@@ -23,9 +23,8 @@ from ._common import (
     check_source,
     check_workers,
     infer_signature,
-    start_shards,
 )
-from ._tf_data import adapter_hosts, host_seed, serve_host_part, to_tf_dataset
+from ._tf_data import adapter_hosts, host_seed, process_pass, serve_host_part, to_tf_dataset
 
 __all__ = ["legacy_fit_input"]
 
@@ -40,21 +39,21 @@ def _sequence_shard(sequence: Any) -> Iterator[Any]:
         yield as_structure(sequence[index])
 
 
-class _SequenceEpochs:
+class _SequenceEpochs(EpochCounter):
     """Epoch numbers of a Sequence's passes, calling its ``on_epoch_end`` between them.
 
     tf_keras has no hook for a tf.data input, so ``on_epoch_end`` is called once per finished
     epoch from the input pipeline, before the next epoch's first batch.
     """
 
-    __slots__ = ("_counter", "_sequence")
+    __slots__ = ("_sequence",)
 
     def __init__(self, sequence: Any) -> None:
+        super().__init__()
         self._sequence = sequence
-        self._counter = EpochCounter()
 
     def take(self) -> int:
-        epoch = self._counter.take()
+        epoch = super().take()
         if epoch > 0:
             on_epoch_end = getattr(self._sequence, "on_epoch_end", None)
             if on_epoch_end is not None:
@@ -88,8 +87,8 @@ def _sequence_to_tf_dataset(
     epochs = _SequenceEpochs(sequence)
     if use_multiprocessing:
         run = functools.partial(
-            _sequence_process_pass,
-            sequence,
+            process_pass,
+            functools.partial(_sequence_shard, sequence),
             epochs,
             hosts,
             workers=workers,
@@ -110,33 +109,6 @@ def _sequence_to_tf_dataset(
         )
         raise ValueError(msg)
     return serve_host_part(ds.apply(tf.data.experimental.assert_cardinality(part)), hosts)
-
-
-def _sequence_process_pass(
-    sequence: Any,
-    epochs: _SequenceEpochs,
-    hosts: HostInfo,
-    *,
-    workers: int,
-    start_method: str | None,
-    seed: int,
-    timeout: float | None,
-) -> Iterator[Any]:
-    """One epoch of *sequence* in worker processes that each compute every N-th index."""
-    with use_hosts(hosts):  # the workers' identities name this host
-        stream = start_shards(
-            functools.partial(_sequence_shard, sequence),
-            workers=workers,
-            use_multiprocessing=True,
-            start_method=start_method,
-            epoch=epochs.take(),
-            seed=seed,
-            timeout=timeout,
-        )
-    try:
-        yield from stream
-    finally:
-        stream.close()
 
 
 def _sequence_thread_map(

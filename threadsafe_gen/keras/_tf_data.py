@@ -29,7 +29,7 @@ from ._common import (
 )
 from ._persistent import SharedShards
 
-__all__ = ["adapter_hosts", "host_seed", "serve_host_part", "to_tf_dataset"]
+__all__ = ["adapter_hosts", "host_seed", "process_pass", "serve_host_part", "to_tf_dataset"]
 
 # NOTE [ One splitter per host ]
 # Under a tf.distribute multi-worker strategy, tf.data shards every dataset it distributes by
@@ -173,7 +173,7 @@ def to_tf_dataset(
         )
     elif in_processes:
         run = functools.partial(
-            _process_pass,
+            process_pass,
             source,
             EpochCounter(),
             hosts,
@@ -202,7 +202,7 @@ def _persistent_pass(holder: SharedShards, epochs: EpochCounter, hosts: HostInfo
         yield as_structure(item)
 
 
-def _process_pass(
+def process_pass(
     source: Any,
     epochs: EpochCounter,
     hosts: HostInfo,
@@ -212,7 +212,10 @@ def _process_pass(
     seed: int,
     timeout: float | None,
 ) -> Iterator[Any]:
-    """One pass in worker processes started for this pass and stopped at its end."""
+    """One pass of *source*'s shards in worker processes started for it and stopped at its end.
+
+    Also runs a Sequence's epochs for :mod:`._legacy` (*source* then shards its indices).
+    """
     with use_hosts(hosts):  # the workers' identities name this host
         stream = start_shards(
             source,
