@@ -37,6 +37,7 @@ from ._sharding import (
     use_worker_info,
 )
 from ._text import exit_description, short_repr
+from ._watchdog import watch_parent
 from .errors import PicklingRefusedError, WorkerError
 
 if TYPE_CHECKING:
@@ -131,32 +132,6 @@ def _thread_main(call: Any, info: WorkerInfo, q: queue.Queue[Any], stop: threadi
                 _thread_put(q, (_ERROR, info.id, (exc, traceback.format_exc())), stop)
 
 
-def _parent_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # gone (or the pid was reused)
-        return False
-    # A parent that died but was not reaped yet is a zombie: dead for our purpose.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _watch_parent(parent_pid: int, direct_child: bool) -> None:
-    # Orphan watchdog: a worker whose parent died exits instead of running (or blocking on
-    # a full pipe) for ever. A direct child (fork, spawn) is re-parented when its parent
-    # dies; a forkserver child's OS parent is the fork server, so probe the pid instead.
-    while True:
-        time.sleep(0.5)
-        if direct_child:
-            if os.getppid() != parent_pid:
-                os._exit(0)
-        elif not _parent_alive(parent_pid):
-            os._exit(0)
-
-
 def reseed_globals(seed: int) -> None:
     # Forked workers share the parent's random state (docs/failure-modes.md row 2d): give each
     # worker its own. numpy's global RNG is seeded only when numpy.random is already imported
@@ -221,8 +196,7 @@ def _process_main(
     conn: Connection, call: Any, info: WorkerInfo, parent_pid: int
 ) -> None:  # pragma: no cover - runs in the worker process (covered by the engine tests)
     set_process_info(info)
-    direct = os.getppid() == parent_pid
-    threading.Thread(target=_watch_parent, args=(parent_pid, direct), daemon=True).start()
+    watch_parent(parent_pid)
     reseed_globals(info.seed)
     sender = _Sender(conn)
     try:

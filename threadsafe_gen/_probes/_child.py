@@ -13,8 +13,8 @@ hangs or dies:
 ``("ok", pos, index, fingerprint, seconds)`` or ``("error", pos, index, exc_info)``, and
 finally ``("done",)``. A loader that cannot be unpickled sends ``("load-error", exc_info)``.
 
-Every child watches the checking process (:func:`watch_parent`): when it dies, even by
-SIGKILL, the child exits instead of staying stuck in a loader call for ever.
+Every child watches the checking process (:func:`watch_parent`, from ``_watchdog``): when it
+dies, even by SIGKILL, the child exits instead of staying stuck in a loader call for ever.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import hashlib
 import os
 import pickle
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from .._text import type_name
+from .._watchdog import watch_parent
 
 __all__ = [
     "ERROR_CHARS",
@@ -50,47 +50,11 @@ _MAX_DEPTH = 16
 #: may raise a message of a million characters on every call.
 ERROR_CHARS = 2_000
 TRACEBACK_CHARS = 8_000
-#: Seconds between two looks of the parent-death watchdog.
-_WATCH_INTERVAL = 0.5
 
 
 def cut(text: str, limit: int) -> str:
     """*text* (newlines kept) cut to *limit* characters, ``...`` marking a cut."""
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
-
-
-def watch_parent(parent_pid: int) -> None:
-    """End this child process when the checking process *parent_pid* dies.
-
-    A daemon thread looks every half second. A direct child (fork, spawn) is re-parented
-    when its parent dies; a forkserver child's OS parent is the fork server, so the pid
-    itself is probed. Without it, a SIGKILLed checker would leave a child that hangs in the
-    loader running for ever (the same watchdog as the worker engine's in ``_workers``).
-    """
-    direct = os.getppid() == parent_pid
-    threading.Thread(
-        target=_watch, args=(parent_pid, direct), name="threadsafe_gen-watchdog", daemon=True
-    ).start()
-
-
-def _watch(parent_pid: int, direct: bool) -> None:
-    while True:
-        time.sleep(_WATCH_INTERVAL)
-        if (os.getppid() != parent_pid) if direct else not _alive(parent_pid):
-            os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # gone (or the pid was reused)
-        return False
-    # A parent that died but was not reaped yet is a zombie: dead for our purpose.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class Payload:
