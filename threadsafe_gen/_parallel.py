@@ -102,6 +102,26 @@ def open_shard(call: Any, info: WorkerInfo) -> Iterator[Any]:
     return auto_shard(call, info)
 
 
+_END: Any = object()
+
+
+def step_shard(call: Any, info: WorkerInfo) -> Iterator[Any]:
+    """The items of *call*'s shard for worker *info*, with *info* current only during each step.
+
+    For a shard that its consumer may resume on another thread between items (tf.data does):
+    worker info is thread-local, so it is set around each step, never across a yield.
+    """
+    it: Iterator[Any] | None = None
+    while True:
+        with use_worker_info(info):
+            if it is None:
+                it = open_shard(call, info)
+            item = next(it, _END)
+        if item is _END:
+            return
+        yield item
+
+
 class _Stopped(Exception):
     """Internal: the consumer closed the iterator; the worker should end quietly."""
 

@@ -1,4 +1,4 @@
-"""What the generator adapters share: argument checks, the shard runner, epoch counting.
+"""What the generator adapters share: argument checks, epoch counting, output signatures.
 
 Used by :mod:`._generator_dataset`, :mod:`._tf_data`, :mod:`._legacy` and :mod:`._persistent`.
 TensorFlow is imported only inside :func:`infer_signature`.
@@ -14,7 +14,7 @@ import numpy as np
 
 from .._iterators import GeneratorCall
 from .._locks import Lock
-from .._parallel import ParallelIterator, check_call, parallel_iter
+from .._parallel import check_call
 from .._sharding import describe_call
 from .._text import short_repr
 
@@ -81,28 +81,6 @@ def use_multiprocessing_arg(use_multiprocessing: bool, processes: bool | None, w
         )
         raise TypeError(msg)
     return bool(processes)
-
-
-def start_shards(
-    call: Any,
-    *,
-    workers: int,
-    use_multiprocessing: bool,
-    start_method: str | None,
-    epoch: int,
-    seed: int,
-    timeout: float | None,
-) -> ParallelIterator[Any]:
-    """Start *workers* shards of *call* for one epoch: the only place that starts workers."""
-    return parallel_iter(
-        call,
-        workers=workers,
-        use_multiprocessing=use_multiprocessing,
-        start_method=start_method,
-        epoch=epoch,
-        seed=seed,
-        timeout=timeout,
-    )
 
 
 def describe(source: Any) -> str:

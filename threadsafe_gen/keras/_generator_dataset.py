@@ -15,6 +15,7 @@ import numpy as np
 
 from .._hosts import host_info
 from .._locks import Lock
+from .._parallel import parallel_iter
 from .._text import short_repr
 from ..errors import PicklingRefusedError
 from . import _guard
@@ -24,7 +25,6 @@ from ._common import (
     check_source,
     check_workers,
     describe,
-    start_shards,
     use_multiprocessing_arg,
 )
 from ._persistent import PersistentShards
@@ -265,7 +265,7 @@ class GeneratorDatasetImpl:
             stream.close()
 
     def _open(self, epoch: int) -> Any:
-        return start_shards(
+        return parallel_iter(
             self._source,
             workers=self._shards,
             use_multiprocessing=self._processes,

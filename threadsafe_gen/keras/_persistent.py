@@ -15,13 +15,13 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._locks import Lock
-from .._parallel import open_shard, reseed_globals
-from .._sharding import derive_seed, use_worker_info, worker_info
-from ._common import MISSING, start_shards
+from .._parallel import parallel_iter, reseed_globals, step_shard
+from .._sharding import derive_seed, worker_info
+from ._common import MISSING
 
 # NOTE [ One set of worker processes for the whole fit ]
 # Starting worker processes every epoch costs about a second under spawn/forkserver (more if
@@ -122,15 +122,7 @@ def _persistent_shards(source: Any, gate: str, base_seed: int) -> Iterator[Any]:
         )
         if info.kind == "process":
             reseed_globals(current.seed)
-        it: Iterator[Any] | None = None
-        while True:
-            with use_worker_info(current):
-                if it is None:
-                    it = open_shard(source, current)
-                item = next(it, MISSING)
-            if item is MISSING:
-                break
-            yield item
+        yield from step_shard(source, current)
         yield EpochEnd(epoch)
         epoch += 1
 
@@ -158,7 +150,7 @@ class PersistentShards:
         self.epoch = epoch
         self._stream: Any = None
         try:
-            self._stream = start_shards(
+            self._stream = parallel_iter(
                 functools.partial(_persistent_shards, source, gate, seed),
                 workers=workers,
                 use_multiprocessing=True,
@@ -220,31 +212,16 @@ class SharedShards:
     pass gets nothing, and the first call of a newer pass drops what is left of the old one.
     """
 
-    def __init__(
-        self,
-        source: Any,
-        *,
-        workers: int,
-        start_method: str | None,
-        seed: int,
-        timeout: float | None,
-    ) -> None:
-        self._args = (source, workers, start_method, seed, timeout)
+    def __init__(self, start: Callable[..., PersistentShards]) -> None:
+        # start(epoch=...) makes the PersistentShards, at the first pass's epoch.
+        self._start = start
         self._lock = Lock()
         self._shards: PersistentShards | None = None
 
     def next(self, epoch: int) -> Any:
         with self._lock:
             if self._shards is None:
-                source, workers, start_method, seed, timeout = self._args
-                self._shards = PersistentShards(
-                    source,
-                    workers=workers,
-                    start_method=start_method,
-                    seed=seed,
-                    timeout=timeout,
-                    epoch=epoch,
-                )
+                self._shards = self._start(epoch=epoch)
             shards = self._shards
             while shards.epoch < epoch:
                 shards.advance()

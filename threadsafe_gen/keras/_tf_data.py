@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._hosts import HostInfo, host_info, hosts_from_input_context, use_hosts
-from .._parallel import open_shard
-from .._sharding import WorkerInfo, derive_seed, use_worker_info
+from .._parallel import parallel_iter, step_shard
+from .._sharding import WorkerInfo, derive_seed
 from ._common import (
     MISSING,
     EpochCounter,
@@ -24,10 +24,9 @@ from ._common import (
     check_source,
     check_workers,
     infer_signature,
-    start_shards,
     use_multiprocessing_arg,
 )
-from ._persistent import SharedShards
+from ._persistent import PersistentShards, SharedShards
 
 __all__ = ["adapter_hosts", "host_seed", "process_pass", "serve_host_part", "to_tf_dataset"]
 
@@ -165,7 +164,14 @@ def to_tf_dataset(
     base_seed = secrets.randbits(63) if seed is None else host_seed(seed, hosts)
     if in_processes and persistent_workers:
         holder = SharedShards(
-            source, workers=workers, start_method=start_method, seed=base_seed, timeout=timeout
+            functools.partial(
+                PersistentShards,
+                source,
+                workers=workers,
+                start_method=start_method,
+                seed=base_seed,
+                timeout=timeout,
+            )
         )
         ds = tf.data.Dataset.from_generator(
             functools.partial(_persistent_pass, holder, EpochCounter(), hosts),
@@ -217,7 +223,7 @@ def process_pass(
     Also runs a Sequence's epochs for :mod:`._legacy` (*source* then shards its indices).
     """
     with use_hosts(hosts):  # the workers' identities name this host
-        stream = start_shards(
+        stream = parallel_iter(
             source,
             workers=workers,
             use_multiprocessing=True,
@@ -279,14 +285,7 @@ def _shard_items(
         host=hosts.index,
         num_hosts=hosts.count,
     )
-    # Worker info is thread-local and tf.data may resume this generator on another thread,
-    # so it is set around each step, never across a yield.
-    it: Iterator[Any] | None = None
-    while True:
-        with use_worker_info(info):
-            if it is None:
-                it = open_shard(source, info)
-            item = next(it, MISSING)
-        if item is MISSING:
-            return
+    # tf.data may resume this generator on another thread: step_shard sets the thread-local
+    # worker info around each step, never across a yield.
+    for item in step_shard(source, info):
         yield as_structure(item)
