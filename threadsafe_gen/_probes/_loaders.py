@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .._findings import Finding, make_finding
+from .._findings import Finding, Severity, make_finding
 from .._text import one_line, short_repr, type_name
-from ._context import Probe, ProbeFunction
+from . import pickling
+from ._context import Probe, ProbeContext, ProbeFunction
 
 __all__ = [
     "BigContainer",
@@ -34,8 +35,10 @@ __all__ = [
     "big_containers",
     "draw",
     "duplication",
+    "framework_context",
     "kill",
     "mib",
+    "pickled_part_findings",
     "rng_restored",
     "rng_state",
     "select",
@@ -66,6 +69,52 @@ def shared_finding(code: str, **kwargs: Any) -> Finding:
 
 
 # --- worker processes seen from outside ------------------------------------------------------------
+
+
+def framework_context(
+    loader: Any,
+    *,
+    workers: int,
+    start_method: str,
+    max_batches: int,
+    batch_timeout: float,
+    deadline: float,
+) -> ProbeContext:
+    """The ProbeContext of a loader run by its framework's own *workers* (0: in-process)."""
+    return ProbeContext(
+        loader=loader,
+        kind="generator",
+        workers=max(1, workers),
+        use_multiprocessing=workers > 0,
+        start_method=start_method,
+        indices=[],
+        make_iterator=None,
+        max_batches=max_batches,
+        batch_timeout=batch_timeout,
+        deadline=deadline,
+    )
+
+
+def pickled_part_findings(
+    ctx: ProbeContext,
+    parts: Sequence[tuple[str, Any]],
+    severity: Severity,
+    when: str,
+    *,
+    dumps: Callable[[Any], Any] | None = None,
+) -> list[Finding]:
+    """TSG101/TSG102 for each (root path, part) the framework pickles into its workers.
+
+    The culprits' paths are recorded in ``ctx.state.unpicklable`` for the later probes.
+    """
+    findings: list[Finding] = []
+    for root, part in parts:
+        culprits = pickling.find_unpicklable(part, root, dumps=dumps)
+        ctx.state.unpicklable += [u.path for u in culprits]
+        findings += [
+            pickling.culprit_finding(g, severity, when) for g in pickling.by_attribute(culprits)
+        ]
+    return findings
 
 
 def uss_bytes(pid: int) -> int | None:
@@ -120,6 +169,22 @@ class Duplication:
     def replicated(self) -> bool:
         """Most items were produced by more than one worker: the workers replicate the data."""
         return len(self.per_worker) > 1 and self.shared * 2 > self.distinct and self.factor > 1.2
+
+    def measured(self, unit: str) -> str:
+        """How it was measured, for a TSG402 message: over how many *unit*, and per worker."""
+        counts = ", ".join(f"worker {w}: {n}" for w, n in self.per_worker.items())
+        return (
+            f"measured over the first {self.produced} {unit}: {self.distinct} distinct, "
+            f"{self.shared} made by more than one worker; {counts}"
+        )
+
+    def details(self, unit: str, *, distinct: bool = False) -> dict[str, Any]:
+        """A TSG402 finding's details: the factor, the *unit* produced, the count per worker."""
+        details: dict[str, Any] = {"factor": round(self.factor, 2), unit: self.produced}
+        if distinct:
+            details["distinct"] = self.distinct
+        details["per_worker"] = dict(self.per_worker)
+        return details
 
 
 def duplication(items: list[tuple[int, str]]) -> Duplication:

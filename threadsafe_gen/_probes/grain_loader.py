@@ -48,7 +48,6 @@ from .._frameworks import (
     grain_settings,
 )
 from .._text import short_repr, type_name
-from . import pickling
 from ._calls import Caller
 from ._child import fingerprint
 from ._context import Probe, ProbeContext
@@ -56,7 +55,9 @@ from ._loaders import (
     describe_error,
     draw,
     duplication,
+    framework_context,
     kill,
+    pickled_part_findings,
     rng_restored,
     rng_state,
     select,
@@ -96,14 +97,10 @@ def make_context(
     Grain always spawns its workers, whatever *start_method* says.
     """
     n = grain_settings(loader).worker_count if workers is None else workers
-    return ProbeContext(
-        loader=loader,
-        kind="generator",
-        workers=max(1, n),
-        use_multiprocessing=n > 0,
+    return framework_context(
+        loader,
+        workers=n,
         start_method="spawn",
-        indices=[],
-        make_iterator=None,
         max_batches=max_batches,
         batch_timeout=batch_timeout,
         deadline=deadline,
@@ -150,15 +147,7 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
             "is harmless with worker_count=0, but Grain's worker processes (worker_count>0, "
             "mp_prefetch) receive the pipeline pickled"
         )
-    dumps = _cloudpickle_dumps()
-    findings: list[Finding] = []
-    for root, part in _roots(ctx, s):
-        culprits = pickling.find_unpicklable(part, root, dumps=dumps)
-        ctx.state.unpicklable += [u.path for u in culprits]
-        findings += [
-            pickling.culprit_finding(g, severity, when) for g in pickling.by_attribute(culprits)
-        ]
-    return findings
+    return pickled_part_findings(ctx, _roots(ctx, s), severity, when, dumps=_cloudpickle_dumps())
 
 
 # --- the dry run -------------------------------------------------------------------------------------
@@ -424,7 +413,6 @@ def _duplicate_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
     dup = duplication(run.items)
     if not dup.replicated:
         return []
-    counts = ", ".join(f"worker {w}: {n}" for w, n in dup.per_worker.items())
     return [
         shared_finding(
             "TSG402",
@@ -432,9 +420,7 @@ def _duplicate_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
             message=(
                 f"each of the {run.workers} Grain workers runs the whole IterDataset: its "
                 "source ignores the slice Grain gives each worker (set_slice), so every "
-                f"element arrives {dup.factor:.2f} times (measured over the first "
-                f"{dup.produced} elements: {dup.distinct} distinct, {dup.shared} made by more "
-                f"than one worker; {counts})"
+                f"element arrives {dup.factor:.2f} times ({dup.measured('elements')})"
             ),
             hint=(
                 "In the source's set_slice(sl, sequential_slice), keep sl and yield only the "
@@ -442,11 +428,7 @@ def _duplicate_findings(ctx: ProbeContext, run: _Run) -> list[Finding]:
                 "or split with threadsafe_gen.shard(), which reads the Grain worker's index."
             ),
             severity=Severity.ERROR,
-            details={
-                "factor": round(dup.factor, 2),
-                "elements": dup.produced,
-                "per_worker": dict(dup.per_worker),
-            },
+            details=dup.details("elements"),
         )
     ]
 

@@ -55,8 +55,10 @@ from ._loaders import (
     describe_error,
     draw,
     duplication,
+    framework_context,
     kill,
     mib,
+    pickled_part_findings,
     select,
     shared_finding,
     uss_bytes,
@@ -129,14 +131,10 @@ def make_context(
     """The ProbeContext of a torch loader: its own worker settings unless overridden."""
     dl = _configured(loader, kind, workers, start_method)
     s = torch_settings(dl)
-    return ProbeContext(
-        loader=dl,
-        kind="generator",
-        workers=max(1, s.num_workers),
-        use_multiprocessing=s.num_workers > 0,
+    return framework_context(
+        dl,
+        workers=s.num_workers,
         start_method=s.start_method,
-        indices=[],
-        make_iterator=None,
         max_batches=max_batches,
         batch_timeout=batch_timeout,
         deadline=deadline,
@@ -179,16 +177,7 @@ def probe_pickling(ctx: ProbeContext) -> list[Finding]:
         for name, fn in (("collate_fn", s.collate_fn), ("worker_init_fn", s.worker_init_fn))
         if fn is not None
     ]
-    severity = pickling.spawn_only_severity(ctx)
-    when = _when(ctx, s)
-    findings: list[Finding] = []
-    for root, part in parts:
-        culprits = pickling.find_unpicklable(part, root)
-        ctx.state.unpicklable += [u.path for u in culprits]
-        findings += [
-            pickling.culprit_finding(g, severity, when) for g in pickling.by_attribute(culprits)
-        ]
-    return findings
+    return pickled_part_findings(ctx, parts, pickling.spawn_only_severity(ctx), _when(ctx, s))
 
 
 # --- the dry run -------------------------------------------------------------------------------------
@@ -501,7 +490,6 @@ def _duplicate_findings(ctx: ProbeContext, s: TorchSettings, run: _Run) -> list[
     dup = duplication([(w, fp) for w, fp, _rows in run.items])
     if not dup.replicated:
         return []
-    counts = ", ".join(f"worker {w}: {n}" for w, n in dup.per_worker.items())
     return [
         shared_finding(
             "TSG402",
@@ -510,9 +498,8 @@ def _duplicate_findings(ctx: ProbeContext, s: TorchSettings, run: _Run) -> list[
                 f"DataLoader(num_workers={s.num_workers}) runs a copy of the IterableDataset "
                 f"{type(ctx.loader.dataset).__name__} in every worker, and its __iter__ does not "
                 f"split the data by worker: every batch arrives {dup.factor:.2f} times "
-                f"(measured over the first {dup.produced} batches: {dup.distinct} distinct, "
-                f"{dup.shared} made by more than one worker; {counts}). Keras trains on each "
-                "item that many times per epoch, silently"
+                f"({dup.measured('batches')}). Keras trains on each item that many times per "
+                "epoch, silently"
             ),
             hint=(
                 "Split the items by worker in __iter__: `for i in threadsafe_gen.shard(range(n)):` "
@@ -520,12 +507,7 @@ def _duplicate_findings(ctx: ProbeContext, s: TorchSettings, run: _Run) -> list[
                 "torch.utils.data.get_worker_info() and range(info.id, n, info.num_workers)."
             ),
             severity=Severity.ERROR,
-            details={
-                "factor": round(dup.factor, 2),
-                "batches": dup.produced,
-                "distinct": dup.distinct,
-                "per_worker": dict(dup.per_worker),
-            },
+            details=dup.details("batches", distinct=True),
         )
     ]
 
