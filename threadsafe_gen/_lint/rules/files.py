@@ -35,24 +35,24 @@ def _draft(shown: str, text: str, hint: str, span: Span | None = None) -> Draft:
     return Draft("TSG852", shown, span or Span(1, 1), (text,), hint=hint)
 
 
-def unreadable(shown: str, exc: OSError) -> Draft:
-    """*shown* could not be opened or read."""
+def _unreadable(shown: str, exc: OSError, what: str, skipped: str) -> Draft:
+    """TSG852 on *shown*: *what* could not be read, so *skipped* not linted."""
     reason = one_line(exc.strerror or str(exc), _REASON_LIMIT)
     return _draft(
         shown,
-        f"{shown} could not be read ({reason}), so it was not linted",
+        f"{what} could not be read ({reason}), so {skipped} not linted",
         f"Make it readable by the user running the lint, or {_EXCLUDE}.",
     )
+
+
+def unreadable(shown: str, exc: OSError) -> Draft:
+    """*shown* could not be opened or read."""
+    return _unreadable(shown, exc, shown, "it was")
 
 
 def unreadable_folder(shown: str, exc: OSError) -> Draft:
     """The folder *shown* could not be listed while walking a tree."""
-    reason = one_line(exc.strerror or str(exc), _REASON_LIMIT)
-    return _draft(
-        shown,
-        f"the folder {shown} could not be read ({reason}), so the files in it were not linted",
-        f"Make it readable by the user running the lint, or {_EXCLUDE}.",
-    )
+    return _unreadable(shown, exc, f"the folder {shown}", "the files in it were")
 
 
 def not_regular(shown: str, kind: str) -> Draft:
