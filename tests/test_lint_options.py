@@ -123,7 +123,7 @@ def test_options_normalise_a_lone_string_and_paths() -> None:
     """ignore="TSG151" is one code, not six letters; root becomes a Path."""
     opts = LintOptions(select="TSG1", ignore="TSG151", root="src")  # type: ignore[arg-type]
     assert (opts.select, opts.ignore, opts.root) == (("TSG1",), ("TSG151",), Path("src"))
-    assert opts.codes == {"TSG852"}
+    assert opts.codes == {"TSG152", "TSG852"}  # TSG1 less TSG151, and TSG852 always
 
 
 @pytest.mark.parametrize(

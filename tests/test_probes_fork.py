@@ -7,6 +7,7 @@ down; every test checks that no child process is left behind.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadsafe_gen import check_loader
+from threadsafe_gen import check_loader, rng_for
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
 from threadsafe_gen._probes.inspection import process_inspection
@@ -410,3 +411,29 @@ def test_shared_file_offset_is_found_for_certain(tmp_path: Path) -> None:
             assert "moved the offset of descriptor" in f.message
     finally:
         loader.close()
+
+
+class _ReseedsThenKeyedByIndex:
+    """Reseeds numpy's global RNG on every call (as threadsafe_gen.keras.guard does per worker)
+    but draws only from rng_for(index): equal across workers by design, not a replay."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int) -> Any:
+        np.random.seed(os.getpid() % 2**32)
+        x = rng_for(index, epoch=0).normal(size=(4, 1)).astype(np.float32)
+        return x, x[:, 0]
+
+
+def test_a_reseed_alone_is_not_a_draw_from_the_inherited_rng() -> None:
+    """Seeding the global RNG changes its state without drawing from what the workers
+    inherited: no TSG501 when the numbers come from rng_for (the README quickstart's shape)."""
+    report = check_loader(
+        _ReseedsThenKeyedByIndex(),
+        workers=2,
+        use_multiprocessing=True,
+        start_method="fork",
+        probes=["sequential", "fork_dry_run"],
+    )
+    assert "TSG501" not in report.codes()

