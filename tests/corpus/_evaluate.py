@@ -111,7 +111,7 @@ def postgres_provider() -> Iterator[Callable[[], str]]:
             if failure:
                 raise Unavailable(failure[0])
             if not dsn:
-                from pg import PostgresUnavailable, postgres_server
+                from helpers.postgres import PostgresUnavailable, postgres_server
 
                 try:
                     dsn.append(stack.enter_context(postgres_server()))
