@@ -437,3 +437,30 @@ def test_a_reseed_alone_is_not_a_draw_from_the_inherited_rng() -> None:
         probes=["sequential", "fork_dry_run"],
     )
     assert "TSG501" not in report.codes()
+
+
+class _MetricsSeq(L.PureSeq):
+    """Sends one metrics datagram per call over a socket opened in __init__ (statsd style)."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__()
+        self.metrics = sock
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.metrics.send(b"batches:1|c")
+        return L.batch_for(index)
+
+
+@pytest.mark.slow
+@needs_fork
+def test_datagram_socket_shared_with_workers_is_not_a_shared_connection() -> None:
+    """Whole datagrams from several processes do not interleave: no TSG203 for them."""
+    import socket
+
+    ours, sink = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        found = _observed_check(_MetricsSeq(ours))
+    finally:
+        ours.close()
+        sink.close()
+    assert "TSG203" not in {f.code for f in found}

@@ -411,8 +411,11 @@ _CHECKS: tuple[Check, ...] = (
         _R,
         _W,
         "Keras forks a new worker pool every epoch from an unchanged parent, so forked "
-        "workers repeat last epoch's augmentations.",
-        "Key randomness on the epoch: threadsafe_gen.rng_for(index, epoch=epoch).",
+        "workers repeat last epoch's augmentations; an RNG created in __getitem__ with a seed "
+        "that does not change between epochs (RandomState(index)) repeats them with any "
+        "workers.",
+        "Key randomness on the epoch: threadsafe_gen.rng_for(index, epoch=epoch), with the "
+        "epoch moved in on_epoch_end.",
         example="tsg501.py",
         fixed="tsg501_fix.py",
         rows=("2d", "7.4"),
@@ -424,7 +427,9 @@ _CHECKS: tuple[Check, ...] = (
         _R,
         _W,
         "Pickling or forking copies the RNG with its state into every worker, so the "
-        "workers draw identical numbers (measured: 16 of 64 values distinct with 4 workers).",
+        "workers draw identical numbers (measured: 16 of 64 values distinct with 4 workers). "
+        "Reported when __getitem__ draws from it: one used only in __init__ or "
+        "on_epoch_end runs in the parent.",
         "Use threadsafe_gen.rng_for(index, epoch=...) inside __getitem__ instead.",
         fixed="tsg501_fix.py",
         rows=("2d",),

@@ -32,6 +32,9 @@ and their private helpers:
     _pool.py        child worker processes: start, drive, reap; the parent's own calls
     _child.py       the code that runs inside those children
     _batches.py     fingerprints and structure signatures of batches
+    _observe.py     what each call does in the forked canary: RNGs drawn from or seeded,
+                    attributes assigned, inherited sockets and file offsets used
+    _race.py        races provoked on purpose: one call paused inside a generator
 """
 
 from __future__ import annotations

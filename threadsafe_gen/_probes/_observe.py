@@ -455,9 +455,9 @@ class InheritedHandles:
     shares its offset (wrong rows): docs/failure-modes.md rows 2b and 2b''. Whether a dry run
     shows it is luck; this makes it certain, and harmless to the parent.
 
-    * A socket becomes one end of a fresh socket pair: a watcher thread sees bytes arrive at
-      the other end, records the descriptor and closes that end, so the call reads
-      end-of-file instead of waiting for a reply.
+    * A stream socket becomes one end of a fresh socket pair: a watcher thread sees bytes
+      arrive at the other end, records the descriptor and closes that end, so the call reads
+      end-of-file instead of waiting for a reply. (Datagram sockets are left alone.)
     * A regular file open for reading becomes a new open of the same file at the same
       offset, so the child's seeks and reads no longer move the parent's offset; a call that
       moves it is recorded (``pread`` and memory maps do not move offsets: they are safe).
@@ -477,12 +477,19 @@ class InheritedHandles:
                     self._swap_socket(fd)
                 elif stat.S_ISREG(mode):
                     self._swap_file(fd)
-            except OSError:
+            except (OSError, ValueError):  # an exotic descriptor: left as it is
                 continue
         if self._peers:
             threading.Thread(target=self._watch, name="threadsafe_gen-sockets", daemon=True).start()
 
     def _swap_socket(self, fd: int) -> None:
+        probe = socket.socket(fileno=os.dup(fd))
+        try:
+            stream = probe.type == socket.SOCK_STREAM
+        finally:
+            probe.close()
+        if not stream:
+            return  # datagrams (statsd, syslog) are whole messages: sharing them is harmless
         ours, peer = socket.socketpair()
         os.dup2(ours.fileno(), fd)
         ours.close()

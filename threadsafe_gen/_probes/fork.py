@@ -4,11 +4,15 @@ Mirrors Keras: the parent computes the first batches on the calling thread (Kera
 see NOTE [ Peek on the calling thread ]), then two workers are forked *from a helper thread*
 (Keras forks from its enqueuer thread, which is what makes an inherited ``sqlite3``
 connection fail) and compute the same indices plus a few more; a third worker is forked
-afterwards from the unchanged parent, as Keras rebuilds its pool every epoch.
+afterwards for the next epoch, after ``on_epoch_end`` (run in that worker), as Keras
+rebuilds its pool every epoch.
 
-Decides TSG203 (raises in a worker, or serves other data there, while the parent is fine)
-and TSG501/TSG502 (the same "random" output across workers / epochs where two calls in one
-process differ; a deterministic loader is never flagged). Workers that die or hang are
+Decides TSG203 (raises in a worker, or serves other data there, while the parent is fine;
+or, for certain, a call seen by the canary to use a socket or file offset this process
+holds, in which case no worker is run on it) and TSG501/TSG502 (the same "random" output
+across workers / epochs, claimed only when the canary saw the calls draw random numbers
+from an RNG workers inherit, or, without its observation, when two calls in one process
+differ; an RNG seeded by the index alone repeats every epoch). Workers that die or hang are
 reported through :mod:`~threadsafe_gen._probes.failures` (TSG821, TSG801, TSG802).
 
 Severity rule: fork-only problems are errors when the planned workers are forked processes

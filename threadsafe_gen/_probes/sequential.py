@@ -1,7 +1,10 @@
 """The sequential probe: one pass over the loader, as one worker would make it.
 
 First a forked canary runs the same calls (where fork is safe), so a loader that kills its
-process is reported instead of killing the caller; then Keras' two peek calls run on the
+process is reported instead of killing the caller. The canary also observes each call
+(:mod:`~threadsafe_gen._probes._observe`: the RNGs it draws from or seeds, the attributes it
+assigns, the inherited sockets and file offsets it uses) for the probes that judge those
+(``state.observed``). Then Keras' two peek calls run on the
 calling thread (only when the canary showed they return), and the pass runs on a helper
 thread with a per-call timeout. Its :class:`~threadsafe_gen._probes._calls.PassRecord`
 (fingerprints per index) is what every later in-process probe compares with.
