@@ -7,6 +7,7 @@ import collections
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -140,13 +141,14 @@ def test_worker_info_in_torch_workers() -> None:
 
 
 @pytest.fixture(scope="module")
-def grain_loaders() -> Any:
+def grain_loaders() -> Iterator[Any]:
     """tests/loaders/grain_loaders.py, with Grain's process-wide threads started before any test's
     snapshot of running threads (module scope: set up before the per-test fixtures)."""
     pytest.importorskip("grain")
     loaders = pytest.importorskip("loaders.grain_loaders")
     loaders.prepare_process()
-    return loaders
+    yield loaders
+    loaders.release_process()
 
 
 @pytest.mark.grain

@@ -8,6 +8,7 @@ start workers are marked slow, those that only pickle or look run in millisecond
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,9 +28,12 @@ MP2 = {"num_workers": 2}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _grain_process_state() -> None:
-    """Grain's process-wide state, set up before the per-test thread snapshot."""
+def _grain_process_state() -> Iterator[None]:
+    """Grain's process-wide state, set up before the per-test thread snapshot and stopped
+    when this module is done."""
     loaders.prepare_process()
+    yield
+    loaders.release_process()
 
 
 def check(loader: Any, **kwargs: Any) -> LoaderReport:

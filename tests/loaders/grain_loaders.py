@@ -39,6 +39,19 @@ def prepare_process() -> None:
     flags.FLAGS.mark_as_parsed()
 
 
+def release_process() -> None:
+    """Stop the thread pool prepare_process() started, when a test module is done with Grain:
+    later tests' fork-safety probes would otherwise see its threads as the user's (TSG202)."""
+    from grain._src.python.ipc import shared_memory_array
+
+    cls = shared_memory_array.SharedMemoryArray
+    pool = cls._del_thread_pool
+    if pool is not None:
+        cls._disable_async_del()
+        pool.close()
+        pool.join()
+
+
 class Source:
     """A random-access source of N records; kind makes record 9 hang, crash or raise."""
 
