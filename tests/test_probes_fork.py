@@ -22,6 +22,7 @@ from helpers.probes import codes_of as by_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import threadsafe_gen
 from threadsafe_gen import check_loader, rng_for
 from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
@@ -464,3 +465,42 @@ def test_datagram_socket_shared_with_workers_is_not_a_shared_connection() -> Non
         ours.close()
         sink.close()
     assert "TSG203" not in {f.code for f in found}
+
+
+class _CounterSeeded(L.PureSeq):
+    """Seeds numpy's global RNG from a batch counter it keeps, as ImageDataGenerator's
+    iterators do (``seed + total_batches_seen``): every forked worker copies the counter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        np.random.seed(7 + self.seen)
+        self.seen += 1
+        x, y = L.batch_for(index)
+        return x + np.random.normal(size=x.shape).astype(np.float32), y
+
+
+@threadsafe_gen.keras.guard
+class _GuardedRngFor(L.RngForSeq):
+    """The README's recipe: guard() reseeds the global RNGs per worker, rng_for keys the
+    augmentation on (index, epoch): the same noise whichever worker computes an index."""
+
+
+@pytest.mark.slow
+@needs_fork
+def test_seed_from_a_copied_counter_repeats_in_forked_workers() -> None:
+    """Reseeded every call, but from a counter each forked worker copies: TSG501 (item 4 keeps
+    it: seeds that depend on call history are not per-index keys)."""
+    found = [f for f in _observed_check(_CounterSeeded()) if f.code.startswith("TSG5")]
+    assert "TSG501" in {f.code for f in found}
+    assert "a counter, not the index" in by_code(found, "TSG501")[0].message
+
+
+@pytest.mark.slow
+@needs_fork
+def test_reseeding_per_worker_with_index_keyed_noise_is_clean() -> None:
+    """guard() reseeds numpy's global RNG in each worker (its state is then not the parent's),
+    and rng_for(index, epoch) gives every worker the same noise for an index: nothing."""
+    assert [f.code for f in _observed_check(_GuardedRngFor()) if f.code.startswith("TSG5")] == []

@@ -60,6 +60,9 @@ STDLIB_GLOBAL = "random (global RNG)"
 #: Seeded creations kept per call (for the message; the count is what decides).
 _MAX_SEEDED = 4
 
+#: The functions that seed a global RNG, and the source each seeds.
+_GLOBAL_SEEDERS = {"numpy.random.seed": NUMPY_GLOBAL, "random.seed": STDLIB_GLOBAL}
+
 
 @dataclasses.dataclass(frozen=True)
 class CallUse:
@@ -76,6 +79,8 @@ class CallUse:
             on (see :class:`InheritedHandles`).
         offsets: descriptors of files inherited from the parent whose offset the call moved
             (a seek or read that forked workers would share).
+        reseeded: global RNGs the call seeded (``np.random.seed``, ``random.seed``): what it
+            draws from them afterwards does not come from the parent's state.
         raised: the exception type the call raised in the canary, or ``""``.
     """
 
@@ -86,6 +91,7 @@ class CallUse:
     unseeded: int = 0
     sockets: tuple[int, ...] = ()
     offsets: tuple[int, ...] = ()
+    reseeded: tuple[str, ...] = ()
     raised: str = ""
 
 
@@ -118,9 +124,27 @@ class Observation:
 
     @property
     def inherited(self) -> set[str]:
-        """Sources a forked worker inherits with their state (all but ``random``'s global,
-        which Python reseeds in every forked child)."""
-        return self.drew - {STDLIB_GLOBAL}
+        """Sources drawn from as a forked worker inherits them: with the parent's state. Not
+        ``random``'s global RNG (Python reseeds it in every forked child), nor a global RNG
+        after a call reseeded it (``threadsafe_gen.keras.guard`` does, per worker)."""
+        reseeded = {STDLIB_GLOBAL}
+        found: set[str] = set()
+        for c in self.calls:
+            reseeded |= set(c.reseeded)
+            found |= set(c.drew) - reseeded
+        return found
+
+    @property
+    def counter_seeded(self) -> bool:
+        """One index called twice seeded its RNG with two different seeds: the seed comes
+        from state the loader keeps (a batch counter, as ImageDataGenerator's iterators
+        seed from ``seed + total_batches_seen``), which every forked worker copies."""
+        seeds: dict[tuple[int, str], set[str]] = {}
+        for c in self.calls:
+            for entry in c.seeded:
+                maker, _, seed = entry.partition("(")
+                seeds.setdefault((c.index, maker), set()).add(seed)
+        return any(len(values) > 1 for values in seeds.values())
 
     @property
     def seeded(self) -> list[str]:
@@ -311,9 +335,7 @@ class Observer:
         ]
         self._writes: list[str] = []
         self._created: list[tuple[str, bool]] = []
-        # Global RNGs the call reseeded, with their state just after the seed: numbers drawn
-        # after a reseed do not come from the state the forked workers inherited.
-        self._reseeded: dict[str, bytes | None] = {}
+        self._reseeded: set[str] = set()
         self._recording = False
         self._depth = 0
         self._patch_constructors(scan)
@@ -325,7 +347,7 @@ class Observer:
         """Run ``fn()`` (the call of *index*): what it did, and what it raised."""
         offsets = handles.offsets() if handles is not None else {}
         before = [self.kinds.state(obj) for _, obj in self.sources]
-        self._writes, self._created, self._reseeded = [], [], {}
+        self._writes, self._created, self._reseeded = [], [], set()
         self._recording = True
         error: BaseException | None = None
         try:
@@ -335,9 +357,6 @@ class Observer:
         finally:
             self._recording = False
             after = [self.kinds.state(obj) for _, obj in self.sources]
-        before = [
-            self._reseeded.get(name, b) for (name, _), b in zip(self.sources, before, strict=True)
-        ]
         drew = tuple(
             name for (name, _), a, b in zip(self.sources, before, after, strict=True) if a != b
         )
@@ -350,6 +369,7 @@ class Observer:
             unseeded=sum(1 for _, has_seed in self._created if not has_seed),
             sockets=handles.take() if handles is not None else (),
             offsets=handles.moved(offsets) if handles is not None else (),
+            reseeded=tuple(sorted(self._reseeded)),
             raised=type(error).__name__ if error is not None else "",
         )
         return use, error
@@ -372,11 +392,6 @@ class Observer:
             pass
 
     # --- RNG constructors
-
-    def _note_reseed(self, name: str) -> None:
-        for source, obj in self.sources:
-            if source == name:
-                self._reseeded[name] = self.kinds.state(obj)
 
     def _patch_constructors(self, scan: ModuleScan) -> None:
         wrapped: dict[int, Any] = {}
@@ -405,9 +420,8 @@ class Observer:
             has_seed = seed is not None and not derived
             shown = short_repr(seed, 40) if has_seed else ""
             observer._created.append((f"{qualname}({shown})", has_seed))
-
-        # random.seed and numpy.random.seed reseed a global RNG: remember its new state.
-        reseeds = {"random.seed": STDLIB_GLOBAL, "numpy.random.seed": NUMPY_GLOBAL}.get(qualname)
+            if qualname in _GLOBAL_SEEDERS:
+                observer._reseeded.add(_GLOBAL_SEEDERS[qualname])
 
         def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             record(args[1:] if fn is not original else args, kwargs)
@@ -416,8 +430,6 @@ class Observer:
                 return fn(*args, **kwargs)
             finally:
                 observer._depth -= 1
-                if reseeds is not None and observer._recording:
-                    observer._note_reseed(reseeds)
 
         if isinstance(original, type):
             return _recording_subclass(original, short, run)

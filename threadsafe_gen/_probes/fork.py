@@ -447,9 +447,10 @@ def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
     pair = [w for w in done if w.label in ("fork-1", "fork-2")]
     later = [w for w in done if w.label == EPOCH2]
     observed = usable(ctx.state.observed)
+    copied = observed is not None and observed.counter_seeded
     if observed is not None:
         sources = sorted(observed.inherited)
-        random_seen = bool(sources)
+        random_seen = bool(sources) or copied
     else:
         sources = []
         random_seen = any(_random_in_process(w) for w in done)
@@ -458,13 +459,23 @@ def _fork_randomness(ctx: ProbeContext, workers: list[Worker]) -> list[Finding]:
             return _seeded_every_epoch(ctx, observed.seeded, later[0], pair)
         return []  # deterministic (or unknown): identical results are correct
     sev = error_if(ctx.fork_planned)
-    state = (
-        f"the loader draws from {', '.join(sources[:3])}, which forked workers inherit with "
-        "its state"
-        if sources
-        else "the random state (numpy's global RNG or an RNG on the loader) is copied into "
-        "every forked worker"
-    )
+    if sources:
+        state = (
+            f"the loader draws from {', '.join(sources[:3])}, which forked workers inherit "
+            "with its state"
+        )
+    elif copied:
+        assert observed is not None
+        shown = ", ".join(dict.fromkeys(observed.seeded[:3]))
+        state = (
+            f"the loader seeds its RNG from state it keeps ({shown}, ...: a counter, not the "
+            "index), which every forked worker copies"
+        )
+    else:
+        state = (
+            "the random state (numpy's global RNG or an RNG on the loader) is copied into "
+            "every forked worker"
+        )
     findings: list[Finding] = []
     if len(pair) == 2:
         same, total = _identical(pair[0], pair[1])
