@@ -29,6 +29,7 @@ from corpus import (
     matches,
     module_names,
     needs_keras,
+    needs_provoked_race,
     uses_postgres,
     xfail_reasons,
 )
@@ -42,6 +43,7 @@ from corpus._evaluate import (
 )
 
 from threadsafe_gen import REGISTRY, Finding, LoaderReport
+from threadsafe_gen._probes._race import RACES_PROVOKABLE
 
 NAMES = module_names()
 REPEATS = 10
@@ -87,6 +89,15 @@ def _marks(name: str, xfail_field: str | None, *, runs: bool) -> list[Any]:
         marks.append(pytest.mark.xfail(strict=True, reason=reasons[xfail_field]))
     elif runs and xfail_field in ("check_xfail", "stable_xfail") and reasons.get("flaky"):
         marks.append(pytest.mark.xfail(strict=False, reason=reasons["flaky"]))
+    elif (
+        runs
+        and xfail_field in ("check_xfail", "stable_xfail")
+        and not RACES_PROVOKABLE
+        and needs_provoked_race(name)
+    ):
+        marks.append(
+            pytest.mark.xfail(strict=False, reason="a thread race found by luck on Python 3.10")
+        )
     return marks
 
 
@@ -112,7 +123,10 @@ _REPORTS: dict[str, LoaderReport] = {}
 def _expect(name: str) -> Expect:
     if needs_keras(name):
         pytest.importorskip("tensorflow")
-    expect: Expect = load(name).EXPECT
+    try:
+        expect: Expect = load(name).EXPECT
+    except ModuleNotFoundError as exc:  # a library of the [corpus] extra is not installed
+        pytest.skip(f"needs {exc.name}")
     return expect
 
 
@@ -156,7 +170,11 @@ def _explain(tool: str, name: str, found: list[Finding], expect: Expect) -> str:
 
 
 def test_corpus_has_at_least_60_loaders_a_third_of_them_clean() -> None:
-    expects = {n: load(n).EXPECT for n in NAMES if not needs_keras(n)}
+    expects = {}
+    for n in NAMES:
+        if not needs_keras(n):
+            with contextlib.suppress(ModuleNotFoundError):  # a [corpus] library may be absent
+                expects[n] = load(n).EXPECT
     assert len(NAMES) >= 60
     clean = [n for n in NAMES if not _static_must(n)]
     assert 0.25 <= len(clean) / len(NAMES) <= 0.5, clean

@@ -184,6 +184,18 @@ def xfail_reasons(name: str) -> dict[str, str]:
     return {}
 
 
+def needs_provoked_race(name: str) -> bool:
+    """Whether the check must find a thread race in this module's loader (TSG302/TSG306):
+    found for certain only where races can be provoked (Python >= 3.11), by luck elsewhere.
+    Read from its source."""
+    text = (CORPUS_DIR / f"{name}.py").read_text()
+    return any(
+        "check_must" in line and ("TSG302" in line or "TSG306" in line)
+        for line in text.splitlines()
+        if "check_must_not" not in line
+    )
+
+
 def uses_postgres(name: str) -> bool:
     """Whether the module's factory asks for a PostgreSQL server (read from its source)."""
     return "ws.postgres()" in (CORPUS_DIR / f"{name}.py").read_text()

@@ -44,7 +44,7 @@ from ._calls import (
 )
 from ._context import Probe, ProbeContext
 from ._observe import usable
-from ._race import provoke
+from ._race import RACES_PROVOKABLE, provoke
 from .sequential import sequential_pass
 from .state import results_changed
 
@@ -478,6 +478,8 @@ def _provoked_calls(
     both calls are next() on one iterator (*primed*: it already yielded, so its frame is
     resumed, not started).
     """
+    if not RACES_PROVOKABLE:
+        return []
     if ctx.kind == "sequence":
         call_a: Callable[[], Any] = functools.partial(getitem, ctx.loader, first)
         call_b: Callable[[], Any] = functools.partial(getitem, ctx.loader, second)
