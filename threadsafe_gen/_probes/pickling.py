@@ -238,8 +238,11 @@ _HANDLE_TYPE_NAMES = frozenset(
 
 
 def _is_local(obj: Any) -> bool:
-    qualname = getattr(obj, "__qualname__", "")
-    return "<locals>" in qualname or "<lambda>" in qualname
+    try:
+        qualname = getattr(obj, "__qualname__", "")
+    except Exception:  # a __getattr__ raising something other than AttributeError
+        return False
+    return isinstance(qualname, str) and ("<locals>" in qualname or "<lambda>" in qualname)
 
 
 # --- the walk --------------------------------------------------------------------------------
