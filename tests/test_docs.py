@@ -240,9 +240,19 @@ _IMPORTS_KERAS = re.compile(
 )
 
 
+_IMPORTS_FRAMEWORK = {
+    name: re.compile(rf"^[ \t]*(?:>>> )?(?:import|from)[ \t]+{name}\b", re.M)
+    for name in ("torch", "grain")
+}
+
+
 def _block_param(block: Block) -> object:
-    """The block as a test parameter, marked `keras` when it imports TensorFlow or Keras."""
+    """The block as a test parameter, marked `keras` when it imports TensorFlow or Keras, and
+    `torch`/`grain` when it imports those (optional extras)."""
     marks = [pytest.mark.keras] if _IMPORTS_KERAS.search(block.source) else []
+    marks += [
+        getattr(pytest.mark, n) for n, r in _IMPORTS_FRAMEWORK.items() if r.search(block.source)
+    ]
     return pytest.param(block, id=block.id, marks=marks)
 
 
@@ -253,6 +263,9 @@ def test_example_runs(block: Block, tmp_path: Path) -> None:
     compile(block.source if not block.is_doctest else "", block.id, "exec")
     if block.not_run:
         pytest.skip(f"marked `# not run: {block.not_run}` (compiled only)")
+    for name, imports in _IMPORTS_FRAMEWORK.items():
+        if imports.search(block.source):
+            pytest.importorskip(name)  # the [torch] / [grain] extras
     # Every name the example uses must exist: a renamed API fails here with its name, before
     # the script runs (and fails less readably).
     assert missing_api(block.source) == []
@@ -386,7 +399,7 @@ def _package_modules() -> list[str]:
     "module",
     [
         pytest.param(m, marks=pytest.mark.keras)
-        if m == "threadsafe_gen.keras"
+        if m == "threadsafe_gen.keras" or m.startswith("threadsafe_gen.keras.")
         else pytest.param(m, marks=pytest.mark.grain)
         if m == "threadsafe_gen.grain"
         else m
