@@ -432,7 +432,7 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
     # handle per process, so the inherited handle is reported as a risk, not an error.
     fork_clean = ctx.state.fork_clean is True
     used = ctx.state.observed.shared if ctx.state.observed is not None else {}
-    groups: dict[int, list[tuple[str, Any]]] = {}
+    groups: dict[tuple[str, object], list[tuple[str, Any]]] = {}
     for path, obj in found.handles:
         groups.setdefault(_resource_key(obj), []).append((path, obj))
     findings: list[Finding] = []
@@ -479,17 +479,19 @@ def _handle_findings(ctx: ProbeContext, found: Walk) -> list[Finding]:
     return findings
 
 
-def _resource_key(obj: Any) -> int:
-    """What a handle is opened on: the file of an HDF5 dataset or group (``.file``), the
+def _resource_key(obj: Any) -> tuple[str, object]:
+    """What a handle is opened on: the file of an HDF5 dataset or group (``.file``, by its
+    file name: h5py makes a new File object at every access, so its id says nothing), the
     descriptor of a socket or file, else the handle itself."""
     try:
         owner = getattr(obj, "file", None)
     except Exception:
         owner = None
     if owner is not None and _handle_kind(owner) is not None:
-        return id(owner)
+        name = getattr(owner, "filename", None)
+        return ("file", name) if isinstance(name, str) else ("object", id(owner))
     fd = handle_fd(obj)
-    return -1 - fd if fd is not None else id(obj)
+    return ("fd", fd) if fd is not None else ("object", id(obj))
 
 
 def handle_fd(obj: Any) -> int | None:
