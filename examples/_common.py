@@ -11,6 +11,7 @@ half the samples are copies (docs/failure-modes.md, rows 1.1 and 4.1).
 from __future__ import annotations
 
 import collections
+import gc
 import os
 from typing import Any
 
@@ -87,6 +88,11 @@ def fit_and_count(
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
     model.fit(data, epochs=epochs, verbose=0, callbacks=[NewEpoch()], **fit_kwargs)
+    # Keras 3 (TensorFlow backend) leaves its epoch iterator in a reference cycle. Left to
+    # the interpreter's exit, freeing it can hang: its tf.data thread may still wait for
+    # the Python generator, and threads cannot take the GIL at exit (docs/known-issues.md).
+    del model
+    gc.collect()
     return seen
 
 

@@ -8,42 +8,12 @@ with a timeout (its worker processes are killed with it if it hangs).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = os.path.join(ROOT, "examples")
-EXACTLY_ONCE = [
-    "epoch 0: 64/64 sample ids, each exactly once",
-    "epoch 1: 64/64 sample ids, each exactly once",
-]
+from helpers.examples import EXACTLY_ONCE, run_example
 
 pytestmark = [pytest.mark.slow, pytest.mark.keras]
-
-
-def run_example(script: str, *args: str, timeout: float = 300) -> str:
-    """Run examples/<script> in a process group of its own; return its stdout."""
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(EXAMPLES, script), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        start_new_session=True,  # its workers too are killed if it hangs
-        env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{script} {args} did not finish in {timeout} s\n{out}\n{err[-3000:]}")
-    assert proc.returncode == 0, f"{script} {args} exited {proc.returncode}\n{out}\n{err[-3000:]}"
-    return out
 
 
 @pytest.mark.torch
