@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadsafe_gen import _check, check_loader
-from threadsafe_gen._findings import Finding, LoaderReport, Severity
+from threadsafe_gen._finding import Finding
 from threadsafe_gen._probes import ProbeContext
+from threadsafe_gen._registry import Severity
+from threadsafe_gen._report import LoaderReport
 from threadsafe_gen.errors import LoaderCheckError
 
 INPROCESS = ["sequential", "structure", "state", "resources", "order", "threads", "duplicates"]
@@ -356,7 +358,7 @@ def test_findings_are_deduplicated_by_code_and_path() -> None:
     """Two probes reporting the same code at the same path give one finding."""
 
     def twice(ctx: ProbeContext) -> list[Finding]:
-        from threadsafe_gen._findings import make_finding
+        from threadsafe_gen._finding import make_finding
 
         return [make_finding("TSG822", path="loader[3]", message="again")]
 

@@ -36,7 +36,9 @@ from pathlib import Path
 import pytest
 
 import threadsafe_gen
-from threadsafe_gen._findings import REGISTRY, LoaderReport, make_finding
+from threadsafe_gen._finding import make_finding
+from threadsafe_gen._registry import REGISTRY
+from threadsafe_gen._report import LoaderReport
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from threadsafe_gen._findings import Finding, LoaderReport, Location, make_finding
+from threadsafe_gen._finding import Finding, Location, make_finding
 from threadsafe_gen._lint.result import LintReport
 from threadsafe_gen._output import (
     GITHUB_ANNOTATIONS_PER_LEVEL,
@@ -18,6 +18,7 @@ from threadsafe_gen._output import (
     render,
     use_color,
 )
+from threadsafe_gen._report import LoaderReport
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 

@@ -10,7 +10,7 @@ import numpy as np
 from helpers.probes import check
 from helpers.probes import codes_of as by_code
 
-from threadsafe_gen._findings import Severity
+from threadsafe_gen._registry import Severity
 
 
 def test_legitimate_identical_rows_are_not_errors() -> None:

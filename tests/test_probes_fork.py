@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 import threadsafe_gen
 from threadsafe_gen import check_loader, rng_for
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.fork import fork_dry_run
 from threadsafe_gen._probes.inspection import process_inspection
 from threadsafe_gen._probes.spawn import spawn_dry_run
+from threadsafe_gen._registry import Severity
 
 needs_fork = pytest.mark.skipif(not FORK, reason="fork start method not available")
 

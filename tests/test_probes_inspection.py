@@ -24,9 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import threadsafe_gen
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes import inspection
 from threadsafe_gen._probes.inspection import other_python_threads, process_inspection
+from threadsafe_gen._registry import Severity
 
 needs_fork = pytest.mark.skipif(not FORK, reason="fork start method not available")
 

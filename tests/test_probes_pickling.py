@@ -19,12 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadsafe_gen import check_loader
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.pickling import (
     _has_main_guard,
     find_unpicklable,
     pickled_size,
 )
+from threadsafe_gen._registry import Severity
 
 
 def paths(obj: Any) -> list[tuple[str, str]]:

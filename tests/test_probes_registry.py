@@ -18,8 +18,8 @@ import pytest
 
 import threadsafe_gen._probes as probes_pkg
 from threadsafe_gen import _check
-from threadsafe_gen._findings import REGISTRY
 from threadsafe_gen._probes import ProbeState
+from threadsafe_gen._registry import REGISTRY
 
 
 def _modules() -> list[ModuleType]:

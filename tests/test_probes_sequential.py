@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from numpy.random import RandomState
 
 from threadsafe_gen import threadsafe_generator
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes._observe import NUMPY_GLOBAL
 from threadsafe_gen._probes.sequential import fork_is_safe, probe_sequential
+from threadsafe_gen._registry import Severity
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ import pytest
 from helpers.probes import FORK, make_ctx, no_orphans, run
 from helpers.probes import codes_of as by_code
 
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.spawn import spawn_dry_run
+from threadsafe_gen._registry import Severity
 
 needs_fork = pytest.mark.skipif(not FORK, reason="fork start method not available")
 

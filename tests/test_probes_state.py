@@ -11,8 +11,8 @@ import pytest
 from helpers.probes import check
 from helpers.probes import codes_of as by_code
 
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes.sequential import fork_is_safe
+from threadsafe_gen._registry import Severity
 
 
 def test_mutation_is_tsg303_warning() -> None:

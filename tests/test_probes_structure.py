@@ -10,7 +10,7 @@ import pytest
 from helpers.probes import check
 from helpers.probes import codes_of as by_code
 
-from threadsafe_gen._findings import Severity
+from threadsafe_gen._registry import Severity
 
 
 @pytest.mark.parametrize(

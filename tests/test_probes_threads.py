@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadsafe_gen import threadsafe_generator
-from threadsafe_gen._findings import Severity
 from threadsafe_gen._probes._race import RACES_PROVOKABLE, provoke
 from threadsafe_gen._probes.sequential import fork_is_safe
+from threadsafe_gen._registry import Severity
 
 
 def test_cursor_is_tsg301_error_with_workers() -> None:

@@ -21,13 +21,14 @@ import importlib
 from . import errors
 from ._assertions import assert_loader_safe
 from ._check import check_loader
-from ._findings import REGISTRY, Category, Finding, Severity
+from ._finding import Finding
 from ._hosts import HostInfo, host_info, set_hosts
 from ._iterators import threadsafe_generator, threadsafe_iter
 from ._lint import lint_paths, lint_source
 from ._lint.result import LintReport, LintResult
 from ._locks import BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._random import rng_for, set_seed
+from ._registry import REGISTRY, Category, Severity
 from ._report import LoaderReport
 from ._resources import PerProcess, PerThread, per_process, per_thread
 from ._sharding import WorkerInfo, shard, worker_info

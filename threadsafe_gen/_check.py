@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._findings import REGISTRY, Finding, LoaderReport, ProbeResult
+from ._finding import Finding, ProbeResult
 from ._frameworks import framework_kind
 from ._probes import (
     duplicates,
@@ -73,6 +73,8 @@ from ._probes import (
 )
 from ._probes._calls import call_once
 from ._probes._context import Probe, ProbeContext, ProbeFunction, dedupe
+from ._registry import REGISTRY
+from ._report import LoaderReport
 from ._text import short_repr
 
 __all__ = ["DEFAULT_MAX_BATCHES", "PROBES", "CheckOptions", "check_loader", "run_check"]

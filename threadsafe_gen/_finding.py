@@ -7,7 +7,7 @@ turns findings into text, JSON, SARIF or GitHub annotations, and adds each code'
 anchor there, once per finding.
 
 Layers (each imports only the ones before it): ``_registry`` -> ``_finding`` -> ``_output``
--> ``_report`` -> ``_findings`` (what the probes and the linter import) -> ``_cli``.
+-> ``_report`` -> the probes and the linter -> ``_cli``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 `check_loader()` (dynamic probes), `threadsafe-gen lint` (static rules), the CLI's
 ``rules``/``explain`` and the output formats, and the docs' checks page all read
 :data:`REGISTRY`. A code is defined here once; nothing else spells out a title, a category
-or a default severity. (A :class:`~threadsafe_gen._findings.Finding` is one occurrence of a
-code: see ``_findings.py``.)
+or a default severity. (A :class:`~threadsafe_gen._finding.Finding` is one occurrence of a
+code: see ``_finding.py``.)
 
 Numbering: ``TSG<c><nn>`` where ``c`` is the category group (1 pickling, 2 fork-safety,
 3 thread-safety, 4 duplicate-data, 5 randomness, 6 coverage/structure,

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from threadsafe_gen import check_loader
-from threadsafe_gen._findings import Finding, LoaderReport
+from threadsafe_gen._finding import Finding
 from threadsafe_gen._probes import ProbeContext
 from threadsafe_gen._probes.fork import fork_dry_run
 from threadsafe_gen._probes.inspection import process_inspection
 from threadsafe_gen._probes.spawn import spawn_dry_run
+from threadsafe_gen._report import LoaderReport
 
 #: The in-process probes, in the order check_loader runs them.
 INPROCESS = ["sequential", "structure", "state", "resources", "order", "threads", "duplicates"]

@@ -1,6 +1,6 @@
 """The static linter behind ``threadsafe-gen lint``: ``ast`` only, never imports user code.
 
-Each rule maps to one registered ``TSGx5y`` code in :data:`threadsafe_gen._findings.REGISTRY`
+Each rule maps to one registered ``TSGx5y`` code in :data:`threadsafe_gen._registry.REGISTRY`
 and lives in one module of :mod:`threadsafe_gen._lint.rules`. Names are resolved through
 each module's imports (``from keras.utils import Sequence as S``, ``import tensorflow as tf;
 tf.keras.utils.Sequence``, ``tf_keras.utils.Sequence``), and class hierarchies are followed

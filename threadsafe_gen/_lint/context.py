@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from .._findings import Severity
+from .._registry import Severity
 from .astutil import (
     FunctionNode,
     expressions_on_lines,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from .._findings import Severity
+from .._registry import Severity
 from .classes import Applies, ClassFacts
 from .suppressions import Suppression
 

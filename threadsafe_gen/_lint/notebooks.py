@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .._findings import Location
+from .._finding import Location
 from .facts import Span
 
 __all__ = ["Cells", "notebook_source", "place"]

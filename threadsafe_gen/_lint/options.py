@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .._findings import REGISTRY, Category
+from .._registry import REGISTRY, Category
 from .reading import DEFAULT_MAX_FILE_SIZE
 
 __all__ = ["ALWAYS_SELECTED", "LintOptions", "enabled_codes", "select_codes"]

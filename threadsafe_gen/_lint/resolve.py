@@ -10,7 +10,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Mapping
 
-from .._findings import Finding
+from .._finding import Finding
 from .classes import ClassIndex
 from .facts import FileFacts
 from .result import LintReport, render, sort_lint_findings

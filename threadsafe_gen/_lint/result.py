@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .._findings import Finding, Location, make_finding
+from .._finding import Finding, Location, make_finding
 from .._output import RunInfo
 from .._report import Report
 from .facts import At, Draft, Text

@@ -6,7 +6,7 @@ A probe is a function ``run(ctx: ProbeContext) -> list[Finding]`` declared by a
 (``threadsafe_gen._check``) runs them in one order in which every field is recorded before
 it is read, times each probe, stops starting new ones when the budget is spent, and turns
 an unexpected exception inside a probe into a ``failed``
-:class:`~threadsafe_gen._findings.ProbeResult` (never into a crash of the caller).
+:class:`~threadsafe_gen._finding.ProbeResult` (never into a crash of the caller).
 
 One module per concern, each declaring the codes it decides (``CODES``) and its probes
 (``PROBES``), in the order check_loader runs them:

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from .._findings import Finding, Severity
+from .._finding import Finding
+from .._registry import Severity
 from ._calls import ConcurrentRun, ErrorTexts, PassRecord
 from ._observe import Observation
 from ._pool import ParentPass
@@ -214,7 +215,7 @@ class Probe:
             probes that record them.
         reads: fields it uses when an earlier probe recorded them.
         records: fields it records for later probes.
-        note: the text of its :class:`~threadsafe_gen._findings.ProbeResult` note.
+        note: the text of its :class:`~threadsafe_gen._finding.ProbeResult` note.
     """
 
     name: str

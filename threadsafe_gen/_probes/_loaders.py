@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import one_line, short_repr, type_name
 from . import pickling
 from ._context import Probe, ProbeContext, ProbeFunction

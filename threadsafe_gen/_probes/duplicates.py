@@ -11,7 +11,8 @@ error). This probe runs after ``threads`` and reads what it recorded.
 
 from __future__ import annotations
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from ._calls import CallRecord, ConcurrentRun, PassRecord
 from ._context import Probe, ProbeContext
 

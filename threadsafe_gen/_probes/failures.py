@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._findings import Finding, make_finding
+from .._finding import Finding, make_finding
 from .._text import exit_description, one_line
 from ._context import ProbeContext
 from ._pool import ParentPass, Worker, exception_details

@@ -26,7 +26,8 @@ import dataclasses
 import multiprocessing
 from typing import Any
 
-from .._findings import REGISTRY, Finding, make_finding
+from .._finding import Finding, make_finding
+from .._registry import REGISTRY
 from .._text import one_line
 from . import failures
 from ._child import Payload

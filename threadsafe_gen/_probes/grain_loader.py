@@ -39,7 +39,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
 from .._frameworks import (
     GrainSettings,
     framework_kind,
@@ -47,6 +47,7 @@ from .._frameworks import (
     grain_nodes,
     grain_settings,
 )
+from .._registry import Severity
 from .._text import short_repr, type_name
 from ._calls import Caller
 from ._child import fingerprint

@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
 from .._hosts import HostInfo, use_hosts
 from .._iterators import GeneratorCall
+from .._registry import Severity
 from ._calls import Caller, getitem, record
 from ._context import Probe, ProbeContext
 from .failures import hang_finding

@@ -38,9 +38,10 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
 from .._iterators import threadsafe_iter
 from .._locks import is_held
+from .._registry import Severity
 from .._text import one_line, some, type_name
 from . import failures
 from ._calls import call_once

@@ -43,7 +43,8 @@ from collections.abc import Callable, Iterator
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import one_line, short_repr, some, type_name
 from . import failures
 from ._calls import call_once

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from .._findings import Finding, make_finding
+from .._finding import Finding, make_finding
 from ._context import Probe, ProbeContext
 
 __all__ = ["CODES", "PROBES", "probe_resources"]

@@ -29,7 +29,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import one_line, some
 from . import failures
 from ._batches import InvalidBatchError, batch_info

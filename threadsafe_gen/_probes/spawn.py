@@ -21,7 +21,8 @@ import multiprocessing
 import os
 import time
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import one_line
 from . import failures, pickling
 from ._child import Payload

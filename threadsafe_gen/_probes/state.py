@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import some
 from ._batches import InvalidBatchError, batch_info
 from ._calls import PassRecord, leaf_arrays

@@ -22,7 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
+from .._registry import Severity
 from .._text import one_line, some
 from ._calls import CallRecord, PassRecord
 from ._context import Probe, ProbeContext

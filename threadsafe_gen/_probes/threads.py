@@ -26,8 +26,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
 from .._locks import is_held
+from .._registry import Severity
 from .._text import one_line, some
 from . import failures
 from ._calls import (

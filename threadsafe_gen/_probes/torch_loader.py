@@ -43,8 +43,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._findings import Finding, Severity, make_finding
+from .._finding import Finding, make_finding
 from .._frameworks import TorchSettings, torch_settings
+from .._registry import Severity
 from .._text import exit_description, one_line, some, type_name
 from . import pickling
 from ._child import fingerprint

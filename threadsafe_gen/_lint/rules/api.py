@@ -9,7 +9,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ..._findings import Severity
+from ..._registry import Severity
 from ..astutil import FunctionNode, expressions_on_lines, match_lines, walk_local
 from ..classes import Applies
 from ..context import ClassInfo, ModuleInfo, Rule

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..._findings import Severity
+from ..._registry import Severity
 from ..._text import one_line
 from ..astutil import FunctionNode, const_int
 from ..context import ClassInfo, ModuleInfo, Rule

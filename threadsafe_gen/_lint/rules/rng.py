@@ -16,7 +16,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 
-from ..._findings import Severity
+from ..._registry import Severity
 from ..._text import one_line
 from ..astutil import (
     FunctionNode,

@@ -13,7 +13,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterator, Mapping
 
-from ..._findings import Severity
+from ..._registry import Severity
 from ..._text import one_line
 from ..astutil import (
     FunctionNode,

@@ -5,7 +5,7 @@ Built by the engine after every file's findings are matched against its comments
 
 from __future__ import annotations
 
-from ..._findings import REGISTRY
+from ..._registry import REGISTRY
 from ..facts import At, Draft, Span
 from ..suppressions import Suppression
 

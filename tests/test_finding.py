@@ -7,7 +7,7 @@ import json
 import pytest
 
 from threadsafe_gen import REGISTRY, Category, LoaderReport, Severity
-from threadsafe_gen._findings import Finding, at_least, make_finding
+from threadsafe_gen._finding import Finding, at_least, make_finding
 from threadsafe_gen.errors import LoaderCheckError
 
 
