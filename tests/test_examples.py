@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -23,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, EXAMPLES)
 
 import problem_loaders  # noqa: E402
+from helpers import examples  # noqa: E402
 from helpers import postgres as pg  # noqa: E402
 from helpers.examples import assert_epochs_exactly_once, run_example  # noqa: E402
 
@@ -126,3 +131,58 @@ def test_check_examples_finds_every_problem_and_passes_the_good_examples() -> No
     assert f"{total}/{total} as expected" in out, out[-4000:]
     for case in problem_loaders.CASES:
         assert re.search(rf"^{case.name}\s.*\bok$", out, re.MULTILINE), case.name
+
+
+HANGS_WITH_A_WORKER = """
+import multiprocessing, time
+if __name__ == "__main__":
+    multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,)).start()
+    print("started", flush=True)
+    time.sleep(600)
+"""
+
+
+class Interrupted(Exception):
+    """What pytest-timeout or Ctrl-C raise in the waiting test, stood in for by SIGUSR1."""
+
+
+def _processes_running(script: Path) -> list[int]:
+    """Live processes whose command line names `script` (a zombie's is empty)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if str(script).encode() in f.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_an_interrupted_wait_kills_the_example_and_its_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When something else ends the wait (pytest-timeout, Ctrl-C: here a signal whose handler
+    raises), run_example kills the script and its worker process: no orphan outlives the test."""
+    script = tmp_path / "hangs_with_a_worker.py"
+    script.write_text(HANGS_WITH_A_WORKER)
+    monkeypatch.setattr(examples, "EXAMPLES", str(tmp_path))
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted):
+            run_example(script.name, timeout=120)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+    deadline = time.monotonic() + 10
+    while _processes_running(script) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_running(script) == []
