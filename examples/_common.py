@@ -87,12 +87,15 @@ def fit_and_count(
     outputs = keras.layers.Dense(1)(RecordIds()(inputs))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
-    model.fit(data, epochs=epochs, verbose=0, callbacks=[NewEpoch()], **fit_kwargs)
-    # Keras 3 (TensorFlow backend) leaves its epoch iterator in a reference cycle. Left to
-    # the interpreter's exit, freeing it can hang: its tf.data thread may still wait for
-    # the Python generator, and threads cannot take the GIL at exit (docs/known-issues.md).
-    del model
-    gc.collect()
+    try:
+        model.fit(data, epochs=epochs, verbose=0, callbacks=[NewEpoch()], **fit_kwargs)
+    finally:
+        # Keras 3 (TensorFlow backend) leaves its epoch iterator in a reference cycle. Left
+        # to the interpreter's exit, freeing it can hang: its tf.data thread may still wait
+        # for the Python generator, and threads cannot take the GIL at exit
+        # (docs/known-issues.md). So it is freed here, even when fit() raised.
+        del model
+        gc.collect()
     return seen
 
 

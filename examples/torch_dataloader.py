@@ -10,6 +10,12 @@ dataset.
   worker it reads torch's worker id and count (``threadsafe_gen.worker_info()`` too).
 * ``check_loader(loader)`` dry-runs the DataLoader with torch's own workers and reports the
   unsharded version (TSG402, with the measured duplication factor) before training.
+* ``persistent_workers=True`` for training: Keras 3 (TensorFlow backend) iterates the
+  DataLoader on a tf.data thread, so without it every epoch forks new workers from that
+  thread of a busy process. Measured here, such workers sometimes exit with code 1 and no
+  traceback, and ``fit()`` fails with "DataLoader worker exited unexpectedly"
+  (docs/known-issues.md). Persistent workers are forked once, when Keras first peeks at
+  the data on the main thread.
 
 Run it::
 
@@ -52,9 +58,13 @@ class AllRows(Rows):
             yield x, x[1:2]
 
 
-def make_loader(dataset: Any, start_method: str) -> DataLoader:
+def make_loader(dataset: Any, start_method: str, *, persistent: bool = False) -> DataLoader:
     return DataLoader(
-        dataset, batch_size=BATCH_SIZE, num_workers=2, multiprocessing_context=start_method
+        dataset,
+        batch_size=BATCH_SIZE,
+        num_workers=2,
+        multiprocessing_context=start_method,
+        persistent_workers=persistent,
     )
 
 
@@ -68,10 +78,12 @@ def main() -> None:
     good = tsg.check_loader(make_loader(Rows(), args.start_method), timeout=60)
     print(f"check_loader(DataLoader(Rows(), num_workers=2)): {sorted(good.codes()) or 'clean'}")
 
-    seen = fit_and_count(make_loader(AllRows(), args.start_method), shuffle=False)
+    seen = fit_and_count(make_loader(AllRows(), args.start_method, persistent=True), shuffle=False)
     print(f"without shard(): the model saw {len(seen[0])} samples in epoch 0 for {N_SAMPLES} ids")
 
-    per_epoch = fit_and_count(make_loader(Rows(), args.start_method), shuffle=False)
+    per_epoch = fit_and_count(
+        make_loader(Rows(), args.start_method, persistent=True), shuffle=False
+    )
     print(f"Keras 3, torch DataLoader(num_workers=2, {args.start_method!r}) over shard()")
     print(check_each_id_once(per_epoch, N_SAMPLES))
 
