@@ -17,10 +17,39 @@ from typing import Any
 
 import numpy as np
 
+import threadsafe_gen as tsg
 from threadsafe_gen import threadsafe_generator
 
 N = 64
 BS = 8
+
+
+class FaultyRecords:
+    """`n` random-access records; kind makes record 9 hang, crash or raise, or the loader hold
+    a raw lock ("lock") or threadsafe_gen's ("ourlock"). The torch and Grain loaders build on it."""
+
+    n = N
+
+    def __init__(self, kind: str = "ok") -> None:
+        self.kind = kind
+        if kind == "lock":
+            self.lock: Any = threading.Lock()
+        elif kind == "ourlock":
+            self.lock = tsg.Lock()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Any:
+        if i == 9:
+            if self.kind == "hang":
+                time.sleep(3600)
+            if self.kind == "crash":
+                os._exit(3)
+            if self.kind == "raise":
+                msg = f"corrupt record {i}"
+                raise ValueError(msg)
+        return np.float32(i)
 
 
 def rows(start: int, stop: int, features: int = 4) -> np.ndarray:

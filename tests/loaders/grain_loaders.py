@@ -6,9 +6,7 @@ classes by name, and would otherwise re-import whatever the test module imports.
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +15,8 @@ import numpy as np
 from grain._src.python.dataset import dataset as grain_dataset
 
 import threadsafe_gen as tsg
+
+from .basic import FaultyRecords
 
 N = 32
 
@@ -52,29 +52,10 @@ def release_process() -> None:
         pool.join()
 
 
-class Source:
+class Source(FaultyRecords):
     """A random-access source of N records; kind makes record 9 hang, crash or raise."""
 
-    def __init__(self, kind: str = "ok") -> None:
-        self.kind = kind
-        if kind == "lock":
-            self.lock: Any = threading.Lock()
-        elif kind == "ourlock":
-            self.lock = tsg.Lock()
-
-    def __len__(self) -> int:
-        return N
-
-    def __getitem__(self, i: int) -> Any:
-        if i == 9:
-            if self.kind == "hang":
-                time.sleep(3600)
-            if self.kind == "crash":
-                os._exit(3)
-            if self.kind == "raise":
-                msg = f"corrupt record {i}"
-                raise ValueError(msg)
-        return np.float32(i)
+    n = N
 
 
 def loader(kind: str = "ok", operations: Any = (), worker_count: int = 2) -> Any:

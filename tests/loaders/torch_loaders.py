@@ -5,10 +5,7 @@ A module of its own so that spawned DataLoader workers can import the classes by
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +13,8 @@ import numpy as np
 from torch.utils.data import Dataset, IterableDataset
 
 import threadsafe_gen as tsg
+
+from .basic import FaultyRecords
 
 N = 64
 
@@ -36,29 +35,10 @@ class Sharded(IterableDataset[Any]):
             yield np.float32(i)
 
 
-class Rows(Dataset[Any]):
+class Rows(FaultyRecords, Dataset[Any]):
     """A map-style dataset; kind="lock" holds a raw lock, "ourlock" threadsafe_gen's."""
 
-    def __init__(self, kind: str = "ok") -> None:
-        self.kind = kind
-        if kind == "lock":
-            self.lock: Any = threading.Lock()
-        elif kind == "ourlock":
-            self.lock = tsg.Lock()
-
-    def __len__(self) -> int:
-        return N
-
-    def __getitem__(self, i: int) -> Any:
-        if i == 9:
-            if self.kind == "hang":
-                time.sleep(3600)
-            if self.kind == "crash":
-                os._exit(3)
-            if self.kind == "raise":
-                msg = f"corrupt record {i}"
-                raise ValueError(msg)
-        return np.float32(i)
+    n = N
 
 
 def keep(batch: Any) -> Any:
